@@ -1,0 +1,134 @@
+"""A real HTTP server on loopback that replays scripted ViewComfy-protocol replies.
+
+Each test queues replies; every request is recorded (headers, form fields, file parts) so tests
+can assert what the client actually sent.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import HTTP
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Recorded:
+    path: str
+    headers: dict[str, str]
+    fields: dict[str, str]
+    files: dict[str, tuple[str, bytes]]
+
+
+@dataclass
+class Reply:
+    """`body` is bytes, or an iterator of (delay seconds, bytes) chunks to stream."""
+
+    status: int = 201
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes | Callable[[], Iterator[tuple[float, bytes]]] = b""
+    drop_after: bool = False  # close the connection without finishing the chunked body
+
+
+def sse(event: str, data: str, *, newline: str = "\n") -> bytes:
+    lines = [f"event: {event}"] + [f"data: {line}" for line in data.split("\n")]
+    return (newline.join(lines) + newline + newline).encode()
+
+
+def result_json(outputs: list[dict] | None = None, **extra) -> str:
+    body = {
+        "prompt_id": "p-1",
+        "status": "success",
+        "completed": True,
+        "execution_time_seconds": 1.5,
+        "prompt": {},
+        "outputs": outputs if outputs is not None else [],
+    }
+    body.update(extra)
+    return json.dumps(body)
+
+
+def stream(chunks: list[bytes], delay: float = 0.0) -> Callable[[], Iterator[tuple[float, bytes]]]:
+    return lambda: iter([(delay, c) for c in chunks])
+
+
+class ScriptedServer:
+    def __init__(self) -> None:
+        self.replies: list[Reply] = []
+        self.requests: list[Recorded] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                self._serve(b"")
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                self._serve(self.rfile.read(length))
+
+            def _serve(self, raw: bytes) -> None:
+                server.requests.append(_record(self.path, dict(self.headers), raw))
+                reply = server.replies.pop(0) if server.replies else Reply(500, body=b"no reply")
+                self.send_response(reply.status)
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                if isinstance(reply.body, bytes):
+                    self.send_header("Content-Length", str(len(reply.body)))
+                    self.end_headers()
+                    self.wfile.write(reply.body)
+                    return
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                try:
+                    for delay, chunk in reply.body():
+                        time.sleep(delay)
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                        self.wfile.flush()
+                    if reply.drop_after:
+                        self.close_connection = True
+                        return
+                    self.wfile.write(b"0\r\n\r\n")
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}/"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> ScriptedServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+def _record(path: str, headers: dict[str, str], raw: bytes) -> Recorded:
+    fields: dict[str, str] = {}
+    files: dict[str, tuple[str, bytes]] = {}
+    content_type = headers.get("Content-Type") or headers.get("content-type") or ""
+    if content_type.startswith("multipart/form-data"):
+        message = BytesParser(policy=HTTP).parsebytes(
+            f"Content-Type: {content_type}\r\n\r\n".encode() + raw
+        )
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            filename = part.get_filename()
+            payload = part.get_payload(decode=True) or b""
+            if filename is not None:
+                files[name] = (filename, payload)
+            else:
+                fields[name] = payload.decode()
+    lowered = {k.lower(): v for k, v in headers.items()}
+    return Recorded(path=path, headers=lowered, fields=fields, files=files)

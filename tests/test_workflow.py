@@ -1,0 +1,192 @@
+"""Loading workflows, flattening them as ViewComfy does, and applying changed values."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from viewcomfy_ui.errors import ParamsError, WorkflowError
+from viewcomfy_ui.workflow import apply_params, flatten, load_workflow, split_key
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def reference_flatten(workflow: dict) -> dict:
+    """ViewComfy's workflow_api_parameters_creator, transcribed for comparison."""
+    flattened = {}
+    for node_id, node in workflow.items():
+        flattened[f"_{node_id}-node-class_type-info"] = node.get("_meta", {}).get(
+            "title"
+        ) or node.get("class_type")
+        for key, value in node.get("inputs", {}).items():
+            flattened[f"{node_id}-inputs-{key}"] = value
+    return flattened
+
+
+@pytest.mark.parametrize("name", [p.name for p in FIXTURES.glob("*.json")])
+def test_flatten_matches_reference_parameter_maker(name):
+    raw = json.loads((FIXTURES / name).read_text())
+    workflow = load_workflow(FIXTURES / name)
+    assert list(workflow.params.items()) == list(reference_flatten(workflow.api).items())
+    assert workflow.params == flatten(
+        raw if "class_type" in next(iter(raw.values())) else workflow.api
+    )
+
+
+def test_flattened_file_loads_as_params(tmp_path):
+    flat = flatten(load_workflow(FIXTURES / "sd15_txt2img.json").api)
+    path = tmp_path / "workflow_api_parameters.json"
+    path.write_text(json.dumps(flat, indent=4))
+    loaded = load_workflow(path)
+    assert loaded.api is None and loaded.params == flat
+
+
+@pytest.mark.parametrize(
+    "wrapped",
+    [
+        lambda w: {"prompt": w, "client_id": "x"},
+        lambda w: {"input": {"workflow": w, "images": []}},
+        lambda w: {**w, "_comfyuimini_meta": {"title": "x"}, "stable-restyle": {"a": 1}},
+    ],
+)
+def test_wrapped_payloads_and_non_node_entries(wrapped):
+    api = load_workflow(FIXTURES / "sd15_txt2img.json").api
+    assert load_workflow(wrapped(api)).api == api
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "is empty"),
+        ("   \n", "is empty"),
+        ("{not json", "is not valid JSON"),
+        ("[1, 2]", "got a JSON array"),
+        ('{"nodes": [], "links": [], "version": 0.4}', "UI-format"),
+        ('{"a": 1}', "has no ComfyUI nodes"),
+    ],
+)
+def test_bad_files_give_one_line_errors_naming_the_file(tmp_path, content, message):
+    path = tmp_path / "my_flow.json"
+    path.write_text(content)
+    with pytest.raises(WorkflowError) as err:
+        load_workflow(path)
+    assert message in str(err.value) and "my_flow.json" in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_ui_format_error_says_how_to_export(tmp_path):
+    path = tmp_path / "ui.json"
+    path.write_text('{"nodes": [{"id": 1}], "links": []}')
+    with pytest.raises(WorkflowError, match="Export \\(API\\)"):
+        load_workflow(path)
+
+
+def test_missing_file():
+    with pytest.raises(WorkflowError, match="no such file"):
+        load_workflow("/nonexistent/flow.json")
+
+
+def test_apply_params_keeps_opaque_ids_and_does_not_mutate():
+    api = {
+        "267:275": {"class_type": "KSampler", "inputs": {"seed": 1, "model": ["4", 0]}},
+        "5-abc": {"class_type": "X", "inputs": {"resize_type.width": 2, "➕ Add Lora": ""}},
+    }
+    new = apply_params(
+        api,
+        {
+            "267:275-inputs-seed": 2**64 - 1,
+            "5-abc-inputs-resize_type.width": 9,
+            "_5-abc-node-class_type-info": "x",
+        },
+    )
+    assert new["267:275"]["inputs"] == {"seed": 2**64 - 1, "model": ["4", 0]}
+    assert new["5-abc"]["inputs"]["resize_type.width"] == 9
+    assert api["267:275"]["inputs"]["seed"] == 1
+
+
+def test_split_key_splits_on_first_inputs_only():
+    assert split_key("5-abc-inputs-x-inputs-y") == ("5-abc", "x-inputs-y")
+    with pytest.raises(ParamsError):
+        split_key("6-text")
+
+
+@pytest.mark.parametrize("key", ["99-inputs-seed", "3-inputs-nonexistent"])
+def test_unknown_keys_raise_clear_error(key):
+    api = load_workflow(FIXTURES / "sd15_txt2img.json").api
+    with pytest.raises(
+        ParamsError, match=key.split("-inputs-")[0] if key.startswith("99") else "has no input"
+    ):
+        apply_params(api, {key: 1})
+
+
+node_ids = st.text(
+    st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=8
+).filter(lambda s: "-inputs-" not in s)
+input_names = st.text(min_size=1, max_size=10).filter(lambda s: "-inputs-" not in s)
+values = st.one_of(
+    st.integers(min_value=-(2**64), max_value=2**64),
+    st.floats(allow_nan=False),
+    st.text(),
+    st.booleans(),
+)
+
+
+@given(
+    st.dictionaries(
+        node_ids,
+        st.dictionaries(input_names, values, min_size=1, max_size=4),
+        min_size=1,
+        max_size=5,
+    ),
+    st.data(),
+)
+def test_apply_params_round_trips_through_flatten(nodes, data):
+    workflow = {nid: {"class_type": "C", "inputs": inputs} for nid, inputs in nodes.items()}
+    flat = flatten(workflow)
+    keys = [k for k in flat if not k.startswith("_")]
+    changes = {
+        k: data.draw(values) for k in data.draw(st.lists(st.sampled_from(keys), unique=True))
+    }
+    applied = apply_params(workflow, changes)
+    assert flatten(applied) == {**flat, **changes}
+    assert apply_params(workflow, {}) == workflow
+
+
+def test_params_cli_writes_reference_file(tmp_path):
+    out = tmp_path / "params.json"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "viewcomfy_ui",
+            "params",
+            str(FIXTURES / "sd15_txt2img.json"),
+            "-o",
+            str(out),
+        ],
+        check=True,
+        cwd=Path(__file__).parent.parent,
+    )
+    expected = json.dumps(
+        reference_flatten(load_workflow(FIXTURES / "sd15_txt2img.json").api), indent=4
+    )
+    assert out.read_text() == expected
+
+
+def test_params_cli_reports_bad_file_in_one_line(tmp_path):
+    bad = tmp_path / "ui.json"
+    bad.write_text('{"nodes": [], "links": []}')
+    run = subprocess.run(
+        [sys.executable, "-m", "viewcomfy_ui", "params", str(bad)],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parent.parent,
+    )
+    assert run.returncode == 2
+    assert "UI-format" in run.stderr and "Traceback" not in run.stderr

@@ -1,0 +1,450 @@
+"""Form fields inferred from a workflow's parameters. Pure: no I/O.
+
+Types come from node declarations first (a live ``/object_info``, else the bundled core spec),
+and from name/value rules for custom nodes (see ``docs/form-inference.md`` in shared/, R01-R51).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+from .nodespecs import InputSpec, NodeSpecs, core_specs
+from .workflow import CONTEXT_SUFFIX, INPUTS_SEPARATOR, Workflow, is_link, param_key
+
+FieldKind = Literal[
+    "textarea", "text", "int", "float", "seed", "bool", "choice", "image", "video", "audio"
+]
+MEDIA_KINDS = ("image", "video", "audio")
+SEED_MAX = 2**64 - 1
+
+UI_ONLY_INPUTS = {
+    "upload", "choose file to upload", "video-preview", "control_after_generate",
+    "preview", "previewMode", "image_upload", "audio_upload", "video_upload",
+}  # fmt: skip
+PRIMITIVE_CLASSES = {
+    "PrimitiveString", "PrimitiveStringMultiline", "PrimitiveInt", "PrimitiveFloat",
+    "PrimitiveBoolean", "PrimitiveNode",
+}  # fmt: skip
+MODEL_NAME = re.compile(
+    r"(ckpt|unet|vae|clip|lora|control_net|controlnet|upscale_model|model|style_model|gligen|"
+    r"hypernetwork|embedding)(_name\d*)?$|^clip_name\d$"
+)
+MODEL_EXTENSIONS = (".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".gguf", ".onnx", ".sft")
+PROMPT_NAMES = {
+    "text", "prompt", "positive", "negative", "text_g", "text_l", "clip_l", "t5xxl", "tags",
+    "lyrics", "system_prompt", "user_prompt",
+}  # fmt: skip
+BASIC_NUMBER_NAMES = {
+    "steps", "cfg", "cfg_scale", "guidance", "denoise", "denoise_strength", "width", "height",
+    "batch_size", "length", "num_frames", "frame_count", "fps", "frame_rate", "megapixels",
+    "scale_by", "strength", "duration", "seconds",
+}  # fmt: skip
+ADVANCED_CATEGORIES = ("loaders", "advanced", "model_patches", "_for_testing", "training")
+LABELS = {
+    "cfg": "CFG", "cfg_scale": "CFG", "ckpt_name": "Checkpoint", "unet_name": "Diffusion model",
+    "vae_name": "VAE", "lora_name": "LoRA", "sampler_name": "Sampler", "noise_seed": "Seed",
+    "fps": "FPS", "filename_prefix": "Filename prefix", "image": "Image", "text": "Prompt",
+    "clip_l": "CLIP-L prompt", "t5xxl": "T5-XXL prompt", "text_g": "Prompt (G)",
+    "text_l": "Prompt (L)", "strength_model": "Model strength", "strength_clip": "CLIP strength",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Field:
+    """One form field: a node input the user may change.
+
+    `key` is the flattened parameter key; `value` is the workflow's value (seeds stay exact
+    ints). `choices` is set for kind ``choice`` (and lists known files for uploads);
+    `allow_custom` says a value outside `choices` is acceptable (model lists differ per server).
+    `warning` flags a value that does not fit the node's declaration.
+    """
+
+    key: str
+    kind: FieldKind
+    label: str
+    node_id: str
+    node_title: str
+    input_name: str
+    value: Any
+    class_type: str | None = None
+    minimum: int | float | None = None
+    maximum: int | float | None = None
+    step: int | float | None = None
+    choices: tuple[Any, ...] | None = None
+    allow_custom: bool = False
+    advanced: bool = False
+    warning: str | None = None
+
+
+@dataclass
+class _Node:
+    node_id: str
+    title: str
+    class_type: str | None
+    inputs: dict[str, Any]
+
+
+def infer_fields(
+    params: Mapping[str, Any] | Workflow, object_info: Mapping[str, Any] | None = None
+) -> list[Field]:
+    """The form fields of a workflow, in workflow order.
+
+    `params` is the flattened parameters (``flatten(workflow)``), an API-format workflow, or a
+    loaded `Workflow`. With `object_info` (a ComfyUI ``/object_info`` dict) kinds, ranges and
+    choices follow its declarations exactly; otherwise the bundled core spec is used.
+    """
+    specs = NodeSpecs.from_object_info(object_info) if object_info else core_specs()
+    nodes = _nodes(params, specs)
+    consumers = _consumers(nodes)
+    fields: list[Field] = []
+    for node in nodes.values():
+        spec = specs.get(node.class_type)
+        for name, value in node.inputs.items():
+            declared = spec.inputs.get(name) if spec else None
+            if node.class_type in PRIMITIVE_CLASSES and name == "value":
+                declared = _primitive_spec(declared, _primitive_target(node, consumers, specs))
+            made = _field(node, name, value, declared, spec.category if spec else "")
+            if made is not None:
+                fields.append(made)
+    return _finish_labels(fields, nodes, specs, consumers)
+
+
+# --- nodes from params -----------------------------------------------------------------------
+
+
+def _nodes(params: Mapping[str, Any] | Workflow, specs: NodeSpecs) -> dict[str, _Node]:
+    if isinstance(params, Workflow):
+        api = params.api
+        params = params.params
+    else:
+        api = None
+        if params and all(isinstance(v, Mapping) and "class_type" in v for v in params.values()):
+            api, params = params, {}
+    if api is not None:
+        return {
+            str(node_id): _Node(
+                node_id=str(node_id),
+                title=_title(node),
+                class_type=node.get("class_type"),
+                inputs=dict(node.get("inputs") or {}),
+            )
+            for node_id, node in api.items()
+            if isinstance(node, Mapping)
+        }
+    nodes: dict[str, _Node] = {}
+    for key, value in params.items():
+        if not isinstance(key, str):
+            continue
+        if key.startswith("_") and key.endswith(CONTEXT_SUFFIX):
+            node_id = key[1 : -len(CONTEXT_SUFFIX)]
+            _node_for(nodes, node_id).title = str(value)
+            continue
+        node_id, sep, name = key.partition(INPUTS_SEPARATOR)
+        if sep and node_id and name:
+            _node_for(nodes, node_id).inputs[name] = value
+    for node in nodes.values():  # a flattened file names titles, not classes: recover them
+        if node.title in specs:
+            node.class_type = node.title
+        else:
+            node.class_type = specs.guess_class(set(node.inputs))
+    return nodes
+
+
+def _node_for(nodes: dict[str, _Node], node_id: str) -> _Node:
+    if node_id not in nodes:
+        nodes[node_id] = _Node(node_id=node_id, title=node_id, class_type=None, inputs={})
+    return nodes[node_id]
+
+
+def _title(node: Mapping[str, Any]) -> str:
+    meta = node.get("_meta")
+    title = meta.get("title") if isinstance(meta, Mapping) else None
+    return str(title or node.get("class_type") or "")
+
+
+def _consumers(nodes: Mapping[str, _Node]) -> dict[str, list[tuple[_Node, str]]]:
+    """For each node id, the (node, input name) pairs linked to its outputs."""
+    consumers: dict[str, list[tuple[_Node, str]]] = {}
+    for node in nodes.values():
+        for name, value in node.inputs.items():
+            if is_link(value):
+                consumers.setdefault(value[0], []).append((node, name))
+    return consumers
+
+
+def _primitive_spec(own: InputSpec | None, target: InputSpec | None) -> InputSpec | None:
+    """A primitive takes the range and choices of what it feeds, and keeps its seed control."""
+    if target is None or own is None:
+        return target or own
+    if own.options.get("control_after_generate") and target.type == "INT":
+        return InputSpec(target.type, {**target.options, "control_after_generate": True})
+    return target
+
+
+def _primitive_target(
+    node: _Node, consumers: Mapping[str, list[tuple[_Node, str]]], specs: NodeSpecs
+) -> InputSpec | None:
+    """The declaration of the first widget input this primitive feeds (e.g. KSampler.seed)."""
+    for consumer, name in consumers.get(node.node_id, []):
+        spec = specs.get(consumer.class_type)
+        declared = spec.inputs.get(name) if spec else None
+        if declared is not None and declared.is_widget:
+            return declared
+    return None
+
+
+# --- one field -------------------------------------------------------------------------------
+
+
+def _field(
+    node: _Node, name: str, value: Any, declared: InputSpec | None, category: str
+) -> Field | None:
+    if name in UI_ONLY_INPUTS or value is None or isinstance(value, Mapping | list):
+        return None
+    base = Field(
+        key=param_key(node.node_id, name),
+        kind="text",
+        label=name,
+        node_id=node.node_id,
+        node_title=node.title,
+        input_name=name,
+        value=value,
+        class_type=node.class_type,
+    )
+    made = _from_declaration(base, declared) if declared is not None else None
+    if made is None:
+        made = _from_heuristics(base, node.class_type or node.title)
+        if declared is not None and declared.is_widget:
+            made = replace(
+                made,
+                warning=f"value {value!r} does not fit the node's {declared.type} input "
+                "(the export may be corrupted)",
+            )
+    advanced = _is_advanced(made, category, node.class_type in PRIMITIVE_CLASSES)
+    return replace(made, advanced=advanced)
+
+
+def _from_declaration(field: Field, spec: InputSpec) -> Field | None:
+    """A field that follows the declaration, or None when the value does not fit it."""
+    value, opts = field.value, spec.options
+    if spec.upload:
+        if not isinstance(value, str):
+            return None
+        return replace(field, kind=spec.upload, choices=spec.choices or None, allow_custom=True)
+    if spec.type == "COMBO":
+        choices = tuple(spec.choices or ())
+        model = _is_model_name(field.input_name, value)
+        warning = None
+        if choices and value not in choices:
+            if not isinstance(value, str | int | float) or isinstance(value, bool):
+                return None
+            warning = f"{value!r} is not one of this node's choices on the server"
+            choices = (value, *choices)
+        elif not choices:
+            choices = (value,)
+        return replace(
+            field, kind="choice", choices=choices, allow_custom=model or bool(warning),
+            warning=warning,
+        )  # fmt: skip
+    if spec.type == "BOOLEAN":
+        return replace(field, kind="bool") if isinstance(value, bool) else None
+    if spec.type in ("INT", "FLOAT"):
+        if not _is_number(value):
+            return None
+        if spec.type == "INT":
+            if isinstance(value, float) and not value.is_integer():
+                return None
+            kind = "seed" if opts.get("control_after_generate") else "int"
+            step = opts.get("step", 1)
+            value = int(value)
+        else:
+            kind = "float"
+            step = opts.get("step", 0.01)
+            value = _rounded(float(value), opts.get("round"))
+        return replace(
+            field, kind=kind, value=value, minimum=opts.get("min"), maximum=opts.get("max"),
+            step=step,
+        )  # fmt: skip
+    if spec.type == "STRING":
+        if not isinstance(value, str):
+            return None
+        multiline = opts.get("multiline") or "\n" in value
+        return replace(field, kind="textarea" if multiline else "text")
+    return None  # a socket type holding a literal: let the heuristics decide
+
+
+def _from_heuristics(field: Field, class_type: str) -> Field:
+    """Name and value rules for inputs the spec does not declare (custom nodes)."""
+    name, value, low = field.input_name, field.value, field.input_name.lower()
+    if isinstance(value, bool):
+        return replace(field, kind="bool")
+    if isinstance(value, str):
+        media = _media_kind(class_type, low, value)
+        if media:
+            return replace(field, kind=media, allow_custom=True)
+        if value in ("enable", "disable"):
+            return replace(field, kind="choice", choices=("enable", "disable"))
+        if _is_model_name(name, value):
+            return replace(field, kind="choice", choices=(value,), allow_custom=True)
+        if low in ("sampler_name", "sampler", "scheduler"):
+            core = core_specs().get("KSampler")
+            choices = core.inputs[low if low != "sampler" else "sampler_name"].choices or ()
+            if value in choices:
+                return replace(field, kind="choice", choices=choices, allow_custom=True)
+        if low in PROMPT_NAMES or "prompt" in low or "\n" in value or len(value) > 80:
+            return replace(field, kind="textarea")
+        if low in ("string", "value") and len(value) > 40:
+            return replace(field, kind="textarea")
+        return replace(field, kind="text")
+    if _is_number(value):
+        if isinstance(value, int) and (
+            low in ("seed", "noise_seed", "rand_seed") or low.endswith("_seed")
+        ):
+            return replace(field, kind="seed", minimum=0, maximum=SEED_MAX, step=1)
+        kind: FieldKind = "int" if isinstance(value, int) else "float"
+        return replace(field, kind=kind, step=1 if kind == "int" else 0.01, **_guess_range(low))
+    return replace(field, kind="text", value=str(value))
+
+
+def _guess_range(name: str) -> dict[str, Any]:
+    if name == "steps":
+        return {"minimum": 1, "maximum": 10000}
+    if name in ("denoise", "denoise_strength"):
+        return {"minimum": 0.0, "maximum": 1.0}
+    if name in ("width", "height") or name.endswith(("_width", "_height")):
+        return {"minimum": 1, "maximum": 16384}
+    if name in ("batch_size", "length", "num_frames", "frame_count", "amount"):
+        return {"minimum": 1, "maximum": 4096}
+    return {}
+
+
+def _media_kind(class_type: str, name: str, value: str) -> str | None:
+    low_class = class_type.lower()
+    if "load" in low_class:
+        if "video" in low_class and name in ("video", "file"):
+            return "video"
+        if "audio" in low_class and name in ("audio", "file"):
+            return "audio"
+        if "image" in low_class and name == "image" and len(value) < 300:
+            return "image"
+    ext = value.lower().rsplit(".", 1)[-1] if "." in value else ""
+    if name in ("image", "video", "audio", "file"):
+        if ext in ("png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff"):
+            return "image"
+        if ext in ("mp4", "webm", "mov", "mkv", "avi", "gif"):
+            return "video"
+        if ext in ("wav", "mp3", "flac", "ogg", "m4a", "opus"):
+            return "audio"
+    return None
+
+
+def _is_model_name(name: str, value: Any) -> bool:
+    if isinstance(value, str) and value.lower().endswith(MODEL_EXTENSIONS):
+        return True
+    return bool(MODEL_NAME.search(name.lower()))
+
+
+def _is_number(value: Any) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and (not isinstance(value, float) or math.isfinite(value))
+    )
+
+
+def _rounded(value: float, precision: Any) -> float:
+    if not isinstance(precision, int | float) or isinstance(precision, bool) or precision <= 0:
+        return value
+    decimals = max(0, -math.floor(math.log10(precision)))
+    return round(value, decimals)
+
+
+def _is_advanced(field: Field, category: str, is_primitive: bool) -> bool:
+    name = field.input_name.lower()
+    if name == "filename_prefix":
+        return True
+    if field.kind in ("textarea", "seed", *MEDIA_KINDS) or is_primitive:
+        return False
+    if name in BASIC_NUMBER_NAMES or name in ("sampler_name", "scheduler"):
+        return False
+    if field.kind == "choice" and _is_model_name(field.input_name, field.value):
+        return True
+    return category.startswith(ADVANCED_CATEGORIES)
+
+
+# --- labels ----------------------------------------------------------------------------------
+
+
+def _finish_labels(
+    fields: list[Field],
+    nodes: Mapping[str, _Node],
+    specs: NodeSpecs,
+    consumers: Mapping[str, list[tuple[_Node, str]]],
+) -> list[Field]:
+    """Readable labels, and node titles made unique where they repeat."""
+    per_node = Counter(f.node_id for f in fields)
+    titles = {node_id: _display_title(nodes[node_id], specs, consumers) for node_id in per_node}
+    repeats = Counter(titles.values())
+    unique_titles = {
+        node_id: f"{title} #{node_id}" if repeats[title] > 1 else title
+        for node_id, title in titles.items()
+    }
+    labelled = []
+    for f in fields:
+        node = nodes[f.node_id]
+        custom_title = _has_custom_title(node, specs)
+        role = _conditioning_role(node, consumers)
+        titled = f.kind in ("textarea", "seed", *MEDIA_KINDS) or f.class_type in PRIMITIVE_CLASSES
+        if (
+            per_node[f.node_id] == 1
+            and titled
+            and (custom_title or f.class_type in PRIMITIVE_CLASSES)
+        ):
+            label = titles[f.node_id]
+        elif f.kind == "textarea" and role:
+            label = f"{role.capitalize()} prompt"
+        else:
+            label = _humanize(f.input_name)
+        labelled.append(replace(f, label=label, node_title=unique_titles[f.node_id]))
+    counts = Counter(f.label for f in labelled)
+    return [
+        f if counts[f.label] == 1
+        else replace(f, label=f.node_title if f.label == titles[f.node_id] else f"{f.label} ({f.node_title})")
+        for f in labelled
+    ]  # fmt: skip
+
+
+def _conditioning_role(node: _Node, consumers: Mapping[str, Any]) -> str | None:
+    """``positive`` or ``negative`` when the node feeds a sampler's input of that name."""
+    roles = {name for _, name in consumers.get(node.node_id, [])} & {"positive", "negative"}
+    return roles.pop() if len(roles) == 1 else None
+
+
+def _display_title(node: _Node, specs: NodeSpecs, consumers: Mapping[str, Any]) -> str:
+    if _has_custom_title(node, specs):
+        return node.title
+    if node.class_type in PRIMITIVE_CLASSES:  # an untitled primitive is named by what it feeds
+        for consumer, name in consumers.get(node.node_id, []):
+            if _has_custom_title(consumer, specs):
+                return f"{consumer.title}: {_humanize(name)}" if name != "text" else consumer.title
+            return _humanize(name)
+    spec = specs.get(node.class_type)
+    return spec.display_name if spec else node.title or node.node_id
+
+
+def _has_custom_title(node: _Node, specs: NodeSpecs) -> bool:
+    spec = specs.get(node.class_type)
+    defaults = {node.class_type, spec.display_name if spec else None, ""}
+    return node.title not in defaults
+
+
+def _humanize(name: str) -> str:
+    if name in LABELS:
+        return LABELS[name]
+    words = re.sub(r"[_.]+", " ", name).strip()
+    return words[:1].upper() + words[1:] if words else name

@@ -1,0 +1,131 @@
+"""Node input declarations: from a ComfyUI ``/object_info`` dict, or the bundled core spec.
+
+The bundled ``data/core_nodes.json`` is derived (types, ranges, defaults, choices only) from
+ComfyUI 0.3.64's ``/object_info`` by ``scripts/build_core_nodes.py``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+SCALAR_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One declared input: `type` is INT/FLOAT/STRING/BOOLEAN/COMBO or a socket type."""
+
+    type: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+    choices: tuple[Any, ...] | None = None
+
+    @property
+    def is_widget(self) -> bool:
+        return self.type in SCALAR_TYPES
+
+    @property
+    def upload(self) -> str | None:
+        """``image``, ``audio`` or ``video`` for upload inputs, else None."""
+        for kind in ("image", "audio", "video"):
+            if self.options.get(f"{kind}_upload"):
+                return kind
+        return None
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    class_type: str
+    display_name: str
+    category: str
+    output_node: bool
+    inputs: Mapping[str, InputSpec]
+    required: frozenset[str]
+
+
+class NodeSpecs:
+    """A lookup of node declarations by class_type."""
+
+    def __init__(self, nodes: Mapping[str, NodeSpec]) -> None:
+        self._nodes = dict(nodes)
+        self._signatures: list[tuple[frozenset[str], frozenset[str], str]] | None = None
+
+    def __contains__(self, class_type: object) -> bool:
+        return class_type in self._nodes
+
+    def get(self, class_type: str | None) -> NodeSpec | None:
+        return self._nodes.get(class_type) if class_type else None
+
+    def guess_class(self, input_names: set[str]) -> str | None:
+        """The one class whose declared inputs fit these names (all required present), if unique."""
+        if self._signatures is None:
+            self._signatures = [
+                (spec.required, frozenset(spec.inputs), name) for name, spec in self._nodes.items()
+            ]
+        fits = [
+            name
+            for required, declared, name in self._signatures
+            if required and required <= input_names <= declared
+        ]
+        return fits[0] if len(fits) == 1 else None
+
+    @classmethod
+    def from_object_info(cls, object_info: Mapping[str, Any]) -> NodeSpecs:
+        """Parse a ComfyUI ``/object_info`` response."""
+        nodes = {}
+        for class_type, info in object_info.items():
+            if not isinstance(info, Mapping):
+                continue
+            declared = info.get("input") or {}
+            inputs: dict[str, InputSpec] = {}
+            required: set[str] = set()
+            for section in ("required", "optional"):
+                for name, spec in (declared.get(section) or {}).items():
+                    inputs[name] = _input_spec(spec)
+                    if section == "required":
+                        required.add(name)
+            nodes[class_type] = NodeSpec(
+                class_type=class_type,
+                display_name=info.get("display_name") or class_type,
+                category=info.get("category") or "",
+                output_node=bool(info.get("output_node")),
+                inputs=inputs,
+                required=frozenset(required),
+            )
+        return cls(nodes)
+
+
+def _input_spec(spec: Any) -> InputSpec:
+    if not isinstance(spec, list | tuple) or not spec:
+        return InputSpec(type="*")
+    head = spec[0]
+    options = spec[1] if len(spec) > 1 and isinstance(spec[1], Mapping) else {}
+    if isinstance(head, list | tuple):  # legacy combo: [[choices...], {...}]
+        return InputSpec(type="COMBO", options=options, choices=tuple(head))
+    if head == "COMBO":  # V3 combo: ["COMBO", {"options": [...]}]
+        return InputSpec(type="COMBO", options=options, choices=tuple(options.get("options") or ()))
+    return InputSpec(type=str(head), options=options)
+
+
+@cache
+def core_specs() -> NodeSpecs:
+    """The bundled declarations of ComfyUI's core nodes."""
+    text = resources.files("viewcomfy_ui").joinpath("data/core_nodes.json").read_text("utf-8")
+    compact = json.loads(text)
+    object_info = {
+        name: {
+            "display_name": node["display_name"],
+            "category": node["category"],
+            "output_node": node["output_node"],
+            "input": {
+                "required": {k: v for k, v in node["inputs"].items() if k in node["required"]},
+                "optional": {k: v for k, v in node["inputs"].items() if k not in node["required"]},
+            },
+        }
+        for name, node in compact.items()
+    }
+    return NodeSpecs.from_object_info(object_info)

@@ -1,0 +1,13 @@
+"""A local ViewComfy-compatible API server and its engines."""
+
+from .app import ServerConfig, create_app
+from .background import BackgroundServer, start_background_server
+from .engine import BuiltinEngine
+
+__all__ = [
+    "BackgroundServer",
+    "BuiltinEngine",
+    "ServerConfig",
+    "create_app",
+    "start_background_server",
+]

@@ -1,0 +1,216 @@
+"""Engines execute a workflow for the server. The built-in one runs model-free core nodes.
+
+An engine has `check(workflow, inputs)` (raise before a run starts) and `run(...)`, which
+executes in a worker thread, writes ComfyUI-like console lines to `log`, stops when `cancelled`
+is set, and returns the output files.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+from ..nodespecs import core_specs
+from ..progress import tqdm_line
+from ..workflow import ApiWorkflow, is_link
+from .nodes import NODES, OutputFile, RunContext
+
+
+class EngineError(Exception):
+    """A run failed; the message is shown to the user as the `error` event."""
+
+
+class InvalidInputError(EngineError):
+    """A parameter cannot be used (e.g. a missing upload): the server answers 422."""
+
+    def __init__(self, message: str, *, key: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+class RunCancelled(EngineError):
+    """The client went away; the run stopped."""
+
+
+class Engine(Protocol):
+    name: str
+
+    def check(self, workflow: ApiWorkflow, inputs: InputFiles) -> None: ...
+
+    def run(
+        self,
+        workflow: ApiWorkflow,
+        inputs: InputFiles,
+        log: Callable[[str], None],
+        cancelled: threading.Event,
+    ) -> list[OutputFile]: ...
+
+
+class InputFiles:
+    """Resolves file names in a workflow against a run's uploads, then a shared input folder.
+
+    Names are confined to those folders: ``..`` or absolute paths never escape them.
+    """
+
+    def __init__(self, *folders: Path) -> None:
+        self.folders = [f.resolve() for f in folders]
+
+    def find(self, name: str) -> Path | None:
+        for folder in self.folders:
+            candidate = (folder / str(name).replace("\\", "/")).resolve()
+            if candidate.is_relative_to(folder) and candidate.is_file():
+                return candidate
+        return None
+
+
+class BuiltinEngine:
+    """Runs graphs of model-free core ComfyUI nodes (image operations) with Pillow and numpy."""
+
+    name = "builtin"
+
+    def check(self, workflow: ApiWorkflow, inputs: InputFiles) -> None:
+        needed = _needed_nodes(workflow)
+        for node_id in needed:
+            class_type = workflow[node_id].get("class_type")
+            if class_type not in NODES:
+                raise EngineError(
+                    f"node {node_id} ({class_type}) cannot run on the built-in engine, which runs "
+                    "only model-free image nodes; run this workflow on a real ComfyUI "
+                    "(--engine comfyui) or on ViewComfy"
+                )
+            for name, value in (workflow[node_id].get("inputs") or {}).items():
+                if is_link(value) and value[0] not in workflow:
+                    raise EngineError(
+                        f"node {node_id} ({class_type}) input {name!r} links to node {value[0]!r}, "
+                        "which is not in the workflow"
+                    )
+        for node_id in needed:
+            node = workflow[node_id]
+            if node["class_type"] in ("LoadImage", "LoadImageMask"):
+                image = (node.get("inputs") or {}).get("image")
+                if not isinstance(image, str) or inputs.find(image) is None:
+                    raise InvalidInputError(
+                        f"node {node_id} ({node['class_type']}) needs the image {image!r}, which "
+                        f"was not uploaded; send it as the file part '{node_id}-inputs-image'",
+                        key=f"{node_id}-inputs-image",
+                    )
+
+    def run(
+        self,
+        workflow: ApiWorkflow,
+        inputs: InputFiles,
+        log: Callable[[str], None],
+        cancelled: threading.Event,
+    ) -> list[OutputFile]:
+        start = time.monotonic()
+        log("got prompt")
+        order = _execution_order(workflow, _needed_nodes(workflow))
+        results: dict[str, tuple[Any, ...]] = {}
+        ctx = RunContext(
+            resolve_input=lambda name: inputs.find(name) or Path(name), progress=lambda n, t: None
+        )
+        for done, node_id in enumerate(order, start=1):
+            if cancelled.is_set():
+                raise RunCancelled("the run was cancelled")
+            node = workflow[node_id]
+            class_type = node["class_type"]
+            function, takes_ctx, _ = NODES[class_type]
+            kwargs = _inputs(node, results, class_type)
+            if takes_ctx:
+                kwargs["ctx"] = ctx
+            ctx.progress = _node_progress(log, time.monotonic())
+            try:
+                results[node_id] = function(**kwargs)
+            except (ValueError, TypeError, KeyError, OSError, IndexError) as exc:
+                raise EngineError(f"node {node_id} ({class_type}) failed: {exc}") from exc
+            log(tqdm_line(done, len(order), time.monotonic() - start))
+        log(f"Prompt executed in {time.monotonic() - start:.2f} seconds")
+        return ctx.outputs
+
+
+def _node_progress(log: Callable[[str], None], start: float) -> Callable[[int, int], None]:
+    def progress(n: int, total: int) -> None:
+        if total > 1:
+            log(tqdm_line(n, total, time.monotonic() - start))
+
+    return progress
+
+
+def _inputs(
+    node: Mapping[str, Any], results: Mapping[str, tuple[Any, ...]], class_type: str
+) -> dict[str, Any]:
+    """The node's inputs with links resolved and missing ones set to their declared defaults."""
+    spec = core_specs().get(class_type)
+    kwargs: dict[str, Any] = {}
+    if spec:
+        for name, declared in spec.inputs.items():
+            if "default" in declared.options:
+                kwargs[name] = declared.options["default"]
+            elif declared.choices:
+                kwargs[name] = declared.choices[0]
+    for name, value in (node.get("inputs") or {}).items():
+        if spec and name not in spec.inputs:
+            continue  # UI-only keys (upload, control_after_generate) are ignored, as ComfyUI does
+        kwargs[name] = results[value[0]][value[1]] if is_link(value) else _coerce(value, spec, name)
+    return kwargs
+
+
+def _coerce(value: Any, spec: Any, name: str) -> Any:
+    declared = spec.inputs.get(name) if spec else None
+    if declared is None or value is None:
+        return value
+    if declared.type == "INT":
+        return int(value)
+    if declared.type == "FLOAT":
+        return float(value)
+    if declared.type == "BOOLEAN":
+        return bool(value)
+    return value
+
+
+def _needed_nodes(workflow: ApiWorkflow) -> set[str]:
+    """Output nodes and everything they depend on, as ComfyUI executes."""
+    outputs = [nid for nid, node in workflow.items() if _is_output(node.get("class_type"))]
+    if not outputs:
+        raise EngineError("the workflow has no output node (SaveImage, PreviewImage, ...); add one")
+    needed: set[str] = set()
+    stack = list(outputs)
+    while stack:
+        node_id = stack.pop()
+        if node_id in needed or node_id not in workflow:
+            continue
+        needed.add(node_id)
+        stack.extend(v[0] for v in (workflow[node_id].get("inputs") or {}).values() if is_link(v))
+    return needed
+
+
+def _is_output(class_type: str | None) -> bool:
+    if class_type in NODES:
+        return NODES[class_type][2]
+    spec = core_specs().get(class_type)
+    return bool(spec and spec.output_node)
+
+
+def _execution_order(workflow: ApiWorkflow, needed: set[str]) -> list[str]:
+    order: list[str] = []
+    state: dict[str, int] = {}
+
+    def visit(node_id: str) -> None:
+        if state.get(node_id) == 2:
+            return
+        if state.get(node_id) == 1:
+            raise EngineError(f"the workflow has a cycle through node {node_id}")
+        state[node_id] = 1
+        for value in (workflow[node_id].get("inputs") or {}).values():
+            if is_link(value):
+                visit(value[0])
+        state[node_id] = 2
+        order.append(node_id)
+
+    for node_id in workflow:
+        if node_id in needed:
+            visit(node_id)
+    return order

@@ -1,0 +1,214 @@
+"""ComfyUI workflows: loading, flattening to ViewComfy parameters, and applying changed values.
+
+Pure: apart from reading the file that `load_workflow` is given, nothing here does I/O.
+
+A workflow in API format maps node ids (opaque strings such as ``"6"`` or ``"267:275"``) to
+``{"class_type": str, "inputs": {name: value}, "_meta": {"title": str}}``. Its flattened form
+(ViewComfy's ``workflow_api_parameters.json``) has one ``<id>-inputs-<name>`` key per input and
+one ``_<id>-node-class_type-info`` context key per node.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ParamsError, WorkflowError
+
+INPUTS_SEPARATOR = "-inputs-"
+CONTEXT_SUFFIX = "-node-class_type-info"
+
+ApiWorkflow = dict[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Workflow:
+    """A loaded workflow: its flattened parameters and, when known, the full API graph.
+
+    A flattened parameters file carries no class types (only titles), so `api` is None for it.
+    """
+
+    params: dict[str, Any]
+    api: ApiWorkflow | None = None
+    name: str = "workflow"
+
+    def class_type(self, node_id: str) -> str | None:
+        """The node's class_type, when the API graph is known."""
+        if self.api is None or node_id not in self.api:
+            return None
+        return self.api[node_id].get("class_type")
+
+
+def is_link(value: Any) -> bool:
+    """True for a link to another node's output: ``[node_id: str, output_index: int]``."""
+    return (
+        isinstance(value, list)
+        and len(value) == 2
+        and isinstance(value[0], str)
+        and isinstance(value[1], int)
+        and not isinstance(value[1], bool)
+    )
+
+
+def split_key(key: str) -> tuple[str, str]:
+    """Split ``<node id>-inputs-<input name>`` on the first ``-inputs-``.
+
+    Raises ParamsError for a key of any other shape.
+    """
+    node_id, sep, input_name = key.partition(INPUTS_SEPARATOR)
+    if not sep or not node_id or not input_name:
+        raise ParamsError(
+            f"{key!r} is not a parameter key; keys look like '<node id>-inputs-<input name>', "
+            "e.g. '6-inputs-text'"
+        )
+    return node_id, input_name
+
+
+def param_key(node_id: str, input_name: str) -> str:
+    """The flattened key of one node input."""
+    return f"{node_id}{INPUTS_SEPARATOR}{input_name}"
+
+
+def context_key(node_id: str) -> str:
+    """The flattened context key that holds a node's title (or class_type)."""
+    return f"_{node_id}{CONTEXT_SUFFIX}"
+
+
+def node_title(node: Mapping[str, Any]) -> str:
+    """``_meta.title`` if set, else ``class_type``: exactly as ViewComfy's parameter maker."""
+    meta = node.get("_meta")
+    title = meta.get("title") if isinstance(meta, Mapping) else None
+    return title or node.get("class_type")
+
+
+def flatten(workflow: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The flattened parameters, exactly as ViewComfy's reference parameter maker writes them."""
+    flat: dict[str, Any] = {}
+    for node_id, node in workflow.items():
+        flat[context_key(node_id)] = node_title(node)
+        for name, value in (node.get("inputs") or {}).items():
+            flat[param_key(node_id, name)] = value
+    return flat
+
+
+def apply_params(
+    workflow: Mapping[str, Mapping[str, Any]], params: Mapping[str, Any]
+) -> ApiWorkflow:
+    """A new workflow with `params` (flattened keys) set; the input is not modified.
+
+    Context keys (starting with ``_``) are ignored. A key naming a node or an input that the
+    workflow does not have raises ParamsError.
+    """
+    result: ApiWorkflow = copy.deepcopy(dict(workflow))
+    for key, value in params.items():
+        if key.startswith("_"):
+            continue
+        node_id, input_name = split_key(key)
+        node = result.get(node_id)
+        if node is None:
+            raise ParamsError(f"parameter {key!r}: the workflow has no node {node_id!r}")
+        inputs = node.setdefault("inputs", {})
+        if input_name not in inputs:
+            raise ParamsError(
+                f"parameter {key!r}: node {node_id!r} ({node.get('class_type')}) "
+                f"has no input {input_name!r}"
+            )
+        inputs[input_name] = value
+    return result
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+
+def load_workflow(source: str | Path | Mapping[str, Any], *, name: str | None = None) -> Workflow:
+    """Load a workflow from a JSON file path or an already-parsed dict.
+
+    Accepts the API format, ViewComfy's flattened parameters, and wrapped payloads
+    (``{"prompt": {...}}``, ``{"input": {"workflow": {...}}}``). Top-level entries that are not
+    nodes are skipped. Anything else raises WorkflowError with a one-line reason.
+    """
+    if isinstance(source, Mapping):
+        data: Any = source
+        label = name or "workflow"
+    else:
+        path = Path(source)
+        label = name or path.name
+        data = _read_json(path, label)
+    if not isinstance(data, Mapping):
+        raise WorkflowError(
+            f"{label}: expected a JSON object of nodes, got a JSON {_json_type(data)}; "
+            "export the workflow from ComfyUI with 'Export (API)'"
+        )
+    data = _unwrap(data)
+    if _is_ui_format(data):
+        raise WorkflowError(
+            f"{label} is a ComfyUI UI-format workflow (it has 'nodes' and 'links'); in ComfyUI use "
+            "Workflow > Export (API) (or enable Dev mode and 'Save (API Format)') and load that file"
+        )
+    nodes = {str(k): dict(v) for k, v in data.items() if _is_node(v)}
+    if nodes:
+        return Workflow(params=flatten(nodes), api=nodes, name=label)
+    flat = {k: v for k, v in data.items() if _is_flat_key(k)}
+    if flat:
+        return Workflow(params=flat, api=None, name=label)
+    raise WorkflowError(
+        f"{label} has no ComfyUI nodes (no entries with a 'class_type'); "
+        "export the workflow from ComfyUI with 'Export (API)'"
+    )
+
+
+def _read_json(path: Path, label: str) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise WorkflowError(f"{path}: no such file; check the path") from None
+    except IsADirectoryError:
+        raise WorkflowError(f"{path} is a folder; give the path of a workflow .json file") from None
+    except UnicodeDecodeError:
+        raise WorkflowError(f"{label} is not a text file; give a workflow .json file") from None
+    except OSError as exc:
+        raise WorkflowError(f"{path}: cannot be read ({exc.strerror})") from None
+    if not text.strip():
+        raise WorkflowError(
+            f"{label} is empty; export the workflow from ComfyUI with 'Export (API)'"
+        )
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise WorkflowError(
+            f"{label} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+        ) from None
+
+
+def _unwrap(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    prompt = data.get("prompt")
+    if isinstance(prompt, Mapping) and any(_is_node(v) for v in prompt.values()):
+        return prompt
+    inner = data.get("input")
+    if isinstance(inner, Mapping) and isinstance(inner.get("workflow"), Mapping):
+        return inner["workflow"]
+    return data
+
+
+def _is_node(value: Any) -> bool:
+    return isinstance(value, Mapping) and isinstance(value.get("class_type"), str)
+
+
+def _is_ui_format(data: Mapping[str, Any]) -> bool:
+    return isinstance(data.get("nodes"), list) and "links" in data
+
+
+def _is_flat_key(key: Any) -> bool:
+    return isinstance(key, str) and (
+        INPUTS_SEPARATOR in key or (key.startswith("_") and key.endswith(CONTEXT_SUFFIX))
+    )
+
+
+def _json_type(value: Any) -> str:
+    return {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
+        type(value), "number"
+    )

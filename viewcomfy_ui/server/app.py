@@ -204,7 +204,15 @@ class _Run:
             return self.engine.run(self.workflow, self.inputs, on_line, self.cancelled)
 
         self.started = time.monotonic()
-        return asyncio.get_running_loop().run_in_executor(None, execute)
+        future = asyncio.get_running_loop().run_in_executor(None, execute)
+        future.add_done_callback(self._finished)
+        return future
+
+    def _finished(self, future: asyncio.Future[list[OutputFile]]) -> None:
+        """Runs when the engine returns, even after its client left: clean up the run's files."""
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+        if not future.cancelled():
+            future.exception()  # retrieved here, so an abandoned failure is not reported twice
 
     def _result(self, outputs: list[OutputFile]) -> dict[str, Any]:
         return {
@@ -252,7 +260,6 @@ class _Run:
             yield _event("prompt_result", json.dumps(self._result(outputs)))
         finally:
             self.cancelled.set()
-            shutil.rmtree(self.run_dir, ignore_errors=True)
 
     async def json_reply(self, request: Request) -> JSONResponse:
         future = self._start(lambda line: None)
@@ -268,15 +275,15 @@ class _Run:
                 raise
             except EngineError as exc:
                 return JSONResponse({"detail": str(exc)}, status_code=500)
+            except Exception as exc:
+                logger.exception("run %s failed", self.prompt_id)
+                detail = f"internal error in the engine: {type(exc).__name__}"
+                return JSONResponse({"detail": detail}, status_code=500)
             return JSONResponse(self._result(outputs), status_code=201)
         except RunCancelled:
             return JSONResponse({"detail": "cancelled"}, status_code=499)
         finally:
             self.cancelled.set()
-            if future.done():
-                shutil.rmtree(self.run_dir, ignore_errors=True)
-            else:
-                future.add_done_callback(lambda _: shutil.rmtree(self.run_dir, ignore_errors=True))
 
 
 def _event(name: str, data: str) -> bytes:

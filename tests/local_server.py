@@ -1,0 +1,28 @@
+"""Start the project's local API server (real uvicorn on loopback) for tests."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+from viewcomfy_ui.server import BuiltinEngine, ServerConfig, start_background_server
+from viewcomfy_ui.workflow import load_workflow
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "examples" / "photo_effects.json"
+DEMO_INPUTS = ROOT / "examples" / "input"
+
+
+@contextmanager
+def local_server(engine=None, **kwargs):
+    config = ServerConfig(
+        engine=engine or BuiltinEngine(),
+        workflow=kwargs.pop("workflow", load_workflow(DEMO).api),
+        input_dir=kwargs.pop("input_dir", DEMO_INPUTS),
+        **kwargs,
+    )
+    server = start_background_server(config)
+    try:
+        yield server.url
+    finally:
+        server.stop()

@@ -1,0 +1,132 @@
+"""Form field inference on real workflows."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from viewcomfy_ui.fields import SEED_MAX, infer_fields
+from viewcomfy_ui.workflow import flatten, load_workflow
+
+FIXTURES = Path(__file__).parent / "fixtures"
+CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "workflows"
+OBJECT_INFO = Path(__file__).resolve().parent.parent.parent / "shared" / "comfyui" / "object_info-0.3.64.json"
+
+
+def by_key(fields):
+    return {f.key: f for f in fields}
+
+
+def test_txt2img_fields_kinds_labels_and_sections():
+    fields = by_key(infer_fields(load_workflow(FIXTURES / "sd15_txt2img.json")))
+    kinds = {key.split("-inputs-")[1]: f.kind for key, f in fields.items()}
+    assert kinds["seed"] == "seed" and kinds["steps"] == "int" and kinds["cfg"] == "float"
+    assert kinds["sampler_name"] == "choice" and kinds["scheduler"] == "choice"
+    assert kinds["text"] == "textarea" and kinds["filename_prefix"] == "text"
+    labels = sorted(f.label for f in fields.values() if f.kind == "textarea")
+    assert labels == ["Negative prompt", "Positive prompt"]
+    assert not fields[next(k for k in fields if k.endswith("-inputs-seed"))].advanced
+    assert fields[next(k for k in fields if k.endswith("filename_prefix"))].advanced
+    ckpt = fields[next(k for k in fields if k.endswith("ckpt_name"))]
+    assert ckpt.kind == "choice" and ckpt.allow_custom and ckpt.advanced
+    sampler = fields[next(k for k in fields if k.endswith("sampler_name"))]
+    assert "euler" in sampler.choices and "dpmpp_2m" in sampler.choices
+
+
+def test_links_nulls_dicts_and_ui_only_keys_are_not_fields():
+    workflow = {
+        "1": {"class_type": "LoadImage", "inputs": {"image": "a.png", "upload": "image"}},
+        "2": {"class_type": "Custom", "inputs": {"x": ["1", 0], "cfg": None, "lora_1": {"on": True}, "video-preview": "", "control_after_generate": "fixed"}},
+    }
+    fields = infer_fields(workflow)
+    assert [f.key for f in fields] == ["1-inputs-image"]
+    assert fields[0].kind == "image"
+
+
+def test_seeds_stay_exact_64_bit_ints():
+    big = 2**64 - 1
+    [field] = infer_fields({"3": {"class_type": "KSampler", "inputs": {"seed": big}}})
+    assert field.kind == "seed" and field.value == big and type(field.value) is int
+    assert field.maximum == SEED_MAX
+
+
+def test_custom_node_heuristics():
+    workflow = {
+        "7": {"class_type": "MyLoader", "inputs": {"noise_seed": 5, "add_noise": "enable", "denoise": 1, "model_name": "x.safetensors", "prompt": "a cat", "flag": False, "tag": "short"}},
+        "8": {"class_type": "VHS_LoadVideo", "inputs": {"video": "clip.mp4"}},
+        "9": {"class_type": "LoadAudioCustom", "inputs": {"audio": "a.wav"}},
+    }
+    f = {x.input_name: x for x in infer_fields(workflow)}
+    assert f["noise_seed"].kind == "seed"
+    assert f["add_noise"].kind == "choice" and f["add_noise"].choices == ("enable", "disable")
+    assert f["model_name"].kind == "choice" and f["model_name"].allow_custom
+    assert f["prompt"].kind == "textarea" and f["flag"].kind == "bool" and f["tag"].kind == "text"
+    assert f["video"].kind == "video" and f["audio"].kind == "audio"
+
+
+def test_json_int_on_a_float_input_is_a_float_with_round_applied():
+    fields = by_key(infer_fields({"3": {"class_type": "KSampler", "inputs": {"cfg": 7.6000000000000005, "denoise": 1}}}))
+    assert fields["3-inputs-cfg"].value == 7.6
+    assert fields["3-inputs-denoise"].kind == "float" and fields["3-inputs-denoise"].value == 1.0
+
+
+def test_corrupted_export_is_flagged_not_crashed():
+    fields = by_key(infer_fields({"86": {"class_type": "KSamplerAdvanced", "inputs": {"add_noise": 138073435077572, "noise_seed": "randomize"}}}))
+    assert fields["86-inputs-noise_seed"].warning and fields["86-inputs-add_noise"].warning
+
+
+def test_primitives_are_surfaced_with_the_target_declaration():
+    fields = by_key(infer_fields(load_workflow(FIXTURES / "ltx2_i2v_primitives.json")))
+    prompt = fields["5175-inputs-value"]
+    assert prompt.kind == "textarea" and prompt.label == "Positive Prompt" and not prompt.advanced
+
+
+def test_demo_seed_like_primitive_takes_its_targets_range():
+    fields = by_key(infer_fields(load_workflow(Path(__file__).parent.parent / "examples" / "photo_effects.json")))
+    tint = fields["3-inputs-value"]
+    assert tint.kind == "seed" and tint.maximum == 0xFFFFFF and tint.label == "Tint seed"
+    assert fields["1-inputs-image"].kind == "image"
+    assert fields["2-inputs-upscale_method"].kind == "choice"
+
+
+def test_repeated_titles_are_disambiguated():
+    fields = infer_fields(load_workflow(FIXTURES / "all_preprocessors.json"))
+    labels = [f.label for f in fields]
+    assert len(labels) == len(set(labels))
+    titles = {f.node_title for f in fields if f.node_title.startswith("Load Image")}
+    assert len(titles) > 1
+
+
+def test_flattened_params_recover_classes_from_input_names():
+    workflow = load_workflow(FIXTURES / "sd15_txt2img.json")
+    from_api = infer_fields(workflow)
+    from_flat = infer_fields(flatten(workflow.api))
+    assert [(f.key, f.kind) for f in from_flat] == [(f.key, f.kind) for f in from_api]
+
+
+def test_object_info_declarations_win():
+    object_info = {"KSampler": {"input": {"required": {"steps": ["INT", {"default": 20, "min": 1, "max": 77}], "sampler_name": [["only_this"], {}]}}, "display_name": "Sampler X"}}
+    fields = by_key(infer_fields({"3": {"class_type": "KSampler", "inputs": {"steps": 20, "sampler_name": "only_this"}}}, object_info))
+    assert fields["3-inputs-steps"].maximum == 77
+    assert fields["3-inputs-sampler_name"].choices == ("only_this",)
+
+
+def test_subgraph_ids_stay_opaque():
+    fields = infer_fields(load_workflow(FIXTURES / "subgraph_ids.json"))
+    assert all(f.node_id == "173:132" for f in fields)
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus not present")
+def test_whole_corpus_never_crashes_and_stays_fast():
+    object_info = json.loads(OBJECT_INFO.read_text()) if OBJECT_INFO.exists() else None
+    files = sorted(CORPUS.glob("*.json"))
+    assert len(files) > 200
+    for path in files:
+        workflow = load_workflow(path)
+        for info in (None, object_info):
+            fields = infer_fields(workflow, info)
+            assert len({f.key for f in fields}) == len(fields)
+            assert all(f.label and f.node_title for f in fields)

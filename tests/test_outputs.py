@@ -1,0 +1,63 @@
+"""Saving outputs under safe names, and telling media kinds apart."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from viewcomfy_ui.models import FileOutput, PromptResult
+from viewcomfy_ui.outputs import media_kind, safe_filename, save_outputs
+
+
+def result(*outputs):
+    return PromptResult("p", "success", True, 1.0, {}, list(outputs))
+
+
+def out(name, data=b"data", content_type="image/png"):
+    return FileOutput(name, content_type, base64.b64encode(data).decode(), len(data))
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    ["../../etc/passwd", "/etc/passwd", "..\\..\\windows\\win.ini", "C:\\temp\\x.png", "a\x00b\n.png", "..", "", "CON.png", "<script>.png"],
+)
+def test_hostile_names_stay_inside_the_folder(tmp_path, hostile):
+    [path] = save_outputs(result(out(hostile)), tmp_path)
+    assert path.parent == tmp_path
+    assert path.read_bytes() == b"data"
+    assert not any(c in path.name for c in "\x00\n<>/\\:")
+
+
+def test_same_names_never_overwrite(tmp_path):
+    (tmp_path / "ComfyUI_00001_.png").write_bytes(b"old")
+    paths = save_outputs(result(out("ComfyUI_00001_.png", b"a"), out("ComfyUI_00001_.png", b"b")), tmp_path)
+    assert len(set(paths)) == 2
+    assert (tmp_path / "ComfyUI_00001_.png").read_bytes() == b"old"
+    assert sorted(p.read_bytes() for p in paths) == [b"a", b"b"]
+
+
+def test_extension_added_from_content_type(tmp_path):
+    [path] = save_outputs(result(out("noext", content_type="video/mp4")), tmp_path)
+    assert path.suffix == ".mp4"
+
+
+@pytest.mark.parametrize(
+    ("name", "content_type", "head", "kind"),
+    [
+        ("a.bin", "application/octet-stream", b"\x89PNG\r\n\x1a\n", "image"),
+        ("a.mp4", "", b"\x00\x00\x00\x18ftypisom", "video"),
+        ("a", "", b"RIFF\x00\x00\x00\x00WAVEfmt ", "audio"),
+        ("clip.webm", "", b"", "video"),
+        ("song.flac", "", b"", "audio"),
+        ("notes", "text/plain", b"hello", "text"),
+        ("x.glb", "model/gltf-binary", b"glTF", "other"),
+    ],
+)
+def test_media_kind(name, content_type, head, kind):
+    assert media_kind(name, content_type, head) == kind
+
+
+def test_safe_filename_keeps_unicode_and_bounds_length():
+    assert safe_filename("café 猫.png") == "café 猫.png"
+    assert len(safe_filename("x" * 500 + ".png")) <= 120

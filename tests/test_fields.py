@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,9 @@ from viewcomfy_ui.workflow import flatten, load_workflow
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "workflows"
-OBJECT_INFO = Path(__file__).resolve().parent.parent.parent / "shared" / "comfyui" / "object_info-0.3.64.json"
+OBJECT_INFO = (
+    Path(__file__).resolve().parent.parent.parent / "shared" / "comfyui" / "object_info-0.3.64.json"
+)
 
 
 def by_key(fields):
@@ -39,7 +40,16 @@ def test_txt2img_fields_kinds_labels_and_sections():
 def test_links_nulls_dicts_and_ui_only_keys_are_not_fields():
     workflow = {
         "1": {"class_type": "LoadImage", "inputs": {"image": "a.png", "upload": "image"}},
-        "2": {"class_type": "Custom", "inputs": {"x": ["1", 0], "cfg": None, "lora_1": {"on": True}, "video-preview": "", "control_after_generate": "fixed"}},
+        "2": {
+            "class_type": "Custom",
+            "inputs": {
+                "x": ["1", 0],
+                "cfg": None,
+                "lora_1": {"on": True},
+                "video-preview": "",
+                "control_after_generate": "fixed",
+            },
+        },
     }
     fields = infer_fields(workflow)
     assert [f.key for f in fields] == ["1-inputs-image"]
@@ -55,7 +65,18 @@ def test_seeds_stay_exact_64_bit_ints():
 
 def test_custom_node_heuristics():
     workflow = {
-        "7": {"class_type": "MyLoader", "inputs": {"noise_seed": 5, "add_noise": "enable", "denoise": 1, "model_name": "x.safetensors", "prompt": "a cat", "flag": False, "tag": "short"}},
+        "7": {
+            "class_type": "MyLoader",
+            "inputs": {
+                "noise_seed": 5,
+                "add_noise": "enable",
+                "denoise": 1,
+                "model_name": "x.safetensors",
+                "prompt": "a cat",
+                "flag": False,
+                "tag": "short",
+            },
+        },
         "8": {"class_type": "VHS_LoadVideo", "inputs": {"video": "clip.mp4"}},
         "9": {"class_type": "LoadAudioCustom", "inputs": {"audio": "a.wav"}},
     }
@@ -68,13 +89,26 @@ def test_custom_node_heuristics():
 
 
 def test_json_int_on_a_float_input_is_a_float_with_round_applied():
-    fields = by_key(infer_fields({"3": {"class_type": "KSampler", "inputs": {"cfg": 7.6000000000000005, "denoise": 1}}}))
+    fields = by_key(
+        infer_fields(
+            {"3": {"class_type": "KSampler", "inputs": {"cfg": 7.6000000000000005, "denoise": 1}}}
+        )
+    )
     assert fields["3-inputs-cfg"].value == 7.6
     assert fields["3-inputs-denoise"].kind == "float" and fields["3-inputs-denoise"].value == 1.0
 
 
 def test_corrupted_export_is_flagged_not_crashed():
-    fields = by_key(infer_fields({"86": {"class_type": "KSamplerAdvanced", "inputs": {"add_noise": 138073435077572, "noise_seed": "randomize"}}}))
+    fields = by_key(
+        infer_fields(
+            {
+                "86": {
+                    "class_type": "KSamplerAdvanced",
+                    "inputs": {"add_noise": 138073435077572, "noise_seed": "randomize"},
+                }
+            }
+        )
+    )
     assert fields["86-inputs-noise_seed"].warning and fields["86-inputs-add_noise"].warning
 
 
@@ -85,7 +119,11 @@ def test_primitives_are_surfaced_with_the_target_declaration():
 
 
 def test_demo_seed_like_primitive_takes_its_targets_range():
-    fields = by_key(infer_fields(load_workflow(Path(__file__).parent.parent / "examples" / "photo_effects.json")))
+    fields = by_key(
+        infer_fields(
+            load_workflow(Path(__file__).parent.parent / "examples" / "photo_effects.json")
+        )
+    )
     tint = fields["3-inputs-value"]
     assert tint.kind == "seed" and tint.maximum == 0xFFFFFF and tint.label == "Tint seed"
     assert fields["1-inputs-image"].kind == "image"
@@ -108,8 +146,23 @@ def test_flattened_params_recover_classes_from_input_names():
 
 
 def test_object_info_declarations_win():
-    object_info = {"KSampler": {"input": {"required": {"steps": ["INT", {"default": 20, "min": 1, "max": 77}], "sampler_name": [["only_this"], {}]}}, "display_name": "Sampler X"}}
-    fields = by_key(infer_fields({"3": {"class_type": "KSampler", "inputs": {"steps": 20, "sampler_name": "only_this"}}}, object_info))
+    object_info = {
+        "KSampler": {
+            "input": {
+                "required": {
+                    "steps": ["INT", {"default": 20, "min": 1, "max": 77}],
+                    "sampler_name": [["only_this"], {}],
+                }
+            },
+            "display_name": "Sampler X",
+        }
+    }
+    fields = by_key(
+        infer_fields(
+            {"3": {"class_type": "KSampler", "inputs": {"steps": 20, "sampler_name": "only_this"}}},
+            object_info,
+        )
+    )
     assert fields["3-inputs-steps"].maximum == 77
     assert fields["3-inputs-sampler_name"].choices == ("only_this",)
 

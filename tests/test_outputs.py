@@ -20,7 +20,17 @@ def out(name, data=b"data", content_type="image/png"):
 
 @pytest.mark.parametrize(
     "hostile",
-    ["../../etc/passwd", "/etc/passwd", "..\\..\\windows\\win.ini", "C:\\temp\\x.png", "a\x00b\n.png", "..", "", "CON.png", "<script>.png"],
+    [
+        "../../etc/passwd",
+        "/etc/passwd",
+        "..\\..\\windows\\win.ini",
+        "C:\\temp\\x.png",
+        "a\x00b\n.png",
+        "..",
+        "",
+        "CON.png",
+        "<script>.png",
+    ],
 )
 def test_hostile_names_stay_inside_the_folder(tmp_path, hostile):
     [path] = save_outputs(result(out(hostile)), tmp_path)
@@ -31,7 +41,9 @@ def test_hostile_names_stay_inside_the_folder(tmp_path, hostile):
 
 def test_same_names_never_overwrite(tmp_path):
     (tmp_path / "ComfyUI_00001_.png").write_bytes(b"old")
-    paths = save_outputs(result(out("ComfyUI_00001_.png", b"a"), out("ComfyUI_00001_.png", b"b")), tmp_path)
+    paths = save_outputs(
+        result(out("ComfyUI_00001_.png", b"a"), out("ComfyUI_00001_.png", b"b")), tmp_path
+    )
     assert len(set(paths)) == 2
     assert (tmp_path / "ComfyUI_00001_.png").read_bytes() == b"old"
     assert sorted(p.read_bytes() for p in paths) == [b"a", b"b"]

@@ -1,0 +1,117 @@
+"""Start the app: load the workflow, pick the endpoint (or start the local engine), launch."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+
+from ..errors import ViewComfyError
+from ..fields import MEDIA_KINDS, infer_fields
+from ..object_info import load_object_info
+from ..server import BackgroundServer, BuiltinEngine, ServerConfig, start_background_server
+from ..workflow import Workflow, load_workflow
+from .config import DEMO_WORKFLOW, AppConfig, ConfigError, parse_config
+from .page import LAUNCH_STYLE, build_page
+from .runner import Endpoint
+
+
+@dataclass
+class App:
+    page: gr.Blocks
+    endpoint: Endpoint
+    local_server: BackgroundServer | None = None
+
+    def close(self) -> None:
+        if self.local_server:
+            self.local_server.stop()
+
+
+def create_app(config: AppConfig) -> App:
+    """Everything but launching: raises ViewComfyError/ConfigError with a one-line reason."""
+    workflow = load_workflow(config.workflow)
+    object_info = load_object_info(config.object_info) if config.object_info else None
+    fields = infer_fields(workflow, object_info)
+    input_dir = _input_dir(config.workflow)
+    server = None
+    if config.api_url:
+        endpoint = Endpoint(
+            url=config.api_url, client_id=config.client_id, client_secret=config.client_secret,
+            description=f"Runs on the ViewComfy endpoint {_host(config.api_url)}.",
+        )  # fmt: skip
+    else:
+        if workflow.api is None:
+            raise ConfigError(
+                f"{config.workflow.name} holds flattened parameters; the local engine needs the "
+                "API-format workflow_api.json (or give --api-url)"
+            )
+        server = start_background_server(
+            ServerConfig(engine=BuiltinEngine(), workflow=workflow.api, input_dir=input_dir)
+        )
+        endpoint = Endpoint(
+            url=server.url, local=True,
+            description="No ViewComfy endpoint set: running on the built-in local engine "
+            "(model-free image nodes). Set VIEWCOMFY_API_URL to run on ViewComfy.",
+        )  # fmt: skip
+    title = config.title or _title(workflow)
+    page = build_page(
+        fields, endpoint, title=title, default_files=_default_files(fields, input_dir)
+    )
+    page.queue(default_concurrency_limit=config.concurrency)
+    return App(page=page, endpoint=endpoint, local_server=server)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        config = parse_config(argv)
+        app = create_app(config)
+    except (ViewComfyError, ConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        app.page.launch(
+            server_name=config.host, server_port=config.port, auth=config.auth,
+            footer_links=["api", "gradio"], **LAUNCH_STYLE,
+        )  # fmt: skip
+    except OSError as exc:  # e.g. the port is taken
+        print(
+            f"error: cannot serve on {config.host}:{config.port} ({exc}); pass another --port",
+            file=sys.stderr,
+        )
+        return 2
+    finally:
+        app.close()
+    return 0
+
+
+def _input_dir(workflow_path: Path) -> Path:
+    own = workflow_path.resolve().parent / "input"
+    return own if own.is_dir() else DEMO_WORKFLOW.parent / "input"
+
+
+def _default_files(fields: Sequence, input_dir: Path) -> dict[str, Path]:
+    """Media fields whose workflow value names a file we have: shown as the field's default."""
+    found = {}
+    for f in fields:
+        if f.kind in MEDIA_KINDS and isinstance(f.value, str):
+            candidate = (input_dir / f.value).resolve()
+            if candidate.is_relative_to(input_dir.resolve()) and candidate.is_file():
+                found[f.key] = candidate
+    return found
+
+
+def _title(workflow: Workflow) -> str:
+    stem = Path(workflow.name).stem.replace("_", " ").replace("-", " ").strip()
+    return stem[:1].upper() + stem[1:] if stem else "ComfyUI workflow"
+
+
+def _host(url: str) -> str:
+    from httpx import URL
+
+    try:
+        return URL(url).host or url
+    except Exception:  # noqa: BLE001 - any unparsable URL is shown as given
+        return url

@@ -1,0 +1,65 @@
+"""The status line: waiting, running (with progress), done or failed. Pure; returns safe HTML."""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from ..progress import Progress
+
+State = Literal["ready", "warning", "waiting", "running", "done", "failed", "cancelled"]
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|[\x00-\x08\x0b-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class Status:
+    state: State
+    text: str
+    progress: Progress | None = None
+
+    def html(self) -> str:
+        fraction = self.progress.fraction if self.progress else {"done": 1.0}.get(self.state, 0.0)
+        bar = (
+            f'<div class="vc-bar"><span style="width:{fraction * 100:.1f}%"></span></div>'
+            if self.state in ("running", "waiting", "done")
+            else ""
+        )
+        return (
+            f'<div class="vc-status vc-{self.state}" data-state="{self.state}">{bar}'
+            f'<span class="vc-text">{html.escape(self.text)}</span></div>'
+        )
+
+
+def waiting(seconds: float) -> Status:
+    text = f"Waiting for a worker… {seconds:.0f} s"
+    if seconds >= 10:
+        text += " (a cold start can take a few minutes)"
+    return Status("waiting", text)
+
+
+def running(progress: Progress | None, seconds: float) -> Status:
+    if progress is None:
+        return Status("running", f"Running… {seconds:.0f} s")
+    text = f"Running — {progress.fraction:.0%} ({progress.step}/{progress.total})"
+    if progress.eta_seconds:
+        text += f", about {progress.eta_seconds} s left"
+    return Status("running", text, progress)
+
+
+def done(seconds: float, prompt_id: str, seeds: dict[str, int], outputs: int) -> Status:
+    parts = [f"Done in {seconds:.1f} s", f"{outputs} output{'s' if outputs != 1 else ''}"]
+    if prompt_id:
+        parts.append(f"prompt {prompt_id}")
+    parts += [f"seed {value}" for value in seeds.values()]
+    return Status("done", " · ".join(parts))
+
+
+def failed(reason: str) -> Status:
+    return Status("failed", f"Failed: {clean_line(reason)}")
+
+
+def clean_line(line: str) -> str:
+    """A console line without ANSI colour codes or control characters."""
+    return ANSI.sub("", line)

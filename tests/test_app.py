@@ -117,7 +117,7 @@ def test_error_event_keeps_the_logs_so_far(scripted):
 
 
 def test_missing_keys_disable_run_and_say_what_to_set(scripted):
-    with running_app(FIXTURES / "sd15_txt2img.json", api_url=scripted.url) as (url, app):
+    with running_app(FIXTURES / "sd15_txt2img.json", api_url=scripted.url) as (_url, app):
         config = app.page.config
     status = next(c for c in config["components"] if c.get("props", {}).get("elem_id") == "status")
     assert "VIEWCOMFY_CLIENT_SECRET" in status["props"]["value"]

@@ -167,7 +167,7 @@ def test_two_sessions_at_once_get_their_own_outputs(browser, demo_url):  # noqa:
         wait_state(page, "done")
         assert api_params(page)["2-inputs-width"] == width
         src = page.locator("#gallery img").first.get_attribute("src")
-        other = [p for p in pages if p is not page][0]
+        other = next(p for p in pages if p is not page)
         assert src not in other.content()
     for page in pages:
         page.context.close()

@@ -1,4 +1,4 @@
-"""Take a screenshot of a running app after one run: python scripts/screenshot.py URL OUT.png"""
+"""Screenshot a running app after one run (for the README): python scripts/screenshot.py URL OUT.png"""
 
 import sys
 
@@ -20,6 +20,9 @@ with sync_playwright() as p:
     page.goto(url)
     page.locator("#run").click()
     page.locator("#status [data-state=done]").wait_for(timeout=60_000)
-    page.wait_for_timeout(800)
-    page.screenshot(path=out, full_page=True)
+    page.wait_for_function(
+        "[...document.querySelectorAll('#gallery img')].every(i => i.complete && i.naturalWidth > 0)"
+    )
+    page.wait_for_timeout(500)
+    page.screenshot(path=out)
     browser.close()

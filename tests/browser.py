@@ -22,7 +22,7 @@ def require_chromium() -> None:
     pytest.skip("Debian's chromium is not installed")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # module: sync playwright holds an event loop while open
 def browser():
     require_chromium()
     from playwright.sync_api import sync_playwright

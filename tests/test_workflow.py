@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from viewcomfy_ui.errors import ParamsError, WorkflowError
-from viewcomfy_ui.workflow import apply_params, flatten, load_workflow, split_key
+from viewcomfy_ui.workflow import apply_params, flatten, is_context_key, load_workflow, split_key
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -149,7 +149,7 @@ values = st.one_of(
 def test_apply_params_round_trips_through_flatten(nodes, data):
     workflow = {nid: {"class_type": "C", "inputs": inputs} for nid, inputs in nodes.items()}
     flat = flatten(workflow)
-    keys = [k for k in flat if not k.startswith("_")]
+    keys = [k for k in flat if not is_context_key(k)]
     changes = {
         k: data.draw(values) for k in data.draw(st.lists(st.sampled_from(keys), unique=True))
     }

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from .errors import ViewComfyError
-from .workflow import load_workflow
+from .workflow import is_context_key, load_workflow
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,7 +43,7 @@ def _params(args: argparse.Namespace) -> int:
     else:
         args.output.write_text(text)
         print(
-            f"wrote {args.output} ({sum(not k.startswith('_') for k in workflow.params)} parameters)"
+            f"wrote {args.output} ({sum(not is_context_key(k) for k in workflow.params)} parameters)"
         )
     return 0
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from .nodespecs import InputSpec, NodeSpecs, core_specs
-from .workflow import CONTEXT_SUFFIX, INPUTS_SEPARATOR, Workflow, is_link, param_key
+from .workflow import CONTEXT_SUFFIX, INPUTS_SEPARATOR, Workflow, is_context_key, is_link, param_key
 
 FieldKind = Literal[
     "textarea", "text", "int", "float", "seed", "bool", "choice", "image", "video", "audio"
@@ -140,7 +140,7 @@ def _nodes(params: Mapping[str, Any] | Workflow, specs: NodeSpecs) -> dict[str, 
     for key, value in params.items():
         if not isinstance(key, str):
             continue
-        if key.startswith("_") and key.endswith(CONTEXT_SUFFIX):
+        if is_context_key(key):
             node_id = key[1 : -len(CONTEXT_SUFFIX)]
             _node_for(nodes, node_id).title = str(value)
             continue

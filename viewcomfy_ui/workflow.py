@@ -78,6 +78,11 @@ def context_key(node_id: str) -> str:
     return f"_{node_id}{CONTEXT_SUFFIX}"
 
 
+def is_context_key(key: str) -> bool:
+    """``_<node id>-node-class_type-info``: a node's title, context only, never a parameter."""
+    return key.startswith("_") and key.endswith(CONTEXT_SUFFIX) and INPUTS_SEPARATOR not in key
+
+
 def node_title(node: Mapping[str, Any]) -> str:
     """``_meta.title`` if set, else ``class_type``: exactly as ViewComfy's parameter maker."""
     meta = node.get("_meta")
@@ -100,12 +105,12 @@ def apply_params(
 ) -> ApiWorkflow:
     """A new workflow with `params` (flattened keys) set; the input is not modified.
 
-    Context keys (starting with ``_``) are ignored. A key naming a node or an input that the
+    Context keys (``_<id>-node-class_type-info``) are ignored. A key naming a node or an input that the
     workflow does not have raises ParamsError.
     """
     result: ApiWorkflow = copy.deepcopy(dict(workflow))
     for key, value in params.items():
-        if key.startswith("_"):
+        if is_context_key(key):
             continue
         node_id, input_name = split_key(key)
         node = result.get(node_id)
@@ -203,9 +208,7 @@ def _is_ui_format(data: Mapping[str, Any]) -> bool:
 
 
 def _is_flat_key(key: Any) -> bool:
-    return isinstance(key, str) and (
-        INPUTS_SEPARATOR in key or (key.startswith("_") and key.endswith(CONTEXT_SUFFIX))
-    )
+    return isinstance(key, str) and (INPUTS_SEPARATOR in key or is_context_key(key))
 
 
 def _json_type(value: Any) -> str:

@@ -68,6 +68,12 @@ class ScriptedServer:
             def log_message(self, *args) -> None:
                 pass
 
+            def handle(self) -> None:
+                try:
+                    super().handle()
+                except (ConnectionResetError, BrokenPipeError):
+                    pass  # the client went away: part of several scenarios
+
             def do_GET(self) -> None:
                 self._serve(b"")
 

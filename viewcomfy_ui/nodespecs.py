@@ -48,24 +48,28 @@ class NodeSpec:
 
 
 class NodeSpecs:
-    """A lookup of node declarations by class_type."""
+    """A lookup of node declarations by class_type, parsed from ``/object_info`` on first use."""
 
-    def __init__(self, nodes: Mapping[str, NodeSpec]) -> None:
-        self._nodes = dict(nodes)
+    def __init__(self, object_info: Mapping[str, Any]) -> None:
+        self._raw = {k: v for k, v in object_info.items() if isinstance(v, Mapping)}
+        self._parsed: dict[str, NodeSpec] = {}
         self._signatures: list[tuple[frozenset[str], frozenset[str], str]] | None = None
 
     def __contains__(self, class_type: object) -> bool:
-        return class_type in self._nodes
+        return class_type in self._raw
 
     def get(self, class_type: str | None) -> NodeSpec | None:
-        return self._nodes.get(class_type) if class_type else None
+        if not class_type or class_type not in self._raw:
+            return None
+        if class_type not in self._parsed:
+            self._parsed[class_type] = _node_spec(class_type, self._raw[class_type])
+        return self._parsed[class_type]
 
     def guess_class(self, input_names: set[str]) -> str | None:
         """The one class whose declared inputs fit these names (all required present), if unique."""
         if self._signatures is None:
-            self._signatures = [
-                (spec.required, frozenset(spec.inputs), name) for name, spec in self._nodes.items()
-            ]
+            specs = [self.get(name) for name in self._raw]
+            self._signatures = [(s.required, frozenset(s.inputs), s.class_type) for s in specs if s]
         fits = [
             name
             for required, declared, name in self._signatures
@@ -75,28 +79,27 @@ class NodeSpecs:
 
     @classmethod
     def from_object_info(cls, object_info: Mapping[str, Any]) -> NodeSpecs:
-        """Parse a ComfyUI ``/object_info`` response."""
-        nodes = {}
-        for class_type, info in object_info.items():
-            if not isinstance(info, Mapping):
-                continue
-            declared = info.get("input") or {}
-            inputs: dict[str, InputSpec] = {}
-            required: set[str] = set()
-            for section in ("required", "optional"):
-                for name, spec in (declared.get(section) or {}).items():
-                    inputs[name] = _input_spec(spec)
-                    if section == "required":
-                        required.add(name)
-            nodes[class_type] = NodeSpec(
-                class_type=class_type,
-                display_name=info.get("display_name") or class_type,
-                category=info.get("category") or "",
-                output_node=bool(info.get("output_node")),
-                inputs=inputs,
-                required=frozenset(required),
-            )
-        return cls(nodes)
+        """Wrap a ComfyUI ``/object_info`` response (classes are parsed when looked up)."""
+        return cls(object_info)
+
+
+def _node_spec(class_type: str, info: Mapping[str, Any]) -> NodeSpec:
+    declared = info.get("input") or {}
+    inputs: dict[str, InputSpec] = {}
+    required: set[str] = set()
+    for section in ("required", "optional"):
+        for name, spec in (declared.get(section) or {}).items():
+            inputs[name] = _input_spec(spec)
+            if section == "required":
+                required.add(name)
+    return NodeSpec(
+        class_type=class_type,
+        display_name=info.get("display_name") or class_type,
+        category=info.get("category") or "",
+        output_node=bool(info.get("output_node")),
+        inputs=inputs,
+        required=frozenset(required),
+    )
 
 
 def _input_spec(spec: Any) -> InputSpec:

@@ -1,0 +1,54 @@
+"""`infer_fields` over the whole corpus: total and worst file (target: worst under 50 ms).
+
+    python bench/bench_fields.py [../shared/corpus/workflows]
+
+Each file is loaded once, then inferred 5 times; the median per file is reported. Run with and
+without the shared /object_info to see both paths.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from viewcomfy_ui.fields import infer_fields  # noqa: E402
+from viewcomfy_ui.nodespecs import core_specs  # noqa: E402
+from viewcomfy_ui.workflow import load_workflow  # noqa: E402
+
+CORPUS = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "shared" / "corpus" / "workflows"
+OBJECT_INFO = ROOT.parent / "shared" / "comfyui" / "object_info-0.3.64.json"
+
+
+def measure(object_info) -> None:
+    workflows = [(p.name, load_workflow(p)) for p in sorted(CORPUS.glob("*.json"))]
+    per_file = []
+    for name, workflow in workflows:
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            infer_fields(workflow, object_info)
+            times.append(time.perf_counter() - start)
+        per_file.append((statistics.median(times), name))
+    total = sum(t for t, _ in per_file)
+    worst, worst_name = max(per_file)
+    label = "with /object_info" if object_info else "bundled core spec"
+    print(
+        f"{label}: {len(per_file)} files, total {total * 1000:.0f} ms, median {statistics.median(t for t, _ in per_file) * 1000:.2f} ms, worst {worst * 1000:.2f} ms ({worst_name})"
+    )
+
+
+if __name__ == "__main__":
+    start = time.perf_counter()
+    core_specs()
+    print(
+        f"loading the bundled core spec (once per process): {(time.perf_counter() - start) * 1000:.0f} ms"
+    )
+    measure(None)
+    if OBJECT_INFO.exists():
+        measure(json.loads(OBJECT_INFO.read_text()))

@@ -64,9 +64,12 @@ class Runner:
         phase: list[Phase] = ["connecting"]
         started = time.monotonic()
 
+        arrived = asyncio.Event()
+
         def on_log(text: str) -> None:
             for line in text.splitlines() or [""]:
                 logs.append(st.clean_line(line))
+            arrived.set()
 
         client = self.client()
         call = (
@@ -75,18 +78,23 @@ class Runner:
             else client.infer(params.for_client(), on_phase=phase.append)
         )
         task = asyncio.ensure_future(call)
-        shown = -1
+        last_update = 0.0
         try:
             while not task.done():
-                await asyncio.wait({task}, timeout=UPDATE_INTERVAL)
+                # Wake on a new log line (or each second, for the elapsed time), but update the
+                # page at most every UPDATE_INTERVAL: thousands of lines arrive in batches.
+                wake = asyncio.ensure_future(arrived.wait())
+                await asyncio.wait({task, wake}, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
+                wake.cancel()
+                pause = last_update + UPDATE_INTERVAL - time.monotonic()
+                if pause > 0 and not task.done():
+                    await asyncio.wait({task}, timeout=pause)
                 if task.done():
                     break
-                elapsed = time.monotonic() - started
-                if len(logs) != shown or int(elapsed) != int(elapsed - UPDATE_INTERVAL):
-                    shown = len(logs)
-                    yield RunUpdate(
-                        self._live_status(phase[-1], logs, elapsed), logs[-MAX_LOG_LINES:]
-                    )
+                arrived.clear()
+                last_update = time.monotonic()
+                status = self._live_status(phase[-1], logs, last_update - started)
+                yield RunUpdate(status, logs[-MAX_LOG_LINES:])
             result = task.result()
         except ViewComfyError as exc:  # logs so far stay visible with the reason
             yield RunUpdate(st.failed(str(exc)), logs[-MAX_LOG_LINES:], finished=True)

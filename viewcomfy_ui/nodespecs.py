@@ -115,11 +115,10 @@ def _input_spec(spec: Any) -> InputSpec:
 
 
 @cache
-def core_specs() -> NodeSpecs:
-    """The bundled declarations of ComfyUI's core nodes."""
+def core_object_info() -> dict[str, Any]:
+    """The bundled core node declarations, in ComfyUI's ``/object_info`` shape."""
     text = resources.files("viewcomfy_ui").joinpath("data/core_nodes.json").read_text("utf-8")
-    compact = json.loads(text)
-    object_info = {
+    return {
         name: {
             "display_name": node["display_name"],
             "category": node["category"],
@@ -129,6 +128,11 @@ def core_specs() -> NodeSpecs:
                 "optional": {k: v for k, v in node["inputs"].items() if k not in node["required"]},
             },
         }
-        for name, node in compact.items()
+        for name, node in json.loads(text).items()
     }
-    return NodeSpecs.from_object_info(object_info)
+
+
+@cache
+def core_specs() -> NodeSpecs:
+    """The bundled declarations of ComfyUI's core nodes."""
+    return NodeSpecs.from_object_info(core_object_info())

@@ -111,7 +111,7 @@ async def _prepare(
         workflow = apply_params(workflow, params)
     except ParamsError as exc:
         raise RequestError(422, str(exc)) from None
-    inputs = InputFiles(input_dir, *([config.input_dir] if config.input_dir else []))
+    inputs = InputFiles(input_dir, config.input_dir)
     try:
         config.engine.check(workflow, inputs)
     except InvalidInputError as exc:

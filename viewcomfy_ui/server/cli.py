@@ -6,9 +6,11 @@ import argparse
 import os
 from pathlib import Path
 
+from ..errors import WorkflowError
 from ..workflow import load_workflow
 from .app import DEFAULT_MAX_UPLOAD, ServerConfig
-from .engine import BuiltinEngine
+from .comfyui import ComfyUIEngine
+from .engine import BuiltinEngine, Engine
 
 EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
 DEMO_WORKFLOW = EXAMPLES / "photo_effects.json"
@@ -23,28 +25,33 @@ def add_serve_command(commands: argparse._SubParsersAction) -> None:
         "and VIEWCOMFY_SERVER_CLIENT_SECRET to require those keys on every request.",
     )
     serve.add_argument(
-        "--engine", choices=["builtin"], default="builtin", help="what runs the workflows"
+        "--engine", choices=["builtin", "comfyui"], default="builtin",
+        help="builtin: model-free image nodes in this process; comfyui: your ComfyUI (--comfyui-url)",
+    )  # fmt: skip
+    serve.add_argument(
+        "--comfyui-url", default="http://127.0.0.1:8188", help="for --engine comfyui"
     )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument(
-        "--workflow",
-        type=Path,
-        default=DEMO_WORKFLOW,
+        "--workflow", type=Path, default=DEMO_WORKFLOW,
         help="the deployed workflow (default: the bundled demo)",
-    )
+    )  # fmt: skip
     serve.add_argument(
-        "--input-dir", type=Path, default=DEMO_INPUTS, help="folder of files the workflow names"
-    )
+        "--input-dir", type=Path, default=DEMO_INPUTS,
+        help="folder of files the workflow names (builtin engine)",
+    )  # fmt: skip
     serve.add_argument("--max-upload-mb", type=float, default=DEFAULT_MAX_UPLOAD / 2**20)
     serve.set_defaults(run=run_serve)
 
 
-def server_config(workflow_path: Path, input_dir: Path | None, **kwargs) -> ServerConfig:
-    workflow = load_workflow(workflow_path)
-    return ServerConfig(
-        engine=BuiltinEngine(), workflow=workflow.api, input_dir=input_dir, **kwargs
-    )
+def make_engine(name: str, comfyui_url: str | None) -> Engine:
+    """The engine by name; a ComfyUI engine is checked for reachability first."""
+    if name == "comfyui":
+        engine = ComfyUIEngine(comfyui_url or "http://127.0.0.1:8188")
+        engine.ping()
+        return engine
+    return BuiltinEngine()
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -52,15 +59,23 @@ def run_serve(args: argparse.Namespace) -> int:
 
     from .app import create_app
 
-    config = server_config(
-        args.workflow,
-        args.input_dir,
+    workflow = load_workflow(args.workflow)
+    if workflow.api is None:
+        raise WorkflowError(
+            f"{args.workflow.name} holds flattened parameters; serve needs the API-format workflow"
+        )
+    engine = make_engine(args.engine, args.comfyui_url)
+    config = ServerConfig(
+        engine=engine,
+        workflow=workflow.api,
+        input_dir=args.input_dir,
         client_id=os.environ.get("VIEWCOMFY_SERVER_CLIENT_ID"),
         client_secret=os.environ.get("VIEWCOMFY_SERVER_CLIENT_SECRET"),
         max_upload_bytes=int(args.max_upload_mb * 2**20),
     )
+    where = f"ComfyUI at {args.comfyui_url}" if args.engine == "comfyui" else "the built-in engine"
     print(
-        f"ViewComfy API on http://{args.host}:{args.port}/ (engine: {args.engine}, workflow: {args.workflow.name})"
+        f"ViewComfy API on http://{args.host}:{args.port}/ running {args.workflow.name} on {where}"
     )
     uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="warning")
     return 0

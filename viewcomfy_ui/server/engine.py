@@ -13,14 +13,15 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..errors import ViewComfyError
 from ..nodespecs import core_specs
 from ..progress import tqdm_line
 from ..workflow import ApiWorkflow, is_link
 from .nodes import NODES, OutputFile, RunContext
 
 
-class EngineError(Exception):
-    """A run failed; the message is shown to the user as the `error` event."""
+class EngineError(ViewComfyError):
+    """A run failed (or an engine cannot start); the message is shown to the user."""
 
 
 class InvalidInputError(EngineError):
@@ -50,20 +51,26 @@ class Engine(Protocol):
 
 
 class InputFiles:
-    """Resolves file names in a workflow against a run's uploads, then a shared input folder.
+    """Resolves file names in a workflow: a run's uploads first, then a shared input folder.
 
     Names are confined to those folders: ``..`` or absolute paths never escape them.
     """
 
-    def __init__(self, *folders: Path) -> None:
-        self.folders = [f.resolve() for f in folders]
+    def __init__(self, uploads: Path, shared: Path | None = None) -> None:
+        self.uploads = uploads.resolve()
+        self.shared = shared.resolve() if shared else None
 
     def find(self, name: str) -> Path | None:
-        for folder in self.folders:
-            candidate = (folder / str(name).replace("\\", "/")).resolve()
-            if candidate.is_relative_to(folder) and candidate.is_file():
-                return candidate
-        return None
+        return self.uploaded(name) or (_inside(self.shared, name) if self.shared else None)
+
+    def uploaded(self, name: str) -> Path | None:
+        """The file this run received under `name`, if any."""
+        return _inside(self.uploads, name)
+
+
+def _inside(folder: Path, name: str) -> Path | None:
+    candidate = (folder / str(name).replace("\\", "/")).resolve()
+    return candidate if candidate.is_relative_to(folder) and candidate.is_file() else None
 
 
 class BuiltinEngine:

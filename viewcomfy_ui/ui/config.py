@@ -14,7 +14,7 @@ HELP = """\
 Turn a ComfyUI workflow into a web form that runs it on a ViewComfy endpoint, or with no
 endpoint on the built-in local engine (model-free image nodes), with live logs and a gallery.
 
-Environment: VIEWCOMFY_WORKFLOW, VIEWCOMFY_API_URL, VIEWCOMFY_CLIENT_ID,
+Environment: VIEWCOMFY_WORKFLOW, VIEWCOMFY_API_URL, VIEWCOMFY_COMFYUI_URL, VIEWCOMFY_CLIENT_ID,
 VIEWCOMFY_CLIENT_SECRET (keys only from the environment or a .env file next to app.py),
 VIEWCOMFY_OBJECT_INFO, VIEWCOMFY_TITLE, VIEWCOMFY_AUTH (user:pass), GRADIO_SERVER_NAME,
 GRADIO_SERVER_PORT."""
@@ -24,6 +24,7 @@ GRADIO_SERVER_PORT."""
 class AppConfig:
     workflow: Path
     api_url: str | None
+    comfyui_url: str | None = None
     client_id: str = field(default="", repr=False)
     client_secret: str = field(default="", repr=False)
     object_info: str | None = None
@@ -82,6 +83,7 @@ def parse_config(
     return AppConfig(
         workflow=args.workflow or Path(env.get("VIEWCOMFY_WORKFLOW") or DEMO_WORKFLOW),
         api_url=args.api_url or env.get("VIEWCOMFY_API_URL") or None,
+        comfyui_url=args.comfyui_url or env.get("VIEWCOMFY_COMFYUI_URL") or None,
         client_id=env.get("VIEWCOMFY_CLIENT_ID", "").strip(),
         client_secret=env.get("VIEWCOMFY_CLIENT_SECRET", "").strip(),
         object_info=args.object_info or env.get("VIEWCOMFY_OBJECT_INFO") or None,

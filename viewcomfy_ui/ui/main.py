@@ -12,7 +12,8 @@ import gradio as gr
 from ..errors import ViewComfyError
 from ..fields import MEDIA_KINDS, infer_fields
 from ..object_info import load_object_info
-from ..server import BackgroundServer, BuiltinEngine, ServerConfig, start_background_server
+from ..server import BackgroundServer, ServerConfig, start_background_server
+from ..server.cli import make_engine
 from ..workflow import Workflow, load_workflow
 from .config import DEMO_WORKFLOW, AppConfig, ConfigError, parse_config
 from .page import LAUNCH_STYLE, build_page
@@ -33,9 +34,8 @@ class App:
 def create_app(config: AppConfig) -> App:
     """Everything but launching: raises ViewComfyError/ConfigError with a one-line reason."""
     workflow = load_workflow(config.workflow)
-    object_info = load_object_info(config.object_info) if config.object_info else None
-    fields = infer_fields(workflow, object_info)
     input_dir = _input_dir(config.workflow)
+    object_info = load_object_info(config.object_info) if config.object_info else None
     server = None
     if config.api_url:
         endpoint = Endpoint(
@@ -45,17 +45,27 @@ def create_app(config: AppConfig) -> App:
     else:
         if workflow.api is None:
             raise ConfigError(
-                f"{config.workflow.name} holds flattened parameters; the local engine needs the "
+                f"{config.workflow.name} holds flattened parameters; a local engine needs the "
                 "API-format workflow_api.json (or give --api-url)"
             )
+        if config.comfyui_url:
+            engine = make_engine("comfyui", config.comfyui_url)
+            object_info = object_info or engine.object_info()  # exact widgets from the live server
+            description = (
+                f"Running on your ComfyUI at {config.comfyui_url}, through the local "
+                "ViewComfy-compatible API. Set VIEWCOMFY_API_URL to run on ViewComfy."
+            )
+        else:
+            engine = make_engine("builtin", None)
+            description = (
+                "No ViewComfy endpoint set: running on the built-in local engine (model-free image "
+                "nodes). Set VIEWCOMFY_API_URL to run on ViewComfy, or --comfyui-url for your ComfyUI."
+            )
         server = start_background_server(
-            ServerConfig(engine=BuiltinEngine(), workflow=workflow.api, input_dir=input_dir)
+            ServerConfig(engine=engine, workflow=workflow.api, input_dir=input_dir)
         )
-        endpoint = Endpoint(
-            url=server.url, local=True,
-            description="No ViewComfy endpoint set: running on the built-in local engine "
-            "(model-free image nodes). Set VIEWCOMFY_API_URL to run on ViewComfy.",
-        )  # fmt: skip
+        endpoint = Endpoint(url=server.url, local=True, description=description)
+    fields = infer_fields(workflow, object_info)
     title = config.title or _title(workflow)
     page = build_page(
         fields, endpoint, title=title, default_files=_default_files(fields, input_dir)

@@ -1,0 +1,221 @@
+"""The ComfyUI engine behind our server, against a fake ComfyUI that follows the recorded protocol."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fake_comfyui import SLOW_NODE, FakeComfyUI, RunningFake
+from local_server import DEMO, local_server
+from PIL import Image
+
+from viewcomfy_ui.api import ViewComfyClient
+from viewcomfy_ui.errors import RunFailedError
+from viewcomfy_ui.outputs import media_kind
+from viewcomfy_ui.server.comfyui import ComfyUIEngine
+from viewcomfy_ui.workflow import load_workflow
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def png_bytes() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (10, 10), (1, 2, 3)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+MEDIA_WORKFLOW = {
+    "1": {"class_type": "LoadVideo", "inputs": {"file": "clip.mp4"}},
+    "2": {
+        "class_type": "SaveVideo",
+        "inputs": {
+            "video": ["1", 0],
+            "filename_prefix": "video/out",
+            "format": "auto",
+            "codec": "auto",
+        },
+    },
+    "3": {"class_type": "LoadAudio", "inputs": {"audio": "tone.wav"}},
+    "4": {"class_type": "SaveAudio", "inputs": {"audio": ["3", 0], "filename_prefix": "audio/out"}},
+    "5": {"class_type": "PrimitiveString", "inputs": {"value": "hello"}},
+    "6": {"class_type": "PreviewAny", "inputs": {"source": ["5", 0]}},
+    "7": {
+        "class_type": "VHS_VideoCombine",
+        "inputs": {"images": ["1", 0], "frame_rate": 8, "filename_prefix": "vhs"},
+    },
+}
+
+
+@pytest.fixture
+def fake():
+    return FakeComfyUI()
+
+
+def serve(fake, workflow=None):
+    """Our server with the ComfyUI engine in front of the fake."""
+
+    class Context:
+        def __enter__(self):
+            self.running = RunningFake(fake)
+            comfy_url = self.running.__enter__()
+            self.server = local_server(
+                engine=ComfyUIEngine(comfy_url), workflow=workflow or load_workflow(DEMO).api
+            )
+            return self.server.__enter__()
+
+        def __exit__(self, *exc):
+            self.server.__exit__(*exc)
+            self.running.__exit__(*exc)
+
+    return Context()
+
+
+async def test_demo_runs_on_comfyui_with_upload_logs_and_outputs(fake):
+    logs = []
+    with serve(fake) as url:
+        async with ViewComfyClient(url) as client:
+            result = await client.infer_with_logs(
+                {"1-inputs-image": png_bytes(), "3-inputs-value": 7}, logs.append
+            )
+    graph = next(iter(fake.prompts.values()))
+    uploaded = graph["1"]["inputs"]["image"]
+    assert fake.files[("input", "", uploaded)] == png_bytes(), (
+        "the upload reached ComfyUI under its name"
+    )
+    assert graph["3"]["inputs"]["value"] == 7
+    assert any(line.startswith("Executing node 1 (Photo, LoadImage)") for line in logs)
+    assert logs[0] == "got prompt" and logs[-1].startswith("Prompt executed in")
+    assert sorted(o.content_type for o in result.outputs) == ["image/png", "image/webp"]
+
+
+async def test_video_audio_text_and_vhs_outputs(fake):
+    with serve(fake, MEDIA_WORKFLOW) as url:
+        async with ViewComfyClient(url) as client:
+            result = await client.infer_with_logs(
+                {"1-inputs-file": b"\x00\x00\x00\x18ftypisom", "3-inputs-audio": b"RIFF....WAVE"},
+                lambda _: None,
+            )
+    kinds = sorted(media_kind(o.filename, o.content_type, o.content()[:16]) for o in result.outputs)
+    assert kinds == ["audio", "text", "video", "video"]
+    text = next(o for o in result.outputs if o.content_type == "text/plain")
+    assert text.content() == b"hello\nfrom a model-free graph !"
+    vhs = next(o for o in result.outputs if o.filename.startswith("vhs"))
+    assert vhs.content_type == "video/h264-mp4" or vhs.content_type == "video/mp4"
+
+
+async def test_outputs_come_from_history_when_executed_is_missing_and_history_lags():
+    fake = FakeComfyUI(history_lag=0.5, send_executed=False)
+    with serve(fake) as url:
+        async with ViewComfyClient(url) as client:
+            result = await client.infer({"1-inputs-image": png_bytes(), "3-inputs-value": 1})
+    assert len(result.outputs) == 2
+
+
+async def test_cached_rerun_reuses_old_files_and_says_so(fake):
+    params = {"1-inputs-image": png_bytes(), "3-inputs-value": 3}
+    with serve(fake) as url:
+        async with ViewComfyClient(url) as client:
+            first = await client.infer(params)
+            logs = []
+            second = await client.infer_with_logs(params, logs.append)
+    assert [o.filename for o in second.outputs] == [o.filename for o in first.outputs]
+    assert any(line.startswith("Reusing cached results of") for line in logs)
+
+
+async def test_progress_becomes_tqdm_lines_and_preview_frames_are_ignored(fake):
+    workflow = load_workflow(DEMO).api | {"50": {"class_type": SLOW_NODE, "inputs": {"steps": 4}}}
+    workflow["9"]["inputs"]["images"] = ["8", 0]
+    logs = []
+    with serve(fake, workflow) as url:
+        async with ViewComfyClient(url) as client:
+            await client.infer_with_logs(
+                {"1-inputs-image": png_bytes(), "50-inputs-steps": 4}, logs.append
+            )
+    assert any("4/4" in line and "%|" in line for line in logs)
+
+
+async def test_validation_400_names_node_and_input(fake):
+    with serve(fake) as url:
+        async with ViewComfyClient(url) as client:
+            with pytest.raises(RunFailedError) as err:
+                await client.infer_with_logs(
+                    {"1-inputs-image": png_bytes(), "6-inputs-blur_radius": 99}, lambda _: None
+                )
+    assert "node 6 (Dreamy blur, ImageBlur) input 'blur_radius'" in str(err.value)
+    assert "bigger than max of 31" in str(err.value)
+
+
+async def test_execution_error_names_node_class_and_exception(fake):
+    with serve(fake) as url:
+        async with ViewComfyClient(url) as client:
+            with pytest.raises(RunFailedError) as err:
+                await client.infer_with_logs(
+                    {"1-inputs-image": b"not an image", "3-inputs-value": 2}, lambda _: None
+                )
+    assert (
+        "node 1 (LoadImage) failed: PIL.UnidentifiedImageError: cannot identify image file"
+        in str(err.value)
+    )
+
+
+async def test_client_that_leaves_interrupts_only_its_running_prompt_and_dequeues_pending(fake):
+    slow = {
+        "1": {"class_type": SLOW_NODE, "inputs": {"steps": 60}},
+        "2": {"class_type": "PreviewAny", "inputs": {"source": ["1", 0]}},
+    }
+    with serve(fake, slow) as url:
+
+        async def run(steps):
+            async with ViewComfyClient(url) as client:
+                await client.infer_with_logs({"1-inputs-steps": steps}, lambda _: None)
+
+        first = asyncio.ensure_future(run(60))
+        await asyncio.sleep(1.0)
+        second = asyncio.ensure_future(run(61))  # queued behind the first
+        await asyncio.sleep(0.8)
+        running = fake.running
+        second.cancel()
+        await asyncio.sleep(1.0)
+        assert fake.deleted and fake.deleted[0] != running, (
+            "the queued prompt is removed, not interrupted"
+        )
+        first.cancel()
+        await asyncio.sleep(1.0)
+    assert fake.interrupts == [running], (
+        "only the running prompt of the client that left is interrupted"
+    )
+
+
+async def test_unreachable_comfyui_is_a_one_line_error_with_the_url():
+    engine = ComfyUIEngine("http://127.0.0.1:9")
+    with local_server(engine=engine) as url:
+        async with ViewComfyClient(url) as client:
+            with pytest.raises(RunFailedError, match=r"http://127\.0\.0\.1:9"):
+                await client.infer_with_logs({"3-inputs-value": 1}, lambda _: None)
+    run = subprocess.run(
+        [sys.executable, "-m", "viewcomfy_ui", "serve", "--engine", "comfyui", "--comfyui-url", "http://127.0.0.1:9"],
+        capture_output=True, text=True, cwd=ROOT, timeout=60,
+    )  # fmt: skip
+    assert (
+        run.returncode == 2 and "http://127.0.0.1:9" in run.stderr and "Traceback" not in run.stderr
+    )
+
+
+def test_app_takes_exact_widgets_from_the_live_object_info(fake):
+    from apps import running_app
+
+    fake.object_info["ImageBlur"]["input"]["required"]["blur_radius"] = [
+        "INT",
+        {"default": 1, "min": 1, "max": 7},
+    ]
+    with RunningFake(fake) as comfy_url, running_app(comfyui_url=comfy_url) as (_, app):
+        components = app.page.config["components"]
+    slider = next(
+        c for c in components if c.get("props", {}).get("elem_id") == "field-6-inputs-blur_radius"
+    )
+    assert slider["props"]["maximum"] == 7
+    assert comfy_url in app.endpoint.description

@@ -1,0 +1,257 @@
+"""An engine that runs workflows on a real ComfyUI, through its HTTP and websocket API.
+
+Uploads go to ``POST /upload/image``; the graph to ``POST /prompt``; ``/ws`` messages become
+ComfyUI-like console lines (tqdm progress included); outputs come from ``executed`` messages (or
+``/history``, polled, since it lags behind ``execution_success``) and are downloaded from ``/view``.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from websockets.exceptions import WebSocketException
+from websockets.sync.client import ClientConnection, connect
+
+from ..progress import tqdm_line
+from ..workflow import ApiWorkflow, node_title
+from .engine import EngineError, InputFiles, RunCancelled
+from .nodes import OutputFile
+
+OUTPUT_KEYS = ("images", "gifs", "audio", "video", "videos", "files", "3d")
+HISTORY_POLLS = 50
+POLL_INTERVAL = 0.1
+
+
+class ComfyUIEngine:
+    """Runs each request's graph on the ComfyUI at `url` (e.g. ``http://127.0.0.1:8188``)."""
+
+    name = "comfyui"
+
+    def __init__(self, url: str, *, timeout: float = 30.0) -> None:
+        self.url = url.rstrip("/")
+        self._http = httpx.Client(base_url=self.url, timeout=timeout)
+
+    def ping(self) -> None:
+        """Raise EngineError with the URL tried if ComfyUI does not answer."""
+        try:
+            self._http.get("/system_stats").raise_for_status()
+        except httpx.HTTPError as exc:
+            raise EngineError(
+                f"ComfyUI is not reachable at {self.url} ({exc}); start it or fix --comfyui-url"
+            ) from None
+
+    def object_info(self) -> dict[str, Any]:
+        self.ping()
+        return self._http.get("/object_info").json()
+
+    def check(self, workflow: ApiWorkflow, inputs: InputFiles) -> None:
+        """ComfyUI validates the graph itself when the prompt is queued."""
+
+    def run(
+        self,
+        workflow: ApiWorkflow,
+        inputs: InputFiles,
+        log: Callable[[str], None],
+        cancelled: threading.Event,
+    ) -> list[OutputFile]:
+        started = time.monotonic()
+        client_id = uuid.uuid4().hex
+        try:
+            workflow = self._upload_files(workflow, inputs)
+            with connect(self._ws_url(client_id), open_timeout=10, max_size=None) as ws:
+                prompt_id = self._queue(workflow, client_id)
+                log("got prompt")
+                outputs = self._follow(ws, prompt_id, workflow, log, cancelled)
+            if not outputs:
+                outputs = self._history_outputs(prompt_id)
+            files = [self._download(entry) for entry in outputs]
+        except (httpx.TransportError, OSError, WebSocketException) as exc:
+            raise EngineError(f"lost contact with ComfyUI at {self.url} ({exc})") from None
+        log(f"Prompt executed in {time.monotonic() - started:.2f} seconds")
+        return files
+
+    # --- steps -------------------------------------------------------------------------------
+
+    def _upload_files(self, workflow: ApiWorkflow, inputs: InputFiles) -> ApiWorkflow:
+        """Upload each file the graph names that we hold (uploads, then the input folder), and
+        point its node input at the name ComfyUI gives it."""
+        result = {
+            node_id: {**node, "inputs": dict(node.get("inputs") or {})}
+            for node_id, node in workflow.items()
+        }
+        for node in result.values():
+            for name, value in node["inputs"].items():
+                path = inputs.find(value) if isinstance(value, str) else None
+                if path is None:
+                    continue
+                with path.open("rb") as handle:
+                    reply = self._http.post(
+                        "/upload/image",
+                        files={"image": (path.name, handle)},
+                        data={"type": "input", "overwrite": "true"},
+                    )
+                if reply.status_code != 200:
+                    raise EngineError(
+                        f"ComfyUI refused the upload {path.name!r} (HTTP {reply.status_code})"
+                    )
+                body = reply.json()
+                node["inputs"][name] = (
+                    f"{body['subfolder']}/{body['name']}" if body.get("subfolder") else body["name"]
+                )
+        return result
+
+    def _queue(self, workflow: ApiWorkflow, client_id: str) -> str:
+        reply = self._http.post("/prompt", json={"prompt": workflow, "client_id": client_id})
+        if reply.status_code == 400:
+            raise EngineError(_validation_message(reply, workflow))
+        if reply.status_code != 200:
+            raise EngineError(
+                f"ComfyUI refused the prompt (HTTP {reply.status_code}): {reply.text[:200]}"
+            )
+        return reply.json()["prompt_id"]
+
+    def _follow(
+        self,
+        ws: ClientConnection,
+        prompt_id: str,
+        workflow: ApiWorkflow,
+        log: Callable[[str], None],
+        cancelled: threading.Event,
+    ) -> list[dict[str, Any]]:
+        outputs: list[dict[str, Any]] = []
+        node_started = time.monotonic()
+        for message in _messages(ws, cancelled):
+            if message is None:  # the caller went away
+                self._cancel(prompt_id)
+                raise RunCancelled("the run was cancelled")
+            kind, data = message.get("type"), message.get("data") or {}
+            if data.get("prompt_id") not in (None, prompt_id):
+                continue  # another client's prompt
+            if kind == "executing":
+                if data.get("node") is None:
+                    break  # this prompt is finished
+                node_started = time.monotonic()
+                log(f"Executing node {data['node']} ({_describe(workflow, data['node'])})")
+            elif kind == "progress":
+                log(
+                    tqdm_line(int(data["value"]), int(data["max"]), time.monotonic() - node_started)
+                )
+            elif kind == "execution_cached" and data.get("nodes"):
+                names = ", ".join(_describe(workflow, n) for n in data["nodes"])
+                log(f"Reusing cached results of {len(data['nodes'])} nodes: {names}")
+            elif kind == "executed":
+                outputs += _output_entries(data.get("output") or {})
+            elif kind == "execution_error":
+                message_text = str(data.get("exception_message", "")).strip()
+                raise EngineError(
+                    f"node {data.get('node_id')} ({data.get('node_type')}) failed: "
+                    f"{data.get('exception_type', 'error')}: {message_text}"
+                )
+            elif kind == "execution_interrupted":
+                raise RunCancelled("ComfyUI interrupted the run")
+        return outputs
+
+    def _history_outputs(self, prompt_id: str) -> list[dict[str, Any]]:
+        """Outputs from /history, which may not have the prompt yet right after it finished."""
+        for _ in range(HISTORY_POLLS):
+            entry = self._http.get(f"/history/{prompt_id}").json().get(prompt_id)
+            if entry:
+                found: list[dict[str, Any]] = []
+                for output in (entry.get("outputs") or {}).values():
+                    found += _output_entries(output)
+                return found
+            time.sleep(POLL_INTERVAL)
+        raise EngineError(f"ComfyUI finished prompt {prompt_id} but never recorded it in /history")
+
+    def _download(self, entry: dict[str, Any]) -> OutputFile:
+        if "text" in entry:
+            return OutputFile("output.txt", "text/plain", str(entry["text"]).encode())
+        params = {k: entry.get(k, "") for k in ("filename", "subfolder", "type")}
+        reply = self._http.get("/view", params=params)
+        if reply.status_code != 200:
+            raise EngineError(
+                f"ComfyUI has no output file {entry.get('filename')!r} (HTTP {reply.status_code})"
+            )
+        filename = str(entry.get("filename") or "output")
+        content_type = entry.get("format") if "/" in str(entry.get("format", "")) else None
+        content_type = (
+            content_type
+            or mimetypes.guess_type(filename)[0]
+            or reply.headers.get("content-type", "application/octet-stream")
+        )
+        return OutputFile(filename, content_type.split(";")[0], reply.content)
+
+    def _cancel(self, prompt_id: str) -> None:
+        """Remove the prompt from the queue, or interrupt it if (and only if) it is running."""
+        try:
+            queue = self._http.get("/queue").json()
+            if any(item[1] == prompt_id for item in queue.get("queue_pending", [])):
+                self._http.post("/queue", json={"delete": [prompt_id]})
+            elif any(item[1] == prompt_id for item in queue.get("queue_running", [])):
+                self._http.post("/interrupt", json={"prompt_id": prompt_id})
+        except (httpx.HTTPError, ValueError, IndexError, TypeError):
+            pass  # best effort: the caller is gone either way
+
+    def _ws_url(self, client_id: str) -> str:
+        parts = urlsplit(self.url)
+        scheme = "wss" if parts.scheme == "https" else "ws"
+        return f"{scheme}://{parts.netloc}{parts.path}/ws?clientId={client_id}"
+
+
+def _messages(ws: ClientConnection, cancelled: threading.Event) -> Iterator[dict[str, Any] | None]:
+    """JSON messages from the websocket (binary preview frames skipped); None when cancelled."""
+    while True:
+        if cancelled.is_set():
+            yield None
+            return
+        try:
+            raw = ws.recv(timeout=0.2)
+        except TimeoutError:
+            continue
+        if isinstance(raw, str):
+            yield json.loads(raw)
+
+
+def _output_entries(output: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Files (and texts) from one node's output, whatever key its kind is reported under."""
+    entries: list[dict[str, Any]] = []
+    for key in OUTPUT_KEYS:
+        entries += [
+            e for e in output.get(key) or [] if isinstance(e, Mapping) and e.get("filename")
+        ]
+    entries += [{"text": text} for text in output.get("text") or [] if isinstance(text, str)]
+    return entries
+
+
+def _describe(workflow: ApiWorkflow, node_id: str) -> str:
+    node = workflow.get(node_id) or {}
+    title, class_type = node_title(node) or node_id, node.get("class_type", "?")
+    return f"{title}, {class_type}" if title != class_type else str(class_type)
+
+
+def _validation_message(reply: httpx.Response, workflow: ApiWorkflow) -> str:
+    """ComfyUI's 400 as one sentence naming the node and the input at fault."""
+    try:
+        body = reply.json()
+    except ValueError:
+        return f"ComfyUI rejected the workflow: {reply.text[:200]}"
+    problems = []
+    for node_id, info in (body.get("node_errors") or {}).items():
+        for error in info.get("errors") or []:
+            input_name = (error.get("extra_info") or {}).get("input_name")
+            where = f"node {node_id} ({_describe(workflow, node_id)})" + (
+                f" input {input_name!r}" if input_name else ""
+            )
+            problems.append(f"{where}: {error.get('message')} {error.get('details') or ''}".strip())
+    if not problems:
+        error = body.get("error") or {}
+        problems.append(str(error.get("message") or body))
+    return "ComfyUI rejected the workflow: " + "; ".join(problems)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -144,3 +145,22 @@ def test_plain_request_mode_uses_infer(scripted):
     sent = json.loads(scripted.requests[0].fields["params"])
     assert sent["6-inputs-text"] == "a red fox"
     assert Path(out["gallery"][0]["image"]).name == "x.png"
+
+
+def test_uploaded_image_keeps_its_transparency(scripted, tmp_path):
+    scripted.replies.append(
+        Reply(201, {"Content-Type": "application/json"}, result_json().encode())
+    )
+    image = tmp_path / "cutout.png"
+    Image.new("RGBA", (30, 20), (0, 200, 0, 60)).save(image)
+    with running_app(
+        FIXTURES / "sd15_img2img.json", api_url=scripted.url, client_id="id", client_secret=SECRET
+    ) as (url, _):
+        client = Client(url, verbose=False)
+        labels, defaults = by_label(client)
+        args = list(defaults)
+        args[labels["Image"]] = handle_file(str(image))
+        client.predict(*args, api_name="/run")
+    _, data = scripted.requests[0].files["10-inputs-image"]
+    sent = Image.open(io.BytesIO(data))
+    assert sent.mode == "RGBA" and sent.getpixel((0, 0)) == (0, 200, 0, 60)

@@ -55,6 +55,10 @@ def parse_config(
         "--api-url", help="ViewComfy endpoint URL; default: the built-in local engine"
     )
     parser.add_argument(
+        "--comfyui-url",
+        help="run on your own ComfyUI (e.g. http://127.0.0.1:8188) instead of the built-in engine",
+    )
+    parser.add_argument(
         "--object-info",
         metavar="FILE_OR_URL",
         help="ComfyUI /object_info JSON file or ComfyUI URL, for exact widgets",

@@ -285,3 +285,28 @@ def test_every_error_derives_from_one_base():
         EmptyParamsError,
     ):
         assert issubclass(exc, ViewComfyError)
+
+
+async def test_redirects_never_carry_the_keys_to_another_host(server):
+    with ScriptedServer() as other:
+        other.replies.append(
+            Reply(201, {"Content-Type": "application/json"}, result_json().encode())
+        )
+        server.replies.append(Reply(307, {"Location": other.url + "moved"}, b""))
+        async with client(server) as c:
+            result = await c.infer({"1-inputs-a": 1, "2-inputs-image": io.BytesIO(b"PNG")})
+        assert result.completed
+        assert server.requests[0].headers["client_secret"] == SECRET
+        moved = other.requests[0]
+        assert "client_secret" not in moved.headers and "client_id" not in moved.headers
+        assert moved.files["2-inputs-image"][1] == b"PNG", "the 307 re-sends the same request body"
+
+
+async def test_same_origin_redirect_keeps_the_keys(server):
+    server.replies.append(Reply(308, {"Location": server.url + "v2"}, b""))
+    server.replies.append(Reply(201, {"Content-Type": "application/json"}, result_json().encode()))
+    async with client(server) as c:
+        await c.infer({"1-inputs-a": 1})
+    assert (
+        server.requests[1].path == "/v2" and server.requests[1].headers["client_secret"] == SECRET
+    )

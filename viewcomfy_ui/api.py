@@ -74,11 +74,20 @@ class ViewComfyClient:
         self.max_retries = max_retries
         self._client_id = client_id or ""
         self._client_secret = client_secret or ""
+        self._origin = _origin(api_url)
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
             follow_redirects=True,
             transport=transport,
+            event_hooks={"request": [self._keep_keys_home]},
         )
+
+    async def _keep_keys_home(self, request: httpx.Request) -> None:
+        """The keys go only to the endpoint's own origin: not to a redirect's other host, nor to
+        output storage."""
+        if _origin(str(request.url)) != self._origin:
+            for name in ("client_id", "client_secret"):
+                request.headers.pop(name, None)
 
     def __repr__(self) -> str:  # never show the secret
         return f"ViewComfyClient(api_url={self.api_url!r})"
@@ -271,7 +280,7 @@ class ViewComfyClient:
                     f"output {output.filename!r} has a filepath that is not a URL"
                 )
             try:
-                response = await self._http.get(output.filepath, headers={})
+                response = await self._http.get(output.filepath)
             except httpx.TransportError as exc:
                 raise TransportError(
                     f"cannot download output {output.filename!r} ({_reason(exc)})"

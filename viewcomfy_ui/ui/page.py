@@ -55,7 +55,7 @@ def build_page(
                     cancel = gr.Button(
                         "Cancel", variant="stop", elem_id="cancel", interactive=False
                     )
-                    reset = gr.Button("Reset", variant="secondary", elem_id="reset")
+                    reset = gr.Button("Reset", variant="secondary", elem_id="reset", min_width=80)
                 widgets = _form(fields, default_files)
                 stream = gr.Radio(
                     [("Stream logs (infer_with_logs)", "stream"), ("Plain request (infer)", "plain")],

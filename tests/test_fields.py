@@ -98,6 +98,13 @@ def test_json_int_on_a_float_input_is_a_float_with_round_applied():
     assert fields["3-inputs-denoise"].kind == "float" and fields["3-inputs-denoise"].value == 1.0
 
 
+def test_float_noise_is_cleared_for_display():
+    [field] = infer_fields(
+        {"3": {"class_type": "KSampler", "inputs": {"denoise": 0.2700000000000001}}}
+    )
+    assert field.value == 0.27
+
+
 def test_corrupted_export_is_flagged_not_crashed():
     fields = by_key(
         infer_fields(

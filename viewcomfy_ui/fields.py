@@ -306,8 +306,11 @@ def _from_heuristics(field: Field, class_type: str) -> Field:
             low in ("seed", "noise_seed", "rand_seed") or low.endswith("_seed")
         ):
             return replace(field, kind="seed", minimum=0, maximum=SEED_MAX, step=1)
-        kind: FieldKind = "int" if isinstance(value, int) else "float"
-        return replace(field, kind=kind, step=1 if kind == "int" else 0.01, **_guess_range(low))
+        if isinstance(value, int):
+            return replace(field, kind="int", step=1, **_guess_range(low))
+        return replace(
+            field, kind="float", value=_rounded(value, None), step=0.01, **_guess_range(low)
+        )
     return replace(field, kind="text", value=str(value))
 
 
@@ -358,8 +361,9 @@ def _is_number(value: Any) -> bool:
 
 
 def _rounded(value: float, precision: Any) -> float:
+    """`value` rounded as the declaration says, else only cleared of float noise (0.27000000001)."""
     if not isinstance(precision, int | float) or isinstance(precision, bool) or precision <= 0:
-        return value
+        return float(f"{value:.12g}")
     decimals = max(0, -math.floor(math.log10(precision)))
     return round(value, decimals)
 

@@ -287,5 +287,7 @@ class _Run:
 
 
 def _event(name: str, data: str) -> bytes:
-    body = "".join(f"data: {line}\n" for line in data.split("\n"))
+    """One SSE event; a multi-line `data` becomes several ``data:`` lines (CR counts as a break)."""
+    lines = data.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    body = "".join(f"data: {line}\n" for line in lines)
     return f"event: {name}\n{body}\n".encode()

@@ -164,3 +164,27 @@ def test_uploaded_image_keeps_its_transparency(scripted, tmp_path):
     _, data = scripted.requests[0].files["10-inputs-image"]
     sent = Image.open(io.BytesIO(data))
     assert sent.mode == "RGBA" and sent.getpixel((0, 0)) == (0, 200, 0, 60)
+
+
+def test_thousands_of_log_lines_keep_the_panel_bounded(scripted):
+    lines = b"".join(sse("log_message", f"line {i}") for i in range(5000))
+    body = lines + sse("prompt_result", result_json())
+    scripted.replies.append(
+        Reply(
+            201,
+            {"Content-Type": "text/event-stream"},
+            stream([body[i : i + 4096] for i in range(0, len(body), 4096)]),
+        )
+    )
+    with running_app(
+        FIXTURES / "sd15_txt2img.json", api_url=scripted.url, client_id="id", client_secret=SECRET
+    ) as (url, _):
+        client = Client(url, verbose=False)
+        job = client.submit(api_name="/run")
+        job.result(timeout=60)
+        updates = job.outputs()
+    final = outputs(updates[-1])
+    shown = final["logs"].splitlines()
+    assert shown[-1] == "line 4999" and len(shown) <= 1000
+    assert 'data-state="done"' in final["status"]
+    assert len(updates) < 100, "log lines are batched, not one page update per line"

@@ -171,3 +171,27 @@ def test_two_sessions_at_once_get_their_own_outputs(browser, demo_url):  # noqa:
         assert src not in other.content()
     for page in pages:
         page.context.close()
+
+
+def test_invalid_value_is_refused_next_to_the_field_and_reset_restores_defaults(
+    page, scripted, scripted_url
+):
+    page.goto(scripted_url)
+    seed = page.locator("#field-3-inputs-seed input, #field-3-inputs-seed textarea").first
+    original_seed = seed.input_value()
+    prompt = page.locator("#field-6-inputs-text textarea")
+    original_prompt = prompt.input_value()
+    seed.fill("12abc")
+    prompt.fill("changed")
+    page.locator("#run").click()
+    page.locator("#field-3-inputs-seed").get_by_text("enter a whole number").wait_for(
+        timeout=TIMEOUT
+    )
+    assert scripted.requests == [], "nothing is sent while a field is invalid"
+    page.locator("#reset").click()
+    page.wait_for_function(
+        "document.querySelector('#field-6-inputs-text textarea').value !== 'changed'",
+        timeout=TIMEOUT,
+    )
+    assert prompt.input_value() == original_prompt
+    assert seed.input_value() == original_seed

@@ -188,3 +188,19 @@ def test_thousands_of_log_lines_keep_the_panel_bounded(scripted):
     assert shown[-1] == "line 4999" and len(shown) <= 1000
     assert 'data-state="done"' in final["status"]
     assert len(updates) < 100, "log lines are batched, not one page update per line"
+
+
+def test_colour_picker_runs_end_to_end(tmp_path):
+    workflow = tmp_path / "solid.json"
+    workflow.write_text(json.dumps({
+        "1": {"class_type": "EmptyImage", "inputs": {"width": 4, "height": 4, "batch_size": 1, "color": 0}},
+        "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "solid"}},
+    }))  # fmt: skip
+    with running_app(workflow) as (url, _):
+        client = Client(url, verbose=False)
+        labels, defaults = by_label(client)
+        args = list(defaults)
+        assert args[labels["Color"]] == "#000000"
+        args[labels["Color"]] = "#ff8000"
+        out = outputs(client.predict(*args, api_name="/run"))
+    assert Image.open(out["gallery"][0]["image"]).convert("RGB").getpixel((0, 0)) == (255, 128, 0)

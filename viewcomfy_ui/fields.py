@@ -61,7 +61,8 @@ class Field:
     `key` is the flattened parameter key; `value` is the workflow's value (seeds stay exact
     ints). `choices` is set for kind ``choice`` (and lists known files for uploads);
     `allow_custom` says a value outside `choices` is acceptable (model lists differ per server).
-    `warning` flags a value that does not fit the node's declaration.
+    `warning` flags a value that does not fit the node's declaration; `display` is ``"color"``
+    for an int that holds a 0xRRGGBB colour.
     """
 
     key: str
@@ -79,6 +80,7 @@ class Field:
     allow_custom: bool = False
     advanced: bool = False
     warning: str | None = None
+    display: str | None = None  # "color" for an INT holding 0xRRGGBB (EmptyImage.color)
 
 
 @dataclass
@@ -268,7 +270,7 @@ def _from_declaration(field: Field, spec: InputSpec) -> Field | None:
             value = _rounded(float(value), opts.get("round"))
         return replace(
             field, kind=kind, value=value, minimum=opts.get("min"), maximum=opts.get("max"),
-            step=step,
+            step=step, display="color" if opts.get("display") == "color" and kind == "int" else None,
         )  # fmt: skip
     if spec.type == "STRING":
         if not isinstance(value, str):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,9 +49,12 @@ def validate(f: Field, raw: Any) -> str | None:
 
 
 def parse_int(raw: Any) -> int | None:
-    """An exact int from a number or a digit string (seeds are text in the browser)."""
+    """An exact int from a number, a digit string (seeds are text in the browser) or a colour
+    (``#rrggbb`` or ``rgb(r, g, b)``, from a colour picker)."""
     if isinstance(raw, bool):
         return None
+    if isinstance(raw, str) and (color := _parse_color(raw)) is not None:
+        return color
     if isinstance(raw, int):
         return raw
     if isinstance(raw, float):
@@ -107,6 +111,22 @@ def coerce(f: Field, raw: Any) -> Any:
     if f.kind == "choice" and isinstance(f.value, int | float) and isinstance(raw, str):
         return raw  # a custom value typed into a numeric dropdown stays as typed
     return raw
+
+
+def _parse_color(text: str) -> int | None:
+    text = text.strip().lower()
+    if re.fullmatch(r"#[0-9a-f]{6}", text):
+        return int(text[1:], 16)
+    match = re.fullmatch(r"rgba?\(\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*(?:,[^)]*)?\)", text)
+    if match:
+        r, g, b = (min(255, int(v)) for v in match.groups())
+        return (r << 16) | (g << 8) | b
+    return None
+
+
+def color_hex(value: int) -> str:
+    """``#rrggbb`` for an int colour."""
+    return f"#{value & 0xFFFFFF:06x}"
 
 
 def random_seed(f: Field, rng: random.Random) -> int:

@@ -11,6 +11,7 @@ from typing import Any
 import gradio as gr
 
 from ..fields import Field
+from .values import color_hex
 
 SLIDER_MAX_INT_RANGE = 256
 SLIDER_MAX_FLOAT_RANGE = 10.0
@@ -66,6 +67,8 @@ def field_widget(
                 allow_custom_value=f.allow_custom, filterable=True, **common,
             ),
         )  # fmt: skip
+    if kind == "int" and f.display == "color":
+        return FieldWidget(f, gr.ColorPicker(value=color_hex(int(f.value)), **common))
     if kind in ("int", "float"):
         return FieldWidget(f, _number(f, common))
     if kind == "image":
@@ -122,4 +125,6 @@ def reset_value(w: FieldWidget) -> Any:
         return str(f.value)
     if f.kind in ("image", "video", "audio"):
         return str(w.default_file) if w.default_file else None
+    if f.display == "color":
+        return color_hex(int(f.value))
     return f.value

@@ -1,0 +1,103 @@
+"""Form values -> request params: only changes, fresh seeds, never empty, real JSON types."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from viewcomfy_ui.fields import infer_fields
+from viewcomfy_ui.ui.values import build_params, validate
+
+WORKFLOW = {
+    "3": {
+        "class_type": "KSampler",
+        "inputs": {"seed": 5, "steps": 20, "cfg": 7, "denoise": 1.0, "sampler_name": "euler"},
+    },
+    "6": {"class_type": "CLIPTextEncode", "inputs": {"text": "a cat"}},
+    "7": {
+        "class_type": "EmptyImage",
+        "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": 0},
+    },
+    "8": {"class_type": "LoadImage", "inputs": {"image": "in.png"}},
+}
+
+
+def form():
+    fields = infer_fields(WORKFLOW)
+    return fields, {f.key: f for f in fields}
+
+
+def values_of(fields, **changes):
+    defaults = {
+        f.key: (str(f.value) if f.kind == "seed" else None if f.kind == "image" else f.value)
+        for f in fields
+    }
+    defaults.update({k.replace("__", "-"): v for k, v in changes.items()})
+    return [defaults[f.key] for f in fields]
+
+
+def test_only_changed_values_are_sent_with_json_types():
+    fields, _ = form()
+    params = build_params(
+        fields, values_of(fields, **{"3-inputs-steps": 30.0, "6-inputs-text": "a dog"}), {}
+    )
+    assert params.values == {"3-inputs-steps": 30, "6-inputs-text": "a dog"}
+    assert type(params.values["3-inputs-steps"]) is int
+
+
+def test_unchanged_form_sends_a_fresh_seed_and_ticked_seeds_are_random_in_range():
+    fields, by_key = form()
+    params = build_params(fields, values_of(fields), {}, rng=random.Random(1))
+    assert list(params.values) == ["3-inputs-seed"] and params.values["3-inputs-seed"] != 5
+    ticked = build_params(fields, values_of(fields), {"3-inputs-seed": True}, rng=random.Random(2))
+    seed = ticked.seeds["3-inputs-seed"]
+    assert by_key["3-inputs-seed"].minimum <= seed <= 2**53 - 1
+
+
+def test_a_typed_64_bit_seed_stays_exact():
+    fields, _ = form()
+    params = build_params(
+        fields, values_of(fields, **{"3-inputs-seed": "18446744073709551615"}), {}
+    )
+    assert params.values["3-inputs-seed"] == 2**64 - 1
+
+
+def test_colour_picker_value_becomes_the_int_colour():
+    fields, by_key = form()
+    assert by_key["7-inputs-color"].display == "color"
+    params = build_params(fields, values_of(fields, **{"7-inputs-color": "#ff8000"}), {})
+    assert params.values["7-inputs-color"] == 0xFF8000
+    rgba = build_params(fields, values_of(fields, **{"7-inputs-color": "rgba(0, 128, 255, 1)"}), {})
+    assert rgba.values["7-inputs-color"] == 0x0080FF
+
+
+def test_uploads_are_sent_only_when_they_differ_from_the_workflow_file(tmp_path):
+    fields, _ = form()
+    default = tmp_path / "in.png"
+    default.write_bytes(b"same")
+    copy = tmp_path / "copy.png"
+    copy.write_bytes(b"same")
+    other = tmp_path / "other.png"
+    other.write_bytes(b"new")
+    same = build_params(
+        fields,
+        values_of(fields, **{"8-inputs-image": str(copy)}),
+        {},
+        default_files={"8-inputs-image": default},
+    )
+    assert same.files == {}
+    new = build_params(
+        fields,
+        values_of(fields, **{"8-inputs-image": str(other)}),
+        {},
+        default_files={"8-inputs-image": default},
+    )
+    assert new.files == {"8-inputs-image": Path(other)}
+
+
+def test_validation_messages_name_the_field_and_the_limit():
+    _, by_key = form()
+    assert "at most 10000" in validate(by_key["3-inputs-steps"], 10001)
+    assert "whole number" in validate(by_key["3-inputs-seed"], "12abc")
+    assert validate(by_key["3-inputs-cfg"], 7.5) is None
+    assert validate(by_key["7-inputs-color"], "#00ff00") is None

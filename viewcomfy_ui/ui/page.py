@@ -98,12 +98,8 @@ def build_page(
                     api_curl = gr.Code(label="cURL", language="shell", elem_id="api-curl")
         run_dir = gr.State(None, delete_callback=_remove_dir)
 
-        inputs = (
-            [w.component for w in widgets]
-            + [w.randomize for w in widgets if w.randomize]
-            + [stream, run_dir]
-        )
         seeds = [w for w in widgets if w.randomize]
+        inputs = [w.component for w in widgets] + [w.randomize for w in seeds] + [stream, run_dir]
         outputs = [
             status,
             logs,

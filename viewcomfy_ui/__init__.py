@@ -1,0 +1,33 @@
+"""viewcomfy-ui: ComfyUI workflows as web forms, run on ViewComfy or a local engine.
+
+Layers, each importing only those before it:
+  workflow, nodespecs, fields  - the workflow model and form-field inference (pure)
+  api, models, errors          - the ViewComfy client (HTTP + SSE)
+  outputs, progress            - decoding and saving outputs; console progress lines
+  server/                      - a local ViewComfy-compatible server and its engines
+  ui/                          - the Gradio app
+"""
+
+from .api import SyncViewComfyClient, ViewComfyClient, infer, infer_with_logs
+from .errors import ViewComfyError
+from .fields import Field, infer_fields
+from .models import FileOutput, PromptResult
+from .outputs import save_outputs
+from .workflow import Workflow, apply_params, flatten, load_workflow
+
+__all__ = [
+    "Field",
+    "FileOutput",
+    "PromptResult",
+    "SyncViewComfyClient",
+    "ViewComfyClient",
+    "ViewComfyError",
+    "Workflow",
+    "apply_params",
+    "flatten",
+    "infer",
+    "infer_fields",
+    "infer_with_logs",
+    "load_workflow",
+    "save_outputs",
+]

@@ -101,3 +101,4 @@ def test_validation_messages_name_the_field_and_the_limit():
     assert "whole number" in validate(by_key["3-inputs-seed"], "12abc")
     assert validate(by_key["3-inputs-cfg"], 7.5) is None
     assert validate(by_key["7-inputs-color"], "#00ff00") is None
+    assert "choose a value" in validate(by_key["3-inputs-sampler_name"], None)

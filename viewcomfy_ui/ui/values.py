@@ -43,6 +43,8 @@ def validate(f: Field, raw: Any) -> str | None:
         if not _is_number(raw):
             return f"{f.label}: enter a number"
         return _range_error(f, float(raw))
+    if f.kind == "choice" and (raw is None or raw == ""):
+        return f"{f.label}: choose a value"
     if f.kind == "choice" and not f.allow_custom and f.choices and raw not in f.choices:
         return f"{f.label}: choose one of the listed values"
     return None

@@ -227,3 +227,26 @@ async def test_mask_from_alpha_channel(url):
         )
     p = pixels(Image.open(io.BytesIO(result.outputs[0].content())))[..., 0]
     assert p.tolist() == [[0, 255], [255, 0]], "ComfyUI masks are 1 - alpha"
+
+
+def test_demo_is_a_valid_workflow_for_a_real_comfyui():
+    """Every node of the demo exists in core ComfyUI, with every required input, in range."""
+    from local_server import DEMO
+
+    from viewcomfy_ui.nodespecs import core_specs
+    from viewcomfy_ui.workflow import is_link, load_workflow
+
+    for node_id, node in load_workflow(DEMO).api.items():
+        spec = core_specs().get(node["class_type"])
+        assert spec is not None, f"node {node_id}: {node['class_type']} is not a core node"
+        inputs = node["inputs"]
+        assert spec.required <= set(inputs), f"node {node_id} misses {spec.required - set(inputs)}"
+        for name, value in inputs.items():
+            declared = spec.inputs.get(name)
+            if declared is None or is_link(value):
+                continue
+            if declared.choices and not declared.upload:
+                assert value in declared.choices, f"node {node_id}.{name}={value!r}"
+            low, high = declared.options.get("min"), declared.options.get("max")
+            if low is not None:
+                assert low <= value <= high, f"node {node_id}.{name}={value!r}"

@@ -204,3 +204,34 @@ def test_colour_picker_runs_end_to_end(tmp_path):
         args[labels["Color"]] = "#ff8000"
         out = outputs(client.predict(*args, api_name="/run"))
     assert Image.open(out["gallery"][0]["image"]).convert("RGB").getpixel((0, 0)) == (255, 128, 0)
+
+
+def test_an_output_named_like_the_zip_does_not_clash_with_it(scripted):
+    png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+    outs = [
+        {
+            "filename": "all_outputs.zip",
+            "content_type": "application/zip",
+            "data": "UEsFBgAAAAAAAAAAAAAAAAAAAAAAAA==",
+            "size": 22,
+        },
+        {"filename": "a.png", "content_type": "image/png", "data": png, "size": 70},
+    ]
+    scripted.replies.append(
+        Reply(201, {"Content-Type": "application/json"}, result_json(outs).encode())
+    )
+    with running_app(
+        FIXTURES / "sd15_txt2img.json", api_url=scripted.url, client_id="id", client_secret=SECRET
+    ) as (url, _):
+        client = Client(url, verbose=False)
+        labels, defaults = by_label(client)
+        args = list(defaults)
+        args[labels["Request"]] = "plain"
+        files = outputs(client.predict(*args, api_name="/run"))["files"]
+    assert len(files) == 3
+    import zipfile
+
+    archive = next(
+        f for f in files if zipfile.is_zipfile(f) and len(zipfile.ZipFile(f).namelist()) == 2
+    )
+    assert sorted(zipfile.ZipFile(archive).namelist()) == ["a.png", "all_outputs.zip"]

@@ -137,7 +137,7 @@ def build_page(
                 default_files={w.field.key: w.default_file for w in widgets if w.default_file},
             )  # fmt: skip
             code = _code_views(endpoint.url, params.values, params.files)
-            async for update in runner.run(params, stream=streaming, run_dir=directory):
+            async for update in runner.run(params, stream=streaming, run_dir=directory / "outputs"):
                 seed_values = [
                     str(params.seeds[w.field.key])
                     if update.outputs is not None and w.field.key in params.seeds
@@ -213,7 +213,7 @@ def _views(update: RunUpdate, directory: Path) -> tuple[Any, ...]:
         for i in range(AUDIO_PLAYERS)
     ]
     texts = [o for o in outputs if o.kind == "text"]
-    text = "\n\n".join(f"{o.path.name}:\n{o.path.read_text('utf-8', 'replace')}" for o in texts)
+    text = "\n\n".join(f"{o.path.name}:\n{_head(o.path)}" for o in texts)
     downloads = [str(o.path) for o in outputs]
     if len(outputs) > 1:
         downloads.append(str(_zip(outputs, directory)))
@@ -235,7 +235,16 @@ def _buttons(finished: bool) -> tuple[Any, Any]:
     return gr.update(interactive=finished), gr.update(interactive=not finished)
 
 
+def _head(path: Path, limit: int = 100_000) -> str:
+    """The start of a text output (the whole file stays downloadable)."""
+    with path.open("rb") as handle:
+        data = handle.read(limit + 1)
+    text = data[:limit].decode("utf-8", "replace")
+    return text + "\n… (truncated; download the file for the rest)" if len(data) > limit else text
+
+
 def _zip(outputs: Sequence[SavedOutput], directory: Path) -> Path:
+    """All outputs in one archive, beside (not among) the output files."""
     archive = directory / "all_outputs.zip"
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
         for output in outputs:

@@ -9,6 +9,7 @@ It does not compute images: output nodes write small, valid files of their kind.
 from __future__ import annotations
 
 import asyncio
+import copy
 import io
 import json
 import struct
@@ -49,7 +50,9 @@ class FakeComfyUI:
     def __init__(self, *, history_lag: float = 0.3, send_executed: bool = True) -> None:
         self.history_lag = history_lag
         self.send_executed = send_executed
-        self.object_info = dict(core_object_info())
+        self.object_info = copy.deepcopy(
+            core_object_info()
+        )  # tests modify it: never the shared one
         self.object_info[SLOW_NODE] = {
             "input": {"required": {"steps": ["INT", {"default": 5, "min": 1, "max": 100}]}, "optional": {"anything": ["*", {}]}},
             "output_node": False, "display_name": "Slow node", "category": "testing",

@@ -116,7 +116,7 @@ def _input_spec(spec: Any) -> InputSpec:
 
 @cache
 def core_object_info() -> dict[str, Any]:
-    """The bundled core node declarations, in ComfyUI's ``/object_info`` shape."""
+    """The bundled core node declarations, in ComfyUI's ``/object_info`` shape (shared: do not modify)."""
     text = resources.files("viewcomfy_ui").joinpath("data/core_nodes.json").read_text("utf-8")
     return {
         name: {

@@ -14,7 +14,15 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from .nodespecs import InputSpec, NodeSpecs, core_specs
-from .workflow import CONTEXT_SUFFIX, INPUTS_SEPARATOR, Workflow, is_context_key, is_link, param_key
+from .workflow import (
+    CONTEXT_SUFFIX,
+    INPUTS_SEPARATOR,
+    Workflow,
+    is_context_key,
+    is_link,
+    node_title,
+    param_key,
+)
 
 FieldKind = Literal[
     "textarea", "text", "int", "float", "seed", "bool", "choice", "image", "video", "audio"
@@ -131,7 +139,7 @@ def _nodes(params: Mapping[str, Any] | Workflow, specs: NodeSpecs) -> dict[str, 
         return {
             str(node_id): _Node(
                 node_id=str(node_id),
-                title=_title(node),
+                title=str(node_title(node) or ""),
                 class_type=node.get("class_type"),
                 inputs=dict(node.get("inputs") or {}),
             )
@@ -161,12 +169,6 @@ def _node_for(nodes: dict[str, _Node], node_id: str) -> _Node:
     if node_id not in nodes:
         nodes[node_id] = _Node(node_id=node_id, title=node_id, class_type=None, inputs={})
     return nodes[node_id]
-
-
-def _title(node: Mapping[str, Any]) -> str:
-    meta = node.get("_meta")
-    title = meta.get("title") if isinstance(meta, Mapping) else None
-    return str(title or node.get("class_type") or "")
 
 
 def _consumers(nodes: Mapping[str, _Node]) -> dict[str, list[tuple[_Node, str]]]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -16,10 +18,10 @@ FIXTURES = Path(__file__).parent / "fixtures"
 SECRET = "top-secret-value-42"
 
 
-def by_label(client: Client) -> dict[str, int]:
-    params = client.view_api(return_format="dict", print_info=False)["named_endpoints"]["/run"][
-        "parameters"
-    ]
+def by_label(client: Client) -> tuple[dict[str, int], list[object]]:
+    """The /run endpoint's parameter positions by label, and their defaults."""
+    api = client.view_api(return_format="dict", print_info=False)
+    params = api["named_endpoints"]["/run"]["parameters"]
     return {p["label"]: i for i, p in enumerate(params)}, [
         p.get("parameter_default") for p in params
     ]
@@ -56,14 +58,10 @@ def test_default_run_on_local_engine_returns_gallery_and_zip(demo):
 
 
 def test_upload_and_changed_values_reach_the_engine(demo, tmp_path):
-    labels, defaults = by_label(demo)
     image = tmp_path / "mine.png"
     Image.new("RGBA", (50, 40), (200, 10, 10, 128)).save(image)
-    args = list(defaults)
-    args[labels["Photo"]] = handle_file(str(image))
-    args[labels["Width (Resize)"]] = 64
-    args[labels["Width (Tint)"]] = 64
-    out = outputs(demo.predict(*args, api_name="/run"))
+    changes = {"Photo": handle_file(str(image)), "Width (Resize)": 64, "Width (Tint)": 64}
+    out = run(demo, **changes)
     assert 'data-state="done"' in out["status"]
     png = next(item["image"] for item in out["gallery"] if item["image"].endswith(".png"))
     assert Image.open(png).size[0] == 64
@@ -72,15 +70,10 @@ def test_upload_and_changed_values_reach_the_engine(demo, tmp_path):
 
 
 def test_out_of_range_value_is_refused_before_sending(demo):
-    labels, defaults = by_label(demo)
-    args = list(defaults)
-    args[labels["Width (Resize)"]] = 99999
     with pytest.raises(Exception, match="400"):  # Gradio's own range check on the number
-        demo.predict(*args, api_name="/run")
-    args = list(defaults)
-    args[labels["Tint seed"]] = "12abc"
+        run(demo, **{"Width (Resize)": 99999})
     with pytest.raises(Exception, match="enter a whole number"):  # our validator, on the seed text
-        demo.predict(*args, api_name="/run")
+        run(demo, **{"Tint seed": "12abc"})
 
 
 @pytest.fixture
@@ -89,30 +82,45 @@ def scripted():
         yield server
 
 
+@contextmanager
+def app_client(scripted, fixture: str = "sd15_txt2img.json"):
+    """The app in front of the scripted ViewComfy server, with keys set: a gradio Client."""
+    settings = {"api_url": scripted.url, "client_id": "id", "client_secret": SECRET}
+    with running_app(FIXTURES / fixture, **settings) as (url, _):
+        yield Client(url, verbose=False)
+
+
+def run(client: Client, **changes_by_label) -> dict[str, object]:
+    """Press Run with the form's defaults, changed where a label is given (`_` stands for a space)."""
+    labels, args = by_label(client)
+    for label, value in changes_by_label.items():
+        args[labels[label.replace("_", " ")]] = value
+    return outputs(client.predict(*args, api_name="/run"))
+
+
+PNG_1PX = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+JSON = {"Content-Type": "application/json"}
+
+
 def test_401_is_shown_as_a_readable_message_without_the_secret(scripted):
-    scripted.replies.append(
-        Reply(401, {"Content-Type": "application/json"}, b'{"detail": "Invalid API key"}')
-    )
-    with running_app(
-        FIXTURES / "sd15_txt2img.json", api_url=scripted.url, client_id="id", client_secret=SECRET
-    ) as (url, _):
-        out = outputs(Client(url, verbose=False).predict(api_name="/run"))
+    scripted.replies.append(Reply(401, JSON, b'{"detail": "Invalid API key"}'))
+    with app_client(scripted) as client:
+        out = run(client)
     assert 'data-state="failed"' in out["status"] and "refused the API key" in out["status"]
     assert SECRET not in json.dumps(out)
     assert scripted.requests[0].headers["client_secret"] == SECRET
 
 
 def test_error_event_keeps_the_logs_so_far(scripted):
-    body = (
-        sse("log_message", "got prompt")
-        + sse("log_message", "loading model")
-        + sse("error", "<b>OOM</b> in KSampler")
-    )
+    events = [
+        ("log_message", "got prompt"),
+        ("log_message", "loading model"),
+        ("error", "<b>OOM</b> in KSampler"),
+    ]
+    body = b"".join(sse(name, data) for name, data in events)
     scripted.replies.append(Reply(201, {"Content-Type": "text/event-stream"}, stream([body])))
-    with running_app(
-        FIXTURES / "sd15_txt2img.json", api_url=scripted.url, client_id="id", client_secret=SECRET
-    ) as (url, _):
-        out = outputs(Client(url, verbose=False).predict(api_name="/run"))
+    with app_client(scripted) as client:
+        out = run(client)
     assert "Failed: the run failed: &lt;b&gt;OOM&lt;/b&gt; in KSampler" in out["status"]
     assert out["logs"] == "got prompt\nloading model"
 
@@ -122,25 +130,17 @@ def test_missing_keys_disable_run_and_say_what_to_set(scripted):
         config = app.page.config
     status = next(c for c in config["components"] if c.get("props", {}).get("elem_id") == "status")
     assert "VIEWCOMFY_CLIENT_SECRET" in status["props"]["value"]
-    run = next(c for c in config["components"] if c.get("props", {}).get("elem_id") == "run")
-    assert run["props"]["interactive"] is False
+    button = next(c for c in config["components"] if c.get("props", {}).get("elem_id") == "run")
+    assert button["props"]["interactive"] is False
 
 
 def test_plain_request_mode_uses_infer(scripted):
-    png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
-    out_json = result_json(
-        [{"filename": "../../x.png", "content_type": "image/png", "data": png, "size": 70}]
-    )
-    scripted.replies.append(Reply(201, {"Content-Type": "application/json"}, out_json.encode()))
-    with running_app(
-        FIXTURES / "sd15_txt2img.json", api_url=scripted.url, client_id="id", client_secret=SECRET
-    ) as (url, _):
-        client = Client(url, verbose=False)
-        labels, defaults = by_label(client)
-        args = list(defaults)
-        args[labels["Request"]] = "plain"
-        args[labels["Positive prompt"]] = "a red fox"
-        out = outputs(client.predict(*args, api_name="/run"))
+    hostile = [
+        {"filename": "../../x.png", "content_type": "image/png", "data": PNG_1PX, "size": 70}
+    ]
+    scripted.replies.append(Reply(201, JSON, result_json(hostile).encode()))
+    with app_client(scripted) as client:
+        out = run(client, Request="plain", Positive_prompt="a red fox")
     assert scripted.requests[0].fields["logs"] == "false"
     sent = json.loads(scripted.requests[0].fields["params"])
     assert sent["6-inputs-text"] == "a red fox"
@@ -148,38 +148,23 @@ def test_plain_request_mode_uses_infer(scripted):
 
 
 def test_uploaded_image_keeps_its_transparency(scripted, tmp_path):
-    scripted.replies.append(
-        Reply(201, {"Content-Type": "application/json"}, result_json().encode())
-    )
+    scripted.replies.append(Reply(201, JSON, result_json().encode()))
     image = tmp_path / "cutout.png"
     Image.new("RGBA", (30, 20), (0, 200, 0, 60)).save(image)
-    with running_app(
-        FIXTURES / "sd15_img2img.json", api_url=scripted.url, client_id="id", client_secret=SECRET
-    ) as (url, _):
-        client = Client(url, verbose=False)
-        labels, defaults = by_label(client)
-        args = list(defaults)
-        args[labels["Image"]] = handle_file(str(image))
-        client.predict(*args, api_name="/run")
+    with app_client(scripted, "sd15_img2img.json") as client:
+        run(client, Image=handle_file(str(image)))
     _, data = scripted.requests[0].files["10-inputs-image"]
     sent = Image.open(io.BytesIO(data))
     assert sent.mode == "RGBA" and sent.getpixel((0, 0)) == (0, 200, 0, 60)
 
 
 def test_thousands_of_log_lines_keep_the_panel_bounded(scripted):
-    lines = b"".join(sse("log_message", f"line {i}") for i in range(5000))
-    body = lines + sse("prompt_result", result_json())
-    scripted.replies.append(
-        Reply(
-            201,
-            {"Content-Type": "text/event-stream"},
-            stream([body[i : i + 4096] for i in range(0, len(body), 4096)]),
-        )
+    body = b"".join(sse("log_message", f"line {i}") for i in range(5000)) + sse(
+        "prompt_result", result_json()
     )
-    with running_app(
-        FIXTURES / "sd15_txt2img.json", api_url=scripted.url, client_id="id", client_secret=SECRET
-    ) as (url, _):
-        client = Client(url, verbose=False)
+    chunks = [body[i : i + 4096] for i in range(0, len(body), 4096)]
+    scripted.replies.append(Reply(201, {"Content-Type": "text/event-stream"}, stream(chunks)))
+    with app_client(scripted) as client:
         job = client.submit(api_name="/run")
         job.result(timeout=60)
         updates = job.outputs()
@@ -199,38 +184,26 @@ def test_colour_picker_runs_end_to_end(tmp_path):
     with running_app(workflow) as (url, _):
         client = Client(url, verbose=False)
         labels, defaults = by_label(client)
-        args = list(defaults)
-        assert args[labels["Color"]] == "#000000"
-        args[labels["Color"]] = "#ff8000"
-        out = outputs(client.predict(*args, api_name="/run"))
+        assert defaults[labels["Color"]] == "#000000"
+        out = run(client, Color="#ff8000")
     assert Image.open(out["gallery"][0]["image"]).convert("RGB").getpixel((0, 0)) == (255, 128, 0)
 
 
 def test_an_output_named_like_the_zip_does_not_clash_with_it(scripted):
-    png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+    empty_zip = "UEsFBgAAAAAAAAAAAAAAAAAAAAAAAA=="
     outs = [
         {
             "filename": "all_outputs.zip",
             "content_type": "application/zip",
-            "data": "UEsFBgAAAAAAAAAAAAAAAAAAAAAAAA==",
+            "data": empty_zip,
             "size": 22,
         },
-        {"filename": "a.png", "content_type": "image/png", "data": png, "size": 70},
+        {"filename": "a.png", "content_type": "image/png", "data": PNG_1PX, "size": 70},
     ]
-    scripted.replies.append(
-        Reply(201, {"Content-Type": "application/json"}, result_json(outs).encode())
-    )
-    with running_app(
-        FIXTURES / "sd15_txt2img.json", api_url=scripted.url, client_id="id", client_secret=SECRET
-    ) as (url, _):
-        client = Client(url, verbose=False)
-        labels, defaults = by_label(client)
-        args = list(defaults)
-        args[labels["Request"]] = "plain"
-        files = outputs(client.predict(*args, api_name="/run"))["files"]
+    scripted.replies.append(Reply(201, JSON, result_json(outs).encode()))
+    with app_client(scripted) as client:
+        files = run(client, Request="plain")["files"]
     assert len(files) == 3
-    import zipfile
-
     archive = next(
         f for f in files if zipfile.is_zipfile(f) and len(zipfile.ZipFile(f).namelist()) == 2
     )

@@ -63,11 +63,11 @@ def create_app(config: ServerConfig) -> FastAPI:
     async def infer(request: Request) -> Any:
         run_dir = Path(tempfile.mkdtemp(prefix="viewcomfy-run-"))
         try:
-            stream, workflow, inputs = await _prepare(request, config, run_dir)
+            stream, workflow, inputs, refusal = await _prepare(request, config, run_dir)
         except RequestError as exc:
             shutil.rmtree(run_dir, ignore_errors=True)
             return JSONResponse({"detail": exc.detail}, status_code=exc.status)
-        run = _Run(config.engine, workflow, inputs, run_dir)
+        run = _Run(config.engine, workflow, inputs, run_dir, refusal)
         if stream:
             return StreamingResponse(
                 run.events(), status_code=201, media_type="text/event-stream",
@@ -80,8 +80,9 @@ def create_app(config: ServerConfig) -> FastAPI:
 
 async def _prepare(
     request: Request, config: ServerConfig, run_dir: Path
-) -> tuple[bool, ApiWorkflow, InputFiles]:
-    """Check keys, parse the multipart form, store uploads, and apply params to the workflow."""
+) -> tuple[bool, ApiWorkflow, InputFiles, EngineError | None]:
+    """Check keys, parse the multipart form, store uploads, apply params to the workflow, and ask
+    the engine: a bad input is a 422 now; a graph it cannot run (`refusal`) is the run's error."""
     _check_keys(request, config)
     limit = config.max_upload_bytes
     declared = int(request.headers.get("content-length") or 0)
@@ -116,9 +117,9 @@ async def _prepare(
         config.engine.check(workflow, inputs)
     except InvalidInputError as exc:
         raise RequestError(422, str(exc)) from None
-    except EngineError:
-        pass  # unsupported nodes are reported as the run's error, where the logs show it
-    return stream, workflow, inputs
+    except EngineError as exc:
+        return stream, workflow, inputs, exc
+    return stream, workflow, inputs, None
 
 
 def _check_keys(request: Request, config: ServerConfig) -> None:
@@ -192,15 +193,22 @@ class _Run:
     """One execution: the engine in a worker thread, its console lines fed to the reply."""
 
     def __init__(
-        self, engine: Engine, workflow: ApiWorkflow, inputs: InputFiles, run_dir: Path
+        self,
+        engine: Engine,
+        workflow: ApiWorkflow,
+        inputs: InputFiles,
+        run_dir: Path,
+        refusal: EngineError | None,
     ) -> None:
         self.engine, self.workflow, self.inputs, self.run_dir = engine, workflow, inputs, run_dir
+        self.refusal = refusal
         self.cancelled = threading.Event()
         self.prompt_id = str(uuid.uuid4())
 
     def _start(self, on_line: Any) -> asyncio.Future[list[OutputFile]]:
         def execute() -> list[OutputFile]:
-            self.engine.check(self.workflow, self.inputs)
+            if self.refusal is not None:
+                raise self.refusal
             return self.engine.run(self.workflow, self.inputs, on_line, self.cancelled)
 
         self.started = time.monotonic()

@@ -6,12 +6,10 @@ import socket
 from contextlib import contextmanager
 from pathlib import Path
 
+from viewcomfy_ui.demo import DEMO_WORKFLOW as DEMO
 from viewcomfy_ui.ui.config import AppConfig
 from viewcomfy_ui.ui.main import create_app
 from viewcomfy_ui.ui.page import LAUNCH_STYLE
-
-ROOT = Path(__file__).resolve().parent.parent
-DEMO = ROOT / "examples" / "photo_effects.json"
 
 
 def free_port() -> int:

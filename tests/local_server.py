@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from pathlib import Path
 
+from viewcomfy_ui.demo import DEMO_INPUTS, DEMO_WORKFLOW
 from viewcomfy_ui.server import BuiltinEngine, ServerConfig, start_background_server
 from viewcomfy_ui.workflow import load_workflow
 
-ROOT = Path(__file__).resolve().parent.parent
-DEMO = ROOT / "examples" / "photo_effects.json"
-DEMO_INPUTS = ROOT / "examples" / "input"
+DEMO = DEMO_WORKFLOW
 
 
 @contextmanager

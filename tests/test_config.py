@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from viewcomfy_ui.ui.config import DEMO_WORKFLOW, ConfigError, parse_config
+from viewcomfy_ui.demo import DEMO_WORKFLOW
+from viewcomfy_ui.ui.config import ConfigError, parse_config
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from viewcomfy_ui.demo import DEMO_WORKFLOW
 from viewcomfy_ui.fields import SEED_MAX, infer_fields
 from viewcomfy_ui.workflow import flatten, load_workflow
 
@@ -126,11 +127,7 @@ def test_primitives_are_surfaced_with_the_target_declaration():
 
 
 def test_demo_seed_like_primitive_takes_its_targets_range():
-    fields = by_key(
-        infer_fields(
-            load_workflow(Path(__file__).parent.parent / "examples" / "photo_effects.json")
-        )
-    )
+    fields = by_key(infer_fields(load_workflow(DEMO_WORKFLOW)))
     tint = fields["3-inputs-value"]
     assert tint.kind == "seed" and tint.maximum == 0xFFFFFF and tint.label == "Tint seed"
     assert fields["1-inputs-image"].kind == "image"

@@ -6,15 +6,12 @@ import argparse
 import os
 from pathlib import Path
 
+from ..demo import DEMO_INPUTS, DEMO_WORKFLOW
 from ..errors import WorkflowError
 from ..workflow import load_workflow
 from .app import DEFAULT_MAX_UPLOAD, ServerConfig
 from .comfyui import ComfyUIEngine
 from .engine import BuiltinEngine, Engine
-
-EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
-DEMO_WORKFLOW = EXAMPLES / "photo_effects.json"
-DEMO_INPUTS = EXAMPLES / "input"
 
 
 def add_serve_command(commands: argparse._SubParsersAction) -> None:

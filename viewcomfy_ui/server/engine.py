@@ -61,11 +61,7 @@ class InputFiles:
         self.shared = shared.resolve() if shared else None
 
     def find(self, name: str) -> Path | None:
-        return self.uploaded(name) or (_inside(self.shared, name) if self.shared else None)
-
-    def uploaded(self, name: str) -> Path | None:
-        """The file this run received under `name`, if any."""
-        return _inside(self.uploads, name)
+        return _inside(self.uploads, name) or (_inside(self.shared, name) if self.shared else None)
 
 
 def _inside(folder: Path, name: str) -> Path | None:

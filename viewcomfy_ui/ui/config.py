@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-DEMO_WORKFLOW = Path(__file__).resolve().parent.parent.parent / "examples" / "photo_effects.json"
+from ..demo import DEMO_WORKFLOW
 
 HELP = """\
 Turn a ComfyUI workflow into a web form that runs it on a ViewComfy endpoint, or with no

@@ -9,13 +9,14 @@ from pathlib import Path
 
 import gradio as gr
 
+from ..demo import DEMO_INPUTS
 from ..errors import ViewComfyError
 from ..fields import MEDIA_KINDS, infer_fields
 from ..object_info import load_object_info
 from ..server import BackgroundServer, ServerConfig, start_background_server
 from ..server.cli import make_engine
 from ..workflow import Workflow, load_workflow
-from .config import DEMO_WORKFLOW, AppConfig, ConfigError, parse_config
+from .config import AppConfig, ConfigError, parse_config
 from .page import LAUNCH_STYLE, build_page
 from .runner import Endpoint
 
@@ -99,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _input_dir(workflow_path: Path) -> Path:
     own = workflow_path.resolve().parent / "input"
-    return own if own.is_dir() else DEMO_WORKFLOW.parent / "input"
+    return own if own.is_dir() else DEMO_INPUTS
 
 
 def _default_files(fields: Sequence, input_dir: Path) -> dict[str, Path]:

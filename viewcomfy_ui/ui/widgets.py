@@ -71,27 +71,8 @@ def field_widget(
         return FieldWidget(f, gr.ColorPicker(value=color_hex(int(f.value)), **common))
     if kind in ("int", "float"):
         return FieldWidget(f, _number(f, common))
-    if kind == "image":
-        value = str(default_file) if default_file else None
-        image = gr.Image(
-            value=value, type="filepath", image_mode=None, format="png", sources=["upload", "clipboard"],
-            height=260, **_media_common(common, f),
-        )  # fmt: skip
-        return FieldWidget(f, image, default_file=default_file)
-    if kind == "video":
-        value = str(default_file) if default_file else None
-        return FieldWidget(
-            f,
-            gr.Video(value=value, sources=["upload"], height=260, **_media_common(common, f)),
-            default_file=default_file,
-        )
-    if kind == "audio":
-        value = str(default_file) if default_file else None
-        return FieldWidget(
-            f,
-            gr.Audio(value=value, type="filepath", sources=["upload"], **_media_common(common, f)),
-            default_file=default_file,
-        )
+    if kind in ("image", "video", "audio"):
+        return FieldWidget(f, _media(f, eid, default_file), default_file=default_file)
     raise ValueError(f"unknown field kind {kind!r}")
 
 
@@ -114,8 +95,18 @@ def _number(f: Field, common: dict[str, Any]) -> gr.components.Component:
     )
 
 
-def _media_common(common: dict[str, Any], f: Field) -> dict[str, Any]:
-    return {"label": common["label"], "elem_id": common["elem_id"]}
+def _media(f: Field, eid: str, default_file: Path | None) -> gr.components.Component:
+    """An upload widget, showing the workflow's own file when we have it."""
+    value = str(default_file) if default_file else None
+    common = {"value": value, "label": f.label, "elem_id": eid}
+    if f.kind == "image":  # image_mode=None and PNG keep the upload's transparency
+        return gr.Image(
+            type="filepath", image_mode=None, format="png", sources=["upload", "clipboard"],
+            height=260, **common,
+        )  # fmt: skip
+    if f.kind == "video":
+        return gr.Video(sources=["upload"], height=260, **common)
+    return gr.Audio(type="filepath", sources=["upload"], **common)
 
 
 def reset_value(w: FieldWidget) -> Any:

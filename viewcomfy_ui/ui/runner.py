@@ -136,11 +136,9 @@ class Runner:
             return
         finally:
             await _stop(task)  # cancelled from the page: the client tells the server to stop
-        try:
-            saved = [
-                save_output(dataclasses.replace(o, filename=scrub(o.filename)), run_dir)
-                for o in result.outputs
-            ]
+        try:  # file work (and downloads of linked outputs) off the event loop
+            outputs = [dataclasses.replace(o, filename=scrub(o.filename)) for o in result.outputs]
+            saved = await asyncio.to_thread(lambda: [save_output(o, run_dir) for o in outputs])
         except (ViewComfyError, OSError) as exc:
             reason = scrub(f"could not save the outputs ({exc})")
             yield RunUpdate(st.failed(reason), list(logs), finished=True)

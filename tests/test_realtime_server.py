@@ -290,11 +290,13 @@ async def test_links_expire_with_403_and_their_files_are_deleted():
     assert listed and listed_later == [] and forgotten.status_code == 404
 
 
-async def test_at_most_max_kept_runs_are_remembered(tmp_path):
+async def test_at_most_max_kept_runs_are_remembered():
     with local_server(max_kept_runs=2) as url:
         async with api(url, None) as http:
-            ids = [await submit(http, {"3-inputs-value": i}) for i in range(3)]
-            links = [(await until_completed(http, i))["outputs"][0]["filepath"] for i in ids]
+            ids, links = [], []
+            for i in range(3):
+                ids.append(await submit(http, {"3-inputs-value": i}))
+                links.append((await until_completed(http, ids[-1]))["outputs"][0]["filepath"])
             listed = await results(http, *ids)
             first_link = await http.get(links[0])
             last_link = await http.get(links[2])
@@ -325,7 +327,7 @@ async def test_links_never_leave_the_runs_folder_and_names_are_harmless():
                 f"/outputs/{token}/..%2F..%2F..%2Fetc%2Fpasswd",
                 "/outputs/..%2F..%2Fetc/passwd",
                 "/outputs/%2e%2e/%2e%2e",
-                f"/outputs/{token[:-1]}A/x",
+                f"/outputs/{token[:-1]}{'B' if token.endswith('A') else 'A'}/x",
                 "/outputs/" + "A" * 43 + "/x",
             ]
             replies = [await http.get(p) for p in probes]

@@ -15,7 +15,8 @@ from typing import Any
 
 import socketio
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse
+from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from .config import DEFAULT_MAX_UPLOAD, ServerConfig
 from .engine import EngineError, RunCancelled
@@ -60,9 +61,9 @@ def create_app(config: ServerConfig) -> socketio.ASGIApp:
             await form.close()
         run = Run(config.engine, prepared, run_dir)
         if stream:
-            return StreamingResponse(
-                _events(run), status_code=201, media_type="text/event-stream",
-                headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+            return EventSourceResponse(
+                _events(run), status_code=201, ping=KEEPALIVE_SECONDS, sep="\n",
+                headers={"Cache-Control": "no-store"},
             )  # fmt: skip
         return await _json_reply(run, request)
 
@@ -89,32 +90,30 @@ def _result(run: Run, outputs: list[OutputFile]) -> dict[str, Any]:
     }
 
 
-async def _events(run: Run) -> AsyncIterator[bytes]:
+async def _events(run: Run) -> AsyncIterator[ServerSentEvent]:
+    """The run as SSE events (sse-starlette frames them: one ``data:`` line per line of text)."""
     loop = asyncio.get_running_loop()
     lines: asyncio.Queue[str] = asyncio.Queue()
     future = run.start(lambda line: loop.call_soon_threadsafe(lines.put_nowait, line))
     try:
         while not (future.done() and lines.empty()):
             getter = asyncio.ensure_future(lines.get())
-            await asyncio.wait(
-                {getter, future}, timeout=KEEPALIVE_SECONDS, return_when=asyncio.FIRST_COMPLETED
-            )
+            await asyncio.wait({getter, future}, return_when=asyncio.FIRST_COMPLETED)
             if getter.done():
-                yield _event("log_message", getter.result())
+                yield ServerSentEvent(getter.result(), event="log_message")
             else:
                 getter.cancel()
-                if not future.done():
-                    yield b": keep-alive\n\n"
         try:
             outputs = future.result()
         except EngineError as exc:
-            yield _event("error", str(exc))
+            yield ServerSentEvent(str(exc), event="error")
             return
         except Exception as exc:
             logger.exception("run %s failed", run.prompt_id)
-            yield _event("error", f"internal error in the engine: {type(exc).__name__}")
+            detail = f"internal error in the engine: {type(exc).__name__}"
+            yield ServerSentEvent(detail, event="error")
             return
-        yield _event("prompt_result", json.dumps(_result(run, outputs)))
+        yield ServerSentEvent(json.dumps(_result(run, outputs)), event="prompt_result")
     finally:
         run.cancelled.set()
 
@@ -142,10 +141,3 @@ async def _json_reply(run: Run, request: Request) -> JSONResponse:
         return JSONResponse({"detail": "cancelled"}, status_code=499)
     finally:
         run.cancelled.set()
-
-
-def _event(name: str, data: str) -> bytes:
-    """One SSE event; a multi-line `data` becomes several ``data:`` lines (CR counts as a break)."""
-    lines = data.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    body = "".join(f"data: {line}\n" for line in lines)
-    return f"event: {name}\n{body}\n".encode()

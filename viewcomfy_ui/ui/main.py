@@ -17,6 +17,7 @@ from ..fields import MEDIA_KINDS, infer_fields
 from ..object_info import load_object_info
 from ..server import BackgroundServer, ServerConfig, start_background_server
 from ..server.cli import make_engine
+from ..server.engine import find_inside
 from ..workflow import Workflow, load_workflow
 from .config import AppConfig, ConfigError, parse_config
 from .page import LAUNCH_STYLE, OUTPUT_ROOT, build_page
@@ -134,10 +135,9 @@ def _default_files(fields: Sequence, input_dir: Path) -> dict[str, Path]:
     """Media fields whose workflow value names a file we have: shown as the field's default."""
     found = {}
     for f in fields:
-        if f.kind in MEDIA_KINDS and isinstance(f.value, str):
-            candidate = (input_dir / f.value).resolve()
-            if candidate.is_relative_to(input_dir.resolve()) and candidate.is_file():
-                found[f.key] = candidate
+        candidate = find_inside(input_dir, f.value) if f.kind in MEDIA_KINDS else None
+        if candidate is not None:
+            found[f.key] = candidate
     return found
 
 

@@ -4,8 +4,10 @@
 
 (1) A loopback server streams 30 log lines, 150 ms apart, recording when each left it; headless
 Chromium records when each first shows in the log panel. Target: median under 100 ms.
-(2) Wall time from starting `python app.py` to the first page served, next to
-a one-Markdown `gr.Blocks` launched the same way started the same way, 3 rounds interleaved. Target: within 1.5x.
+(2) Cancel: from clicking Cancel during a long run to the page showing "cancelled", 5 rounds.
+Target: under 1 s each.
+(3) Wall time from starting `python app.py` to the first page served, next to a one-Markdown
+`gr.Blocks` started the same way, 3 rounds interleaved. Target: within 1.5x.
 """
 
 from __future__ import annotations
@@ -70,6 +72,39 @@ def log_latency() -> None:
     )
 
 
+def cancel_latency() -> None:
+    from apps import running_app
+    from browser import ARGS, CHROMIUM
+    from playwright.sync_api import sync_playwright
+    from scripted_server import Reply, ScriptedServer, result_json, sse
+
+    def slow():
+        yield 0, sse("log_message", "got prompt")
+        yield 30, sse("prompt_result", result_json())
+
+    seconds = []
+    with ScriptedServer() as server:
+        fixture = ROOT / "tests" / "fixtures" / "sd15_txt2img.json"
+        app = running_app(fixture, api_url=server.url, client_id="id", client_secret="s")
+        with app as (url, _), sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+            page = browser.new_page()
+            page.goto(url)
+            for _ in range(5):
+                server.replies.append(Reply(201, {"Content-Type": "text/event-stream"}, slow))
+                page.locator("#run").click()
+                page.locator('#status [data-state="running"]').wait_for(timeout=10_000)
+                started = time.perf_counter()
+                page.locator("#cancel").click()
+                page.locator('#status [data-state="cancelled"]').wait_for(timeout=10_000)
+                seconds.append(time.perf_counter() - started)
+            browser.close()
+    print(
+        f"cancel click -> cancelled shown: median {statistics.median(seconds) * 1000:.0f} ms, "
+        f"max {max(seconds) * 1000:.0f} ms (5 rounds)"
+    )
+
+
 def start_time(command: list[str], port: int) -> float:
     env = {**os.environ, "GRADIO_SERVER_PORT": str(port)}
     started = time.perf_counter()
@@ -106,4 +141,5 @@ def startup() -> None:
 
 if __name__ == "__main__":
     log_latency()
+    cancel_latency()
     startup()

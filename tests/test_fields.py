@@ -177,7 +177,7 @@ def test_subgraph_ids_stay_opaque():
 
 
 @pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus not present")
-def test_whole_corpus_never_crashes_and_stays_fast():
+def test_whole_corpus_gives_unique_labelled_fields_with_and_without_object_info():
     object_info = json.loads(OBJECT_INFO.read_text()) if OBJECT_INFO.exists() else None
     files = sorted(CORPUS.glob("*.json"))
     assert len(files) > 200

@@ -5,7 +5,8 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from viewcomfy_ui.fields import infer_fields
+from viewcomfy_ui.fields import MEDIA_KINDS, infer_fields
+from viewcomfy_ui.ui.kinds import KINDS, Media, kind_of
 from viewcomfy_ui.ui.values import build_params, validate
 
 WORKFLOW = {
@@ -28,12 +29,9 @@ def form():
 
 
 def values_of(fields, **changes):
-    defaults = {
-        f.key: (str(f.value) if f.kind == "seed" else None if f.kind == "image" else f.value)
-        for f in fields
-    }
-    defaults.update({k.replace("__", "-"): v for k, v in changes.items()})
-    return [defaults[f.key] for f in fields]
+    """The form as the page holds it untouched (media: no new upload), with `changes` by key."""
+    values = {f.key: kind_of(f).reset(f, None) for f in fields}
+    return {**values, **changes}
 
 
 def test_only_changed_values_are_sent_with_json_types():
@@ -64,7 +62,7 @@ def test_a_typed_64_bit_seed_stays_exact():
 
 def test_colour_picker_value_becomes_the_int_colour():
     fields, by_key = form()
-    assert by_key["7-inputs-color"].display == "color"
+    assert by_key["7-inputs-color"].kind == "color"
     params = build_params(fields, values_of(fields, **{"7-inputs-color": "#ff8000"}), {})
     assert params.values["7-inputs-color"] == 0xFF8000
     rgba = build_params(fields, values_of(fields, **{"7-inputs-color": "rgba(0, 128, 255, 1)"}), {})
@@ -72,27 +70,26 @@ def test_colour_picker_value_becomes_the_int_colour():
 
 
 def test_uploads_are_sent_only_when_they_differ_from_the_workflow_file(tmp_path):
-    fields, _ = form()
+    fields, by_key = form()
+    image = by_key["8-inputs-image"]
     default = tmp_path / "in.png"
     default.write_bytes(b"same")
     copy = tmp_path / "copy.png"
     copy.write_bytes(b"same")
     other = tmp_path / "other.png"
     other.write_bytes(b"new")
-    same = build_params(
-        fields,
-        values_of(fields, **{"8-inputs-image": str(copy)}),
-        {},
-        default_files={"8-inputs-image": default},
-    )
-    assert same.files == {}
-    new = build_params(
-        fields,
-        values_of(fields, **{"8-inputs-image": str(other)}),
-        {},
-        default_files={"8-inputs-image": default},
-    )
+    kind = kind_of(image)
+    assert kind.upload(str(copy), default) is None
+    assert kind.upload(None, default) is None
+    assert kind.upload(str(other), default) == other
+    new = build_params(fields, values_of(fields, **{"8-inputs-image": str(other)}), {})
     assert new.files == {"8-inputs-image": Path(other)}
+    kept = build_params(fields, values_of(fields), {}, rng=random.Random(3))
+    assert kept.files == {} and list(kept.values) == ["3-inputs-seed"]
+
+
+def test_media_kinds_are_the_fields_upload_kinds():
+    assert {name for name, kind in KINDS.items() if isinstance(kind, Media)} == set(MEDIA_KINDS)
 
 
 def test_validation_messages_name_the_field_and_the_limit():

@@ -79,9 +79,9 @@ def test_uploads_are_sent_only_when_they_differ_from_the_workflow_file(tmp_path)
     other = tmp_path / "other.png"
     other.write_bytes(b"new")
     kind = kind_of(image)
-    assert kind.upload(str(copy), default) is None
-    assert kind.upload(None, default) is None
-    assert kind.upload(str(other), default) == other
+    assert kind.upload(str(copy), default, tmp_path) is None
+    assert kind.upload(None, default, tmp_path) is None
+    assert kind.upload(str(other), default, tmp_path) == other
     new = build_params(fields, values_of(fields, **{"8-inputs-image": str(other)}), {})
     assert new.files == {"8-inputs-image": Path(other)}
     kept = build_params(fields, values_of(fields), {}, rng=random.Random(3))

@@ -308,8 +308,11 @@ class Media(Kind):
     def reset(self, f: Field, default_file: Path | None) -> Any:
         return str(default_file) if default_file else None
 
-    def upload(self, raw: Any, default_file: Path | None) -> Path | None:
-        """The file to send for this value, or None (no file, or the workflow's own). Reads files."""
+    def upload(self, raw: Any, default_file: Path | None, workdir: Path) -> Path | None:
+        """The file to send for this value, or None (no file, or the workflow's own).
+
+        Reads files, and may write one into `workdir`: called at the edge, when a run starts.
+        """
         if not raw:
             return None
         path = Path(raw)

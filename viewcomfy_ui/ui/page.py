@@ -242,7 +242,7 @@ class RunHandler:
         directory = Path(tempfile.mkdtemp(prefix="run-", dir=_output_root()))
         widgets = self.form.widgets
         form = {
-            w.field.key: w.kind.upload(values[w.component], w.default_file)
+            w.field.key: w.kind.upload(values[w.component], w.default_file, directory)
             if isinstance(w.kind, Media)
             else values[w.component]
             for w in widgets

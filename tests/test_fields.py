@@ -187,3 +187,14 @@ def test_whole_corpus_gives_unique_labelled_fields_with_and_without_object_info(
             fields = infer_fields(workflow, info)
             assert len({f.key for f in fields}) == len(fields)
             assert all(f.label and f.node_title for f in fields)
+
+
+def test_every_kind_inferred_on_the_corpus_has_a_widget_class():
+    from viewcomfy_ui.ui.kinds import KINDS
+
+    kinds = {f.kind for path in FIXTURES.glob("*.json") for f in infer_fields(load_workflow(path))}
+    if CORPUS.is_dir():
+        kinds |= {
+            f.kind for path in CORPUS.glob("*.json") for f in infer_fields(load_workflow(path))
+        }
+    assert kinds <= set(KINDS) and {"seed", "image", "choice", "color"} <= kinds

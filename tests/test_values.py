@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from pathlib import Path
 
+import gradio as gr
+from PIL import Image
+
 from viewcomfy_ui.fields import MEDIA_KINDS, infer_fields
-from viewcomfy_ui.ui.kinds import KINDS, Media, kind_of
+from viewcomfy_ui.ui.kinds import KINDS, Media, field_widget, kind_of
 from viewcomfy_ui.ui.values import build_params, validate
 
 WORKFLOW = {
@@ -99,3 +103,38 @@ def test_validation_messages_name_the_field_and_the_limit():
     assert validate(by_key["3-inputs-cfg"], 7.5) is None
     assert validate(by_key["7-inputs-color"], "#00ff00") is None
     assert "choose a value" in validate(by_key["3-inputs-sampler_name"], None)
+
+
+def mask_field():
+    [image] = [f for f in form()[0] if f.key == "8-inputs-image"]
+    return replace(image, kind="image-mask")
+
+
+def test_painted_mask_is_sent_as_transparency_and_existing_alpha_is_kept(tmp_path):
+    background = Image.new("RGBA", (4, 2), (10, 20, 30, 255))
+    background.putpixel((3, 1), (10, 20, 30, 100))  # alpha the upload already had
+    layer = Image.new("RGBA", (4, 2), (0, 0, 0, 0))
+    layer.putpixel((0, 0), (255, 0, 255, 153))  # one painted pixel
+    f = mask_field()
+    sent = kind_of(f).upload({"background": background, "layers": [layer]}, None, tmp_path)
+    alpha = Image.open(sent).getchannel("A")
+    assert alpha.getpixel((0, 0)) == 0, "painted: transparent, so LoadImage's mask is 1 there"
+    assert alpha.getpixel((1, 0)) == 255 and alpha.getpixel((3, 1)) == 100
+    assert Image.open(sent).convert("RGB").getpixel((0, 0)) == (10, 20, 30)
+
+
+def test_unpainted_workflow_image_is_not_sent_again(tmp_path):
+    own = tmp_path / "in.png"
+    Image.new("RGBA", (4, 2), (1, 2, 3, 255)).save(own)
+    editor = {"background": Image.open(own).convert("RGBA"), "layers": []}
+    f = mask_field()
+    assert kind_of(f).upload(editor, own, tmp_path) is None
+    assert kind_of(f).upload(None, own, tmp_path) is None
+
+
+def test_mask_field_gets_an_image_editor_with_its_element_id():
+    f = mask_field()
+    with gr.Blocks():
+        widget = field_widget(f)
+    assert isinstance(widget.component, gr.ImageEditor)
+    assert widget.component.elem_id == "field-8-inputs-image"

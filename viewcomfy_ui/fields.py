@@ -26,7 +26,7 @@ from .workflow import (
 )
 
 FieldKind = str  # the name of a kind registered in ui/kinds.py: "text", "seed", "image", ...
-MEDIA_KINDS = ("image", "video", "audio")  # the upload kinds
+MEDIA_KINDS = ("image", "image-mask", "video", "audio")  # the upload kinds  # the upload kinds
 SEED_MAX = 2**64 - 1
 
 UI_ONLY_INPUTS = {

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import gradio as gr
-from PIL import ImageColor
+from PIL import Image as PILImage
+from PIL import ImageChops, ImageColor, ImageOps
 
 from ..fields import Field
 from ..workflow import is_number
@@ -344,6 +345,50 @@ class Audio(Media):
 
     def component(self, value: str | None, common: dict[str, Any]) -> gr.components.Component:
         return gr.Audio(value=value, type="filepath", sources=["upload"], **common)
+
+
+@register
+class ImageMask(Media):
+    """An image with a painted mask, as ComfyUI's mask editor makes it: the PNG sent is
+    transparent where painted (so LoadImage's MASK is the painted area); alpha it already had
+    is kept elsewhere."""
+
+    name = "image-mask"
+
+    def component(self, value: str | None, common: dict[str, Any]) -> gr.components.Component:
+        return gr.ImageEditor(
+            value=value, type="pil", image_mode="RGBA", format="png", sources=["upload"],
+            brush=gr.Brush(colors=[("#ff00ff", 0.6)], color_mode="fixed"), layers=False,
+            transforms=(), height=MEDIA_HEIGHT * 2, **common,
+        )  # fmt: skip
+
+    def upload(self, raw: Any, default_file: Path | None, workdir: Path) -> Path | None:
+        background = raw.get("background") if isinstance(raw, dict) else None
+        if background is None:
+            return None
+        image = background.convert("RGBA")
+        painted = [layer for layer in raw.get("layers") or [] if layer.getbbox() is not None]
+        if not painted and default_file and _same_pixels(image, default_file):
+            return None
+        alpha = image.getchannel("A")
+        for layer in painted:
+            if layer.size == image.size:  # painted pixels (alpha > 0) become transparent
+                alpha = ImageChops.darker(alpha, ImageOps.invert(_painted(layer)))
+        image.putalpha(alpha)
+        workdir.mkdir(parents=True, exist_ok=True)
+        path = workdir / "mask.png"
+        image.save(path)
+        return path
+
+
+def _painted(layer: PILImage.Image) -> PILImage.Image:
+    """255 where the layer has paint, else 0."""
+    return layer.convert("RGBA").getchannel("A").point(lambda a: 255 if a else 0)
+
+
+def _same_pixels(image: PILImage.Image, path: Path) -> bool:
+    with PILImage.open(path) as own:
+        return own.convert("RGBA").tobytes() == image.tobytes()
 
 
 def _same_file(path: Path, default: Path | None) -> bool:

@@ -1,11 +1,12 @@
 """viewcomfy-ui: ComfyUI workflows as web forms, run on ViewComfy or a local engine.
 
 Layers, each importing only those before it:
+  errors                       - the exception hierarchy (imports nothing)
   workflow, nodespecs, fields  - the workflow model and form-field inference (pure)
-  api, models, errors          - the ViewComfy client (HTTP + SSE)
+  models, api, object_info     - the ViewComfy client (HTTP + SSE) and node declarations
   outputs, progress            - decoding and saving outputs; console progress lines
   server/                      - a local ViewComfy-compatible server and its engines
-  ui/                          - the Gradio app
+  ui/                          - the Gradio app (kinds -> values -> runner -> page -> main)
 """
 
 from .api import SyncViewComfyClient, ViewComfyClient, infer, infer_with_logs

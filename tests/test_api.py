@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import base64
+import email.utils
 import io
 import json
-import time
+import os
+import threading
+from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
-from scripted_server import Reply, ScriptedServer, result_json, sse, stream
+from scripted_server import Reply, ScriptedServer, free_port, result_json, sse, stream
 
 from viewcomfy_ui import api
+from viewcomfy_ui.client import http
 from viewcomfy_ui.errors import (
     APITimeoutError,
     AuthenticationError,
@@ -22,6 +27,9 @@ from viewcomfy_ui.errors import (
     TransportError,
     ViewComfyError,
 )
+
+# A file or socket the client leaks fails these tests, even when only the GC finds it.
+pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
 
 SECRET = "s3cr3t-value-123"
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\nfake").decode()
@@ -68,11 +76,8 @@ async def test_files_go_as_multipart_parts_keyed_by_param(server, tmp_path):
     image = tmp_path / "input photo.png"
     image.write_bytes(b"PNGDATA")
     server.replies.append(Reply(201, {"Content-Type": "application/json"}, result_json().encode()))
-    params = {
-        "52-inputs-image": image,
-        "10-inputs-audio": io.BytesIO(b"RIFF"),
-        "6-inputs-text": "x",
-    }
+    audio = io.BytesIO(b"RIFF")
+    params = {"52-inputs-image": image, "10-inputs-audio": audio, "6-inputs-text": "x"}
     async with client(server) as c:
         await c.infer(params, override_workflow_api={"1": {"class_type": "X", "inputs": {}}})
     sent = server.requests[0]
@@ -80,6 +85,13 @@ async def test_files_go_as_multipart_parts_keyed_by_param(server, tmp_path):
     assert sent.files["10-inputs-audio"][1] == b"RIFF"
     assert json.loads(sent.fields["params"]) == {"6-inputs-text": "x"}
     assert json.loads(sent.fields["workflow_api"])["1"]["class_type"] == "X"
+    assert str(image) not in open_files(), "a Path param is closed once sent"
+    assert not audio.closed and vars(audio) == {}, "the caller's file is left as it was"
+
+
+def open_files() -> set[str]:
+    fds = "/proc/self/fd"
+    return {os.path.realpath(os.path.join(fds, fd)) for fd in os.listdir(fds)}
 
 
 async def test_stream_logs_reach_callback_in_order_and_multiline_data_joins(server):
@@ -103,19 +115,20 @@ async def test_stream_logs_reach_callback_in_order_and_multiline_data_joins(serv
 
 
 async def test_logs_arrive_before_the_run_ends(server):
-    seen_at: list[float] = []
+    delivered = threading.Event()
 
     def chunks():
         yield 0.0, sse("log_message", "got prompt")
-        yield 0.6, sse("prompt_result", result_json())
+        # the run goes on until the client has handed the line to its callback
+        if delivered.wait(20):
+            yield 0.0, sse("prompt_result", result_json())
+        else:
+            yield 0.0, sse("error", "the log line was not delivered while the run was going")
 
     server.replies.append(Reply(201, SSE_HEADERS, chunks))
-    start = time.monotonic()
     async with client(server) as c:
-        await c.infer_with_logs({"1-inputs-a": 1}, lambda line: seen_at.append(time.monotonic()))
-    done = time.monotonic()
-    assert seen_at and done - seen_at[0] > 0.4, "the log line must arrive while the run goes on"
-    assert seen_at[0] - start < done - start
+        result = await c.infer_with_logs({"1-inputs-a": 1}, lambda line: delivered.set())
+    assert result.completed
 
 
 async def test_error_event_raises_run_failed_with_logs(server):
@@ -196,6 +209,29 @@ async def test_429_with_retry_after_is_retried_then_succeeds(server):
     assert len(server.requests) == 2
 
 
+async def test_retry_after_as_an_http_date_is_honoured(server):
+    past = email.utils.format_datetime(datetime.now(UTC) - timedelta(seconds=5), usegmt=True)
+    server.replies.append(Reply(503, {"Retry-After": past}, b"busy"))
+    server.replies.append(Reply(201, {"Content-Type": "application/json"}, result_json().encode()))
+    async with client(server) as c:
+        assert (await c.infer({"1-inputs-a": 1})).completed
+    assert len(server.requests) == 2
+
+
+@pytest.mark.parametrize(
+    ("value", "delay"), [("7", 7.0), ("0.5", 0.5), ("99999", 120.0), ("-3", 0.0), ("soon", None)]
+)
+def test_retry_after_seconds_are_bounded(value, delay):
+    assert http.retry_delay(httpx.Response(429, headers={"Retry-After": value})) == delay
+
+
+def test_retry_after_date_in_the_future_is_the_time_until_then():
+    when = datetime.now(UTC) + timedelta(seconds=30)
+    header = email.utils.format_datetime(when, usegmt=True)
+    delay = http.retry_delay(httpx.Response(429, headers={"Retry-After": header}))
+    assert 25 <= delay <= 30
+
+
 async def test_429_retries_are_bounded(server):
     server.replies.extend(Reply(429, {"Retry-After": "0"}, b"{}") for _ in range(5))
     async with client(server, max_retries=2) as c:
@@ -205,26 +241,76 @@ async def test_429_retries_are_bounded(server):
 
 
 async def test_connection_refused_is_retried_then_clear_error():
-    c = api.ViewComfyClient("http://127.0.0.1:9/", "id", SECRET, max_retries=1)
-    async with c:
-        with pytest.raises(TransportError, match=r"cannot connect to http://127\.0\.0\.1:9"):
-            await c.infer({"1-inputs-a": 1})
+    phases: list[str] = []
+    async with api.ViewComfyClient(
+        f"http://127.0.0.1:{free_port()}/", "id", SECRET, max_retries=1
+    ) as c:
+        with pytest.raises(TransportError, match=r"cannot connect to http://127\.0\.0\.1:"):
+            await c.infer({"1-inputs-a": 1}, on_phase=phases.append)
+    assert phases == ["connecting", "connecting"], "one retry, then the error"
 
 
-async def test_slow_first_byte_is_waited_for_and_total_budget_is_enforced(server):
-    def slow():
-        yield 1.0, sse("prompt_result", result_json())
+async def test_connection_refused_is_retried_until_the_server_is_up():
+    port = free_port()
+    started: list[ScriptedServer] = []
 
-    server.replies.append(Reply(201, SSE_HEADERS, slow))
-    phases = []
-    async with client(server, timeout=5) as c:
-        result = await c.infer_with_logs({"1-inputs-a": 1}, lambda _: None, on_phase=phases.append)
-    assert result.completed and phases[:2] == ["connecting", "waiting"] and "running" not in phases
+    def on_phase(phase: str) -> None:
+        if phase == "connecting" and not started and phases.count("connecting") == 1:
+            # the first attempt was refused: the server comes up before the second
+            started.append(ScriptedServer(port).__enter__())
+            started[0].replies.append(
+                Reply(201, {"Content-Type": "application/json"}, result_json().encode())
+            )
+        phases.append(phase)
 
-    server.replies.append(Reply(201, SSE_HEADERS, slow))
-    async with client(server, timeout=0.3) as c:
-        with pytest.raises(APITimeoutError):
-            await c.infer_with_logs({"1-inputs-a": 1}, lambda _: None)
+    phases: list[str] = []
+    try:
+        async with api.ViewComfyClient(f"http://127.0.0.1:{port}/", "id", SECRET) as c:
+            result = await c.infer({"1-inputs-a": 1}, on_phase=on_phase)
+        assert result.completed
+        assert phases.count("connecting") == 2
+        assert len(started[0].requests) == 1, "the request went exactly once"
+    finally:
+        for s in started:
+            s.__exit__(None, None, None)
+
+
+async def test_slow_first_byte_is_waited_for(server):
+    waiting = threading.Event()
+
+    def cold_start():
+        # no byte until the client has shown it is waiting (a worker booting)
+        waiting.wait(20)
+        yield 0.0, sse("prompt_result", result_json())
+
+    server.replies.append(Reply(201, SSE_HEADERS, cold_start))
+    phases: list[str] = []
+
+    def on_phase(phase: str) -> None:
+        phases.append(phase)
+        if phase == "waiting":
+            waiting.set()
+
+    async with client(server, timeout=30) as c:
+        result = await c.infer_with_logs({"1-inputs-a": 1}, lambda _: None, on_phase=on_phase)
+    assert result.completed
+    assert phases == ["connecting", "waiting", "receiving"]
+
+
+async def test_total_budget_is_enforced(server):
+    release = threading.Event()
+
+    def never():
+        release.wait(20)  # the run outlives the client's budget
+        yield 0.0, sse("prompt_result", result_json())
+
+    server.replies.append(Reply(201, SSE_HEADERS, never))
+    try:
+        async with client(server, timeout=0.3) as c:
+            with pytest.raises(APITimeoutError, match=r"no result within 0\.3 s"):
+                await c.infer_with_logs({"1-inputs-a": 1}, lambda _: None)
+    finally:
+        release.set()
 
 
 async def test_empty_params_is_refused_before_sending(server):
@@ -276,6 +362,7 @@ def test_sync_client_reuses_one_pool(server):
         assert c.infer({"1-inputs-a": 1}).completed
         assert c.infer_with_logs({"1-inputs-a": 2}, print).completed
     assert len(server.requests) == 2
+    assert server.requests[0].peer == server.requests[1].peer, "one connection, reused"
 
 
 def test_every_error_derives_from_one_base():

@@ -9,6 +9,9 @@ import pytest
 from viewcomfy_ui.models import FileOutput, PromptResult
 from viewcomfy_ui.outputs import media_kind, safe_filename, save_outputs
 
+# A file or socket the client leaks fails these tests, even when only the GC finds it.
+pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+
 
 def result(*outputs):
     return PromptResult("p", "success", True, 1.0, {}, list(outputs))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import email.utils
 import io
+import itertools
 import json
 import os
 import threading
@@ -12,10 +13,14 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from httpx_sse import EventSource
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scripted_server import Reply, ScriptedServer, free_port, result_json, sse, stream
 
 from viewcomfy_ui import api
-from viewcomfy_ui.client import http
+from viewcomfy_ui.client import http, urls
+from viewcomfy_ui.client.events import EventParser
 from viewcomfy_ui.errors import (
     APITimeoutError,
     AuthenticationError,
@@ -23,6 +28,7 @@ from viewcomfy_ui.errors import (
     HTTPStatusError,
     IncompleteStreamError,
     MalformedResultError,
+    ResultTooLargeError,
     RunFailedError,
     TransportError,
     ViewComfyError,
@@ -399,3 +405,207 @@ async def test_same_origin_redirect_keeps_the_keys(server):
     assert (
         server.requests[1].path == "/v2" and server.requests[1].headers["client_secret"] == SECRET
     )
+
+
+# --- the bytes-level event parser, with httpx-sse as the oracle ---------------------------------
+
+_LINES = st.lists(
+    st.one_of(
+        st.builds(
+            lambda v: f"data: {v}", st.text(st.characters(codec="utf-8", exclude_characters="\r\n"))
+        ),
+        st.builds(lambda v: f"data:{v}", st.text("ab é猫 :", max_size=5)),
+        st.builds(lambda v: f"event: {v}", st.sampled_from(["log_message", "error", "x"])),
+        st.builds(lambda v: f"id: {v}", st.text("12\x00", max_size=3)),
+        st.builds(lambda v: f"retry: {v}", st.text("1a ", max_size=3)),
+        st.just(": keep-alive"),
+        st.just("nofield"),
+        st.just(""),
+    ),
+    max_size=25,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lines=_LINES,
+    newline=st.sampled_from(["\n", "\r\n", "\r"]),
+    cuts=st.lists(st.integers(min_value=0, max_value=400), max_size=12),
+    trailing=st.booleans(),
+)
+def test_event_parser_matches_httpx_sse(lines, newline, cuts, trailing):
+    body = (newline.join(lines) + (newline if trailing else "")).encode()
+    points = sorted({min(c, len(body)) for c in cuts} | {0, len(body)})
+    chunks = [body[a:b] for a, b in itertools.pairwise(points) if b > a]
+    oracle = [
+        (e.event, e.data, e.id, e.retry)
+        for e in EventSource(
+            httpx.Response(200, headers=SSE_HEADERS, content=iter(chunks))
+        ).iter_sse()
+    ]
+    parser = EventParser(max_bytes=1 << 20)
+    ours = [e for chunk in chunks for e in parser.feed(chunk)] + parser.close()
+    assert [(e.event, e.data, e.id, e.retry) for e in ours] == oracle
+
+
+def test_event_parser_refuses_an_event_over_the_limit_while_it_arrives():
+    parser = EventParser(max_bytes=1000)
+    parser.feed(b"event: prompt_result\ndata: " + b"A" * 500)
+    with pytest.raises(ResultTooLargeError, match="max_result_bytes"):
+        parser.feed(b"A" * 600)  # no line end yet: refused before the line is complete
+
+
+# --- hostile and huge replies: one typed error each (issue 10) --------------------------------
+
+
+def json_reply(body: bytes, **headers: str) -> Reply:
+    return Reply(201, {"Content-Type": "application/json", **headers}, body)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (result_json(execution_time_seconds=1e400).encode(), "not a finite number"),
+        (
+            result_json()
+            .replace('"execution_time_seconds": 1.5', '"execution_time_seconds": ' + "9" * 5000)
+            .encode(),
+            "number too long",
+        ),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b"{not json", "not valid JSON"),
+    ],
+    ids=["1e400", "5000-digit-int", "deep-json", "bad-json"],
+)
+async def test_hostile_json_results_are_malformed_result_errors(server, body, message):
+    server.replies.append(json_reply(body))
+    async with client(server) as c:
+        with pytest.raises(MalformedResultError, match=message) as err:
+            await c.infer({"1-inputs-a": 1})
+    assert "\n" not in str(err.value)
+
+
+async def test_hostile_json_in_an_event_is_a_malformed_result_error(server):
+    server.replies.append(Reply(201, SSE_HEADERS, stream([sse("prompt_result", "[" * 100_000)])))
+    async with client(server) as c:
+        with pytest.raises(MalformedResultError, match="nested too deeply"):
+            await c.infer_with_logs({"1-inputs-a": 1}, lambda _: None)
+
+
+async def test_deeply_nested_error_body_still_gives_the_status(server):
+    server.replies.append(Reply(500, {"Content-Type": "application/json"}, b"[" * 100_000))
+    async with client(server) as c:
+        with pytest.raises(HTTPStatusError, match="HTTP 500") as err:
+            await c.infer({"1-inputs-a": 1})
+    assert err.value.status_code == 500
+
+
+async def test_bad_gzip_is_a_malformed_result_error(server):
+    server.replies.append(json_reply(b"this is not gzip", **{"Content-Encoding": "gzip"}))
+    async with client(server) as c:
+        with pytest.raises(MalformedResultError, match="could not be decoded"):
+            await c.infer({"1-inputs-a": 1})
+    headers = {**SSE_HEADERS, "Content-Encoding": "gzip"}
+    server.replies.append(Reply(201, headers, stream([b"this is not gzip either"])))
+    async with client(server) as c:
+        with pytest.raises(MalformedResultError, match="could not be decoded"):
+            await c.infer_with_logs({"1-inputs-a": 1}, lambda _: None)
+
+
+async def test_redirect_loop_is_a_transport_error(server):
+    server.replies.extend(Reply(307, {"Location": server.url + "again"}, b"") for _ in range(25))
+    async with client(server) as c:
+        with pytest.raises(TransportError, match="redirect loop"):
+            await c.infer({"1-inputs-a": 1})
+    assert len(server.requests) == 21, "httpx's limit of 20 redirects, then stop"
+
+
+async def test_error_body_cut_short_still_gives_the_status_and_what_arrived(server):
+    server.replies.append(
+        Reply(
+            502,
+            {"Content-Type": "text/plain"},
+            stream([b"worker crashed: out of"]),
+            drop_after=True,
+        )
+    )
+    async with client(server) as c:
+        with pytest.raises(HTTPStatusError, match="HTTP 502: worker crashed: out of") as err:
+            await c.infer({"1-inputs-a": 1})
+    assert err.value.status_code == 502
+
+
+async def test_endless_error_body_is_read_only_64_kb(server):
+    def endless():
+        while True:
+            yield 0.0, b"x" * 65536
+
+    server.replies.append(Reply(500, {"Content-Type": "text/plain"}, endless))
+    async with client(server, timeout=30) as c:  # reading it whole would end in a timeout
+        with pytest.raises(HTTPStatusError, match="HTTP 500") as err:
+            await c.infer({"1-inputs-a": 1})
+    assert len(str(err.value)) < 400
+
+
+async def test_result_over_the_limit_is_refused_with_a_clear_error(server):
+    big = result_json([output(data=PNG * 1000)]).encode()
+    server.replies.append(json_reply(big))
+    async with client(server, max_result_bytes=4096) as c:
+        with pytest.raises(ResultTooLargeError, match="max_result_bytes"):
+            await c.infer({"1-inputs-a": 1})
+
+    def endless_event():
+        yield 0.0, b"event: prompt_result\ndata: "
+        while True:
+            yield 0.0, b"A" * 65536
+
+    server.replies.append(Reply(201, SSE_HEADERS, endless_event))
+    async with client(server, max_result_bytes=1 << 20, timeout=30) as c:
+        with pytest.raises(ResultTooLargeError, match="max_result_bytes"):
+            await c.infer_with_logs({"1-inputs-a": 1}, lambda _: None)
+
+
+async def test_error_keeps_only_the_last_1000_log_lines(server):
+    lines = b"".join(sse("log_message", f"line {i}") for i in range(3000))
+    server.replies.append(Reply(201, SSE_HEADERS, stream([lines + sse("error", "boom")])))
+    seen: list[str] = []
+    async with client(server) as c:
+        with pytest.raises(RunFailedError) as err:
+            await c.infer_with_logs({"1-inputs-a": 1}, seen.append)
+    assert len(seen) == 3000, "the callback still gets every line"
+    assert err.value.logs == [f"line {i}" for i in range(2000, 3000)]
+    assert "3000 log lines" not in str(err.value)
+
+
+async def test_sse_output_link_into_a_private_network_is_refused(server):
+    link = {"filename": "a.png", "content_type": "image/png", "filepath": "http://10.1.2.3/a.png"}
+    server.replies.append(json_reply(result_json([link]).encode()))
+    async with client(server) as c:
+        with pytest.raises(MalformedResultError, match="private address"):
+            await c.infer({"1-inputs-a": 1})
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed", "ok"),
+    [
+        ("https://storage.example/a.png", set(), True),
+        ("http://127.0.0.1:9/a.png", set(), False),
+        ("http://localhost/a.png", set(), False),
+        ("http://a.localhost/a.png", set(), False),
+        ("http://[::1]/a.png", set(), False),
+        ("http://[::ffff:169.254.169.254]/a.png", {"loopback"}, False),
+        ("http://169.254.169.254/latest/meta-data/", {"loopback"}, False),
+        ("http://192.168.1.5/a.png", {"loopback"}, False),
+        ("http://0.0.0.0/a.png", set(), False),
+        ("http://127.0.0.1:9/a.png", {"loopback"}, True),
+        ("http://192.168.1.5/a.png", {"private"}, True),
+        ("file:///etc/passwd", {"loopback", "private"}, False),
+        ("javascript:alert(1)", set(), False),
+    ],
+)
+def test_output_link_policy(url, allowed, ok):
+    if ok:
+        urls.check_output_url(url, "a.png", frozenset(allowed))
+    else:
+        with pytest.raises(MalformedResultError, match=r"refused|not a URL"):
+            urls.check_output_url(url, "a.png", frozenset(allowed))

@@ -18,6 +18,7 @@ from ..errors import ViewComfyError
 from ..nodespecs import core_specs
 from ..progress import tqdm_line
 from ..workflow import ApiWorkflow, is_link
+from .budget import PlanError, check_budget, default_max_image_bytes
 from .nodes import NODES, OutputFile, RunContext
 
 
@@ -77,9 +78,16 @@ def find_inside(folder: Path, name: object) -> Path | None:
 
 
 class BuiltinEngine:
-    """Runs graphs of model-free core ComfyUI nodes (image operations) with Pillow and numpy."""
+    """Runs graphs of model-free core ComfyUI nodes (image operations) with Pillow and numpy.
+
+    A run may hold at most `max_image_bytes` of image data (default: `default_max_image_bytes`);
+    `check` refuses a graph over it before anything is decoded or allocated.
+    """
 
     name = "builtin"
+
+    def __init__(self, max_image_bytes: int | None = None) -> None:
+        self.max_image_bytes = max_image_bytes or default_max_image_bytes()
 
     def check(self, workflow: ApiWorkflow, inputs: InputFiles) -> None:
         needed = _needed_nodes(workflow)
@@ -107,6 +115,11 @@ class BuiltinEngine:
                         f"was not uploaded; send it as the file part '{node_id}-inputs-image'",
                         key=f"{node_id}-inputs-image",
                     )
+        order = _execution_order(workflow, needed)
+        try:
+            check_budget(order, workflow, _inputs, inputs.find, self.max_image_bytes)
+        except PlanError as exc:
+            raise InvalidInputError(str(exc), key=exc.node_id) from exc
 
     def run(
         self,

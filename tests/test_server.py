@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 import tracemalloc
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -472,3 +473,23 @@ def test_a_request_head_that_never_ends_is_cut_off_and_connections_are_capped():
                 sock.close()
         assert over == b"", "a connection over the cap is closed at once"
         assert httpx.get(url + "health").status_code == 200, "the server still serves"
+
+
+def test_runs_at_once_share_one_image_budget_and_wait_their_turn():
+    engine = BuiltinEngine(max_image_bytes=SMALL_BUDGET)
+    with local_server(engine=engine) as url:
+        parts = {"logs": (None, "true"), "params": (None, json.dumps({SEED_KEY: 3}))}
+        with ExitStack() as other_runs:
+            other_runs.enter_context(
+                engine.memory.hold(engine.memory.capacity, threading.Event(), print)
+            )
+            with (
+                httpx.Client(timeout=60) as client,
+                client.stream("POST", url, files=parts) as reply,
+            ):
+                lines = reply.iter_lines()
+                waited = next(line for line in lines if "waiting" in line or "result" in line)
+                other_runs.close()
+                rest = list(lines)
+    assert waited == "data: waiting for other runs to free memory"
+    assert "event: prompt_result" in rest

@@ -136,7 +136,7 @@ def check_budget(
     find_file: Callable[[str], Path | None],
     limit: int,
 ) -> None:
-    """Raise OverBudget at the first node that takes the run's image data over `limit`.
+    """The run's image data in bytes; OverBudget at the first node that takes it over `limit`.
 
     `inputs_of(node, planned, class_type)` is the engine's own input resolution, fed with
     planned outputs instead of arrays, so defaults and coercion are the engine's.
@@ -157,6 +157,7 @@ def check_budget(
         total += sum(t.nbytes for t in tensors)
         if total > limit:
             raise _over(node_id, class_type, tensors[0].describe(), total, limit)
+    return total
 
 
 def _plan(

@@ -11,7 +11,10 @@ Keeps what form inference needs (types, ranges, defaults, choices, upload flags,
 never tooltips, descriptions or code. A choice list that is empty on that server (model files,
 input files: they differ per server) is kept as an open list, ``{"options": [], "open": true}``.
 Classes ComfyUI's core declares (``../shared/comfyui/object_info-0.3.64.json``) are left out, as
-are packs with no licence file.
+are packs with no licence file. Packs written for a newer core than 0.3.64 (KJNodes' LTXV and
+MiniMax nodes) were loaded with the few newer-core modules they import at load time stubbed (a
+``sitecustomize.py`` in the dump venv, never part of this project): their declarations are still
+the packs' own.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ DATA = ROOT / "viewcomfy_ui" / "data"
 CORE = ROOT.parent / "shared" / "comfyui" / "object_info-0.3.64.json"
 KEPT = KEPT_OPTIONS | {"forceInput"}  # forceInput: declared as a widget type, used as a socket
 PLACEHOLDERS = {"", "none", "None"}  # what a model list holds on a server without models
+LOCAL_PATH = re.compile(r"/\S*/(site-packages|ComfyUI)/")  # this machine's folders, not news
 IMPORT_FAILED = re.compile(r"Cannot import .*/custom_nodes/([^/ ]+) module for custom nodes: (.*)")
 
 # custom_nodes/<folder>: GitHub repository
@@ -88,7 +92,7 @@ def open_lists(nodes: dict) -> dict:
 def import_failures(log: Path | None) -> dict[str, str]:
     """Pack folder -> the reason ComfyUI's startup log gives for not importing it."""
     text = log.read_text("utf-8", errors="replace") if log else ""
-    return {m[1]: m[2].strip() for m in IMPORT_FAILED.finditer(text)}
+    return {m[1]: LOCAL_PATH.sub("", m[2].strip()) for m in IMPORT_FAILED.finditer(text)}
 
 
 def build(object_info: dict, custom_nodes: Path) -> tuple[dict, list[dict]]:

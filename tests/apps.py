@@ -35,3 +35,22 @@ def running_app(workflow: Path = DEMO, **settings):
     finally:
         app.page.close()
         app.close()
+
+
+def endpoint_ids(page, api_name: str = "run") -> tuple[list[str | None], list[str | None]]:
+    """The elem_ids of an endpoint's API parameters and returns, in gradio_client's order.
+
+    gradio_client leaves out components with ``skip_api`` (states, buttons): so do we.
+    """
+    config = page.config
+    components = {c["id"]: c for c in config["components"]}
+    dependency = next(d for d in config["dependencies"] if d.get("api_name") == api_name)
+
+    def shown(ids: list[int]) -> list[str | None]:
+        return [
+            components[i]["props"].get("elem_id")
+            for i in ids
+            if not components[i].get("skip_api", False)
+        ]
+
+    return shown(dependency["inputs"]), shown(dependency["outputs"])

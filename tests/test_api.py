@@ -257,7 +257,9 @@ async def test_100_mb_output_streams_intact(server):
     body = sse("prompt_result", result_json([output("video.mp4", base64.b64encode(raw).decode())]))
     server.replies.append(
         Reply(
-            201, SSE_HEADERS, stream([body[i : i + 1 << 20] for i in range(0, len(body), 1 << 20)])
+            201,
+            SSE_HEADERS,
+            stream([body[i : i + (1 << 20)] for i in range(0, len(body), 1 << 20)]),
         )
     )
     async with client(server) as c:

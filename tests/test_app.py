@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from apps import running_app
+from apps import endpoint_ids, running_app
 from gradio_client import Client, handle_file
 from PIL import Image
 from scripted_server import Reply, ScriptedServer, result_json, sse, stream
@@ -18,41 +18,44 @@ FIXTURES = Path(__file__).parent / "fixtures"
 SECRET = "top-secret-value-42"
 
 
-def by_label(client: Client) -> tuple[dict[str, int], list[object]]:
-    """The /run endpoint's parameter positions by label, and their defaults."""
-    api = client.view_api(return_format="dict", print_info=False)
-    params = api["named_endpoints"]["/run"]["parameters"]
-    return {p["label"]: i for i, p in enumerate(params)}, [
-        p.get("parameter_default") for p in params
-    ]
+class RunApi:
+    """The app's /run endpoint, its parameters and returns found by elem_id (or label)."""
 
+    def __init__(self, url: str, page) -> None:
+        self.client = Client(url, verbose=False)
+        self.inputs, self.outputs = endpoint_ids(page)
+        api = self.client.view_api(return_format="dict", print_info=False)
+        params = api["named_endpoints"]["/run"]["parameters"]
+        assert len(params) == len(self.inputs)
+        self.labels = {p["label"]: i for i, p in enumerate(params)}
+        self.defaults = [p.get("parameter_default") for p in params]
 
-def outputs(result) -> dict[str, object]:
-    status, logs, gallery, *rest = result
-    return {
-        "status": status,
-        "logs": logs,
-        "gallery": gallery,
-        "files": rest[5],
-        "params": rest[6],
-        "python": rest[7],
-        "curl": rest[8],
-    }
+    def default(self, label: str):
+        return self.defaults[self.labels[label]]
+
+    def run(self, **changes) -> dict[str, object]:
+        """Press Run with the form's defaults, changed where an elem_id or a label is given."""
+        args = list(self.defaults)
+        for name, value in changes.items():
+            index = self.inputs.index(name) if name in self.inputs else self.labels[name]
+            args[index] = value
+        result = self.client.predict(*args, api_name="/run")
+        return dict(zip(self.outputs, result, strict=True))
 
 
 @pytest.fixture(scope="module")
 def demo():
-    with running_app() as (url, _):
-        yield Client(url, verbose=False)
+    with running_app() as (url, app):
+        yield RunApi(url, app.page)
 
 
 def test_default_run_on_local_engine_returns_gallery_and_zip(demo):
-    out = outputs(demo.predict(api_name="/run"))
+    out = demo.run()
     assert 'data-state="done"' in out["status"]
     assert out["logs"].startswith("got prompt") and "Prompt executed" in out["logs"]
     assert len(out["gallery"]) == 2
     assert any(path.endswith("all_outputs.zip") for path in out["files"])
-    assert "3-inputs-value" in json.loads(out["params"]), (
+    assert "3-inputs-value" in json.loads(out["api-params"]), (
         "an unchanged form still sends a fresh seed"
     )
 
@@ -60,20 +63,23 @@ def test_default_run_on_local_engine_returns_gallery_and_zip(demo):
 def test_upload_and_changed_values_reach_the_engine(demo, tmp_path):
     image = tmp_path / "mine.png"
     Image.new("RGBA", (50, 40), (200, 10, 10, 128)).save(image)
-    changes = {"Photo": handle_file(str(image)), "Width (Resize)": 64, "Width (Tint)": 64}
-    out = run(demo, **changes)
+    out = demo.run(**{
+        "field-1-inputs-image": handle_file(str(image)),
+        "field-2-inputs-width": 64,
+        "field-4-inputs-width": 64,
+    })  # fmt: skip
     assert 'data-state="done"' in out["status"]
     png = next(item["image"] for item in out["gallery"] if item["image"].endswith(".png"))
     assert Image.open(png).size[0] == 64
-    sent = json.loads(out["params"])
+    sent = json.loads(out["api-params"])
     assert sent["2-inputs-width"] == 64 and sent["1-inputs-image"] == "<file: mine.png>"
 
 
 def test_out_of_range_value_is_refused_before_sending(demo):
     with pytest.raises(Exception, match="400"):  # Gradio's own range check on the number
-        run(demo, **{"Width (Resize)": 99999})
+        demo.run(**{"field-2-inputs-width": 99999})
     with pytest.raises(Exception, match="enter a whole number"):  # our validator, on the seed text
-        run(demo, **{"Tint seed": "12abc"})
+        demo.run(**{"field-3-inputs-value": "12abc"})
 
 
 @pytest.fixture
@@ -84,18 +90,10 @@ def scripted():
 
 @contextmanager
 def app_client(scripted, fixture: str = "sd15_txt2img.json"):
-    """The app in front of the scripted ViewComfy server, with keys set: a gradio Client."""
+    """The app in front of the scripted ViewComfy server, with keys set: its /run endpoint."""
     settings = {"api_url": scripted.url, "client_id": "id", "client_secret": SECRET}
-    with running_app(FIXTURES / fixture, **settings) as (url, _):
-        yield Client(url, verbose=False)
-
-
-def run(client: Client, **changes_by_label) -> dict[str, object]:
-    """Press Run with the form's defaults, changed where a label is given (`_` stands for a space)."""
-    labels, args = by_label(client)
-    for label, value in changes_by_label.items():
-        args[labels[label.replace("_", " ")]] = value
-    return outputs(client.predict(*args, api_name="/run"))
+    with running_app(FIXTURES / fixture, **settings) as (url, app):
+        yield RunApi(url, app.page)
 
 
 PNG_1PX = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
@@ -105,7 +103,7 @@ JSON = {"Content-Type": "application/json"}
 def test_401_is_shown_as_a_readable_message_without_the_secret(scripted):
     scripted.replies.append(Reply(401, JSON, b'{"detail": "Invalid API key"}'))
     with app_client(scripted) as client:
-        out = run(client)
+        out = client.run()
     assert 'data-state="failed"' in out["status"] and "refused the API key" in out["status"]
     assert SECRET not in json.dumps(out)
     assert scripted.requests[0].headers["client_secret"] == SECRET
@@ -120,7 +118,7 @@ def test_error_event_keeps_the_logs_so_far(scripted):
     body = b"".join(sse(name, data) for name, data in events)
     scripted.replies.append(Reply(201, {"Content-Type": "text/event-stream"}, stream([body])))
     with app_client(scripted) as client:
-        out = run(client)
+        out = client.run()
     assert "Failed: the run failed: &lt;b&gt;OOM&lt;/b&gt; in KSampler" in out["status"]
     assert out["logs"] == "got prompt\nloading model"
 
@@ -140,7 +138,7 @@ def test_plain_request_mode_uses_infer(scripted):
     ]
     scripted.replies.append(Reply(201, JSON, result_json(hostile).encode()))
     with app_client(scripted) as client:
-        out = run(client, Request="plain", Positive_prompt="a red fox")
+        out = client.run(mode="plain", **{"field-6-inputs-text": "a red fox"})
     assert scripted.requests[0].fields["logs"] == "false"
     sent = json.loads(scripted.requests[0].fields["params"])
     assert sent["6-inputs-text"] == "a red fox"
@@ -152,7 +150,7 @@ def test_uploaded_image_keeps_its_transparency(scripted, tmp_path):
     image = tmp_path / "cutout.png"
     Image.new("RGBA", (30, 20), (0, 200, 0, 60)).save(image)
     with app_client(scripted, "sd15_img2img.json") as client:
-        run(client, Image=handle_file(str(image)))
+        client.run(**{"field-10-inputs-image": handle_file(str(image))})
     _, data = scripted.requests[0].files["10-inputs-image"]
     sent = Image.open(io.BytesIO(data))
     assert sent.mode == "RGBA" and sent.getpixel((0, 0)) == (0, 200, 0, 60)
@@ -165,10 +163,10 @@ def test_thousands_of_log_lines_keep_the_panel_bounded(scripted):
     chunks = [body[i : i + 4096] for i in range(0, len(body), 4096)]
     scripted.replies.append(Reply(201, {"Content-Type": "text/event-stream"}, stream(chunks)))
     with app_client(scripted) as client:
-        job = client.submit(api_name="/run")
+        job = client.client.submit(api_name="/run")
         job.result(timeout=60)
         updates = job.outputs()
-    final = outputs(updates[-1])
+    final = dict(zip(client.outputs, updates[-1], strict=True))
     shown = final["logs"].splitlines()
     assert shown[-1] == "line 4999" and len(shown) <= 1000
     assert 'data-state="done"' in final["status"]
@@ -181,11 +179,10 @@ def test_colour_picker_runs_end_to_end(tmp_path):
         "1": {"class_type": "EmptyImage", "inputs": {"width": 4, "height": 4, "batch_size": 1, "color": 0}},
         "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "solid"}},
     }))  # fmt: skip
-    with running_app(workflow) as (url, _):
-        client = Client(url, verbose=False)
-        labels, defaults = by_label(client)
-        assert defaults[labels["Color"]] == "#000000"
-        out = run(client, Color="#ff8000")
+    with running_app(workflow) as (url, app):
+        client = RunApi(url, app.page)
+        assert client.default("Color") == "#000000"
+        out = client.run(**{"field-1-inputs-color": "#ff8000"})
     assert Image.open(out["gallery"][0]["image"]).convert("RGB").getpixel((0, 0)) == (255, 128, 0)
 
 
@@ -202,7 +199,7 @@ def test_an_output_named_like_the_zip_does_not_clash_with_it(scripted):
     ]
     scripted.replies.append(Reply(201, JSON, result_json(outs).encode()))
     with app_client(scripted) as client:
-        files = run(client, Request="plain")["files"]
+        files = client.run(mode="plain")["files"]
     assert len(files) == 3
     archive = next(
         f for f in files if zipfile.is_zipfile(f) and len(zipfile.ZipFile(f).namelist()) == 2

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -112,7 +111,8 @@ def test_prompt_is_sent_and_logs_appear_before_the_run_ends(page, scripted, scri
     assert SECRET not in page.content()
 
 
-def test_cancel_stops_within_a_second_and_page_is_ready_again(page, scripted, scripted_url):
+def test_cancel_stops_the_run_and_page_is_ready_again(page, scripted, scripted_url):
+    """How fast cancel acts is measured in bench/bench_ui.py, not asserted here."""
     scripted.replies.append(Reply(201, {"Content-Type": "text/event-stream"}, timed([
         (0.0, "log_message", "got prompt"), (20.0, "prompt_result", result_json()),
     ])))  # fmt: skip
@@ -121,11 +121,10 @@ def test_cancel_stops_within_a_second_and_page_is_ready_again(page, scripted, sc
     page.wait_for_function(
         "document.querySelector('#logs textarea').value.includes('got prompt')", timeout=TIMEOUT
     )
-    started = time.monotonic()
     page.locator("#cancel").click()
-    wait_state(page, "cancelled", timeout=5000)
-    assert time.monotonic() - started < 1.5
-    assert page.locator("#run").is_enabled()
+    wait_state(page, "cancelled")
+    assert page.locator("#run").is_enabled() and not page.locator("#cancel").is_enabled()
+    assert page.locator("#gallery img").count() == 0, "the cancelled run shows no result"
 
 
 def test_401_and_error_event_are_readable_and_form_keeps_values(page, scripted, scripted_url):

@@ -222,14 +222,15 @@ def test_app_takes_exact_widgets_from_the_live_object_info(fake):
 
 
 def test_app_runs_the_demo_on_comfyui_end_to_end(fake):
-    from apps import running_app
+    from apps import endpoint_ids, running_app
     from gradio_client import Client
 
-    with RunningFake(fake) as comfy_url, running_app(comfyui_url=comfy_url) as (url, _):
-        status, logs, gallery, *_ = Client(url, verbose=False).predict(api_name="/run")
-    assert 'data-state="done"' in status
-    assert "Executing node 1 (Photo, LoadImage)" in logs
-    assert len(gallery) == 2
+    with RunningFake(fake) as comfy_url, running_app(comfyui_url=comfy_url) as (url, app):
+        _, returns = endpoint_ids(app.page)
+        out = dict(zip(returns, Client(url, verbose=False).predict(api_name="/run"), strict=True))
+    assert 'data-state="done"' in out["status"]
+    assert "Executing node 1 (Photo, LoadImage)" in out["logs"]
+    assert len(out["gallery"]) == 2
     graph = next(iter(fake.prompts.values()))
     assert ("input", "", graph["1"]["inputs"]["image"]) in fake.files, (
         "the demo image was uploaded to ComfyUI"

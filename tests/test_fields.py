@@ -177,7 +177,7 @@ def test_subgraph_ids_stay_opaque():
 
 
 @pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus not present")
-def test_whole_corpus_never_crashes_and_stays_fast():
+def test_whole_corpus_gives_unique_labelled_fields_with_and_without_object_info():
     object_info = json.loads(OBJECT_INFO.read_text()) if OBJECT_INFO.exists() else None
     files = sorted(CORPUS.glob("*.json"))
     assert len(files) > 200
@@ -187,3 +187,14 @@ def test_whole_corpus_never_crashes_and_stays_fast():
             fields = infer_fields(workflow, info)
             assert len({f.key for f in fields}) == len(fields)
             assert all(f.label and f.node_title for f in fields)
+
+
+def test_every_kind_inferred_on_the_corpus_has_a_widget_class():
+    from viewcomfy_ui.ui.kinds import KINDS
+
+    kinds = {f.kind for path in FIXTURES.glob("*.json") for f in infer_fields(load_workflow(path))}
+    if CORPUS.is_dir():
+        kinds |= {
+            f.kind for path in CORPUS.glob("*.json") for f in infer_fields(load_workflow(path))
+        }
+    assert kinds <= set(KINDS) and {"seed", "image", "choice", "color"} <= kinds

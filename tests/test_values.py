@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from pathlib import Path
 
-from viewcomfy_ui.fields import infer_fields
+import gradio as gr
+from PIL import Image
+
+from viewcomfy_ui.fields import MEDIA_KINDS, infer_fields
+from viewcomfy_ui.ui.kinds import KINDS, Media, field_widget, kind_of
 from viewcomfy_ui.ui.values import build_params, validate
 
 WORKFLOW = {
@@ -28,12 +33,9 @@ def form():
 
 
 def values_of(fields, **changes):
-    defaults = {
-        f.key: (str(f.value) if f.kind == "seed" else None if f.kind == "image" else f.value)
-        for f in fields
-    }
-    defaults.update({k.replace("__", "-"): v for k, v in changes.items()})
-    return [defaults[f.key] for f in fields]
+    """The form as the page holds it untouched (media: no new upload), with `changes` by key."""
+    values = {f.key: kind_of(f).reset(f, None) for f in fields}
+    return {**values, **changes}
 
 
 def test_only_changed_values_are_sent_with_json_types():
@@ -64,7 +66,7 @@ def test_a_typed_64_bit_seed_stays_exact():
 
 def test_colour_picker_value_becomes_the_int_colour():
     fields, by_key = form()
-    assert by_key["7-inputs-color"].display == "color"
+    assert by_key["7-inputs-color"].kind == "color"
     params = build_params(fields, values_of(fields, **{"7-inputs-color": "#ff8000"}), {})
     assert params.values["7-inputs-color"] == 0xFF8000
     rgba = build_params(fields, values_of(fields, **{"7-inputs-color": "rgba(0, 128, 255, 1)"}), {})
@@ -72,27 +74,26 @@ def test_colour_picker_value_becomes_the_int_colour():
 
 
 def test_uploads_are_sent_only_when_they_differ_from_the_workflow_file(tmp_path):
-    fields, _ = form()
+    fields, by_key = form()
+    image = by_key["8-inputs-image"]
     default = tmp_path / "in.png"
     default.write_bytes(b"same")
     copy = tmp_path / "copy.png"
     copy.write_bytes(b"same")
     other = tmp_path / "other.png"
     other.write_bytes(b"new")
-    same = build_params(
-        fields,
-        values_of(fields, **{"8-inputs-image": str(copy)}),
-        {},
-        default_files={"8-inputs-image": default},
-    )
-    assert same.files == {}
-    new = build_params(
-        fields,
-        values_of(fields, **{"8-inputs-image": str(other)}),
-        {},
-        default_files={"8-inputs-image": default},
-    )
+    kind = kind_of(image)
+    assert kind.upload(str(copy), default, tmp_path) is None
+    assert kind.upload(None, default, tmp_path) is None
+    assert kind.upload(str(other), default, tmp_path) == other
+    new = build_params(fields, values_of(fields, **{"8-inputs-image": str(other)}), {})
     assert new.files == {"8-inputs-image": Path(other)}
+    kept = build_params(fields, values_of(fields), {}, rng=random.Random(3))
+    assert kept.files == {} and list(kept.values) == ["3-inputs-seed"]
+
+
+def test_media_kinds_are_the_fields_upload_kinds():
+    assert {name for name, kind in KINDS.items() if isinstance(kind, Media)} == set(MEDIA_KINDS)
 
 
 def test_validation_messages_name_the_field_and_the_limit():
@@ -102,3 +103,38 @@ def test_validation_messages_name_the_field_and_the_limit():
     assert validate(by_key["3-inputs-cfg"], 7.5) is None
     assert validate(by_key["7-inputs-color"], "#00ff00") is None
     assert "choose a value" in validate(by_key["3-inputs-sampler_name"], None)
+
+
+def mask_field():
+    [image] = [f for f in form()[0] if f.key == "8-inputs-image"]
+    return replace(image, kind="image-mask")
+
+
+def test_painted_mask_is_sent_as_transparency_and_existing_alpha_is_kept(tmp_path):
+    background = Image.new("RGBA", (4, 2), (10, 20, 30, 255))
+    background.putpixel((3, 1), (10, 20, 30, 100))  # alpha the upload already had
+    layer = Image.new("RGBA", (4, 2), (0, 0, 0, 0))
+    layer.putpixel((0, 0), (255, 0, 255, 153))  # one painted pixel
+    f = mask_field()
+    sent = kind_of(f).upload({"background": background, "layers": [layer]}, None, tmp_path)
+    alpha = Image.open(sent).getchannel("A")
+    assert alpha.getpixel((0, 0)) == 0, "painted: transparent, so LoadImage's mask is 1 there"
+    assert alpha.getpixel((1, 0)) == 255 and alpha.getpixel((3, 1)) == 100
+    assert Image.open(sent).convert("RGB").getpixel((0, 0)) == (10, 20, 30)
+
+
+def test_unpainted_workflow_image_is_not_sent_again(tmp_path):
+    own = tmp_path / "in.png"
+    Image.new("RGBA", (4, 2), (1, 2, 3, 255)).save(own)
+    editor = {"background": Image.open(own).convert("RGBA"), "layers": []}
+    f = mask_field()
+    assert kind_of(f).upload(editor, own, tmp_path) is None
+    assert kind_of(f).upload(None, own, tmp_path) is None
+
+
+def test_mask_field_gets_an_image_editor_with_its_element_id():
+    f = mask_field()
+    with gr.Blocks():
+        widget = field_widget(f)
+    assert isinstance(widget.component, gr.ImageEditor)
+    assert widget.component.elem_id == "field-8-inputs-image"

@@ -190,3 +190,34 @@ def test_params_cli_reports_bad_file_in_one_line(tmp_path):
     )
     assert run.returncode == 2
     assert "UI-format" in run.stderr and "Traceback" not in run.stderr
+
+
+LAYERS = [
+    {"errors"},
+    {"workflow", "nodespecs", "fields", "demo"},
+    {"models", "api", "client", "outputs", "object_info"},
+    {"progress"},
+    {"server"},
+    {"ui"},
+]  # as viewcomfy_ui/__init__.py's docstring says
+
+
+def test_each_module_imports_only_its_own_or_earlier_layers():
+    import ast
+
+    package = Path(__file__).resolve().parent.parent / "viewcomfy_ui"
+    layer_of = {name: i for i, names in enumerate(LAYERS) for name in names}
+    broken = []
+    for path in package.rglob("*.py"):
+        parts = path.relative_to(package).with_suffix("").parts
+        if parts[0] in ("__init__", "__main__"):
+            continue
+        own = layer_of[parts[0]]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                base = parts[: len(parts) - node.level]  # the package the import is relative to
+                target = (*base, *(node.module or "").split("."))
+                top = target[0] if target[0] else node.names[0].name
+                if top in layer_of and layer_of[top] > own:
+                    broken.append(f"{'/'.join(parts)} imports {top}")
+    assert broken == []

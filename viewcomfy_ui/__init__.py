@@ -1,11 +1,14 @@
 """viewcomfy-ui: ComfyUI workflows as web forms, run on ViewComfy or a local engine.
 
 Layers, each importing only those before it:
+  errors                       - the exception hierarchy (imports nothing)
   workflow, nodespecs, fields  - the workflow model and form-field inference (pure)
-  api, models, errors          - the ViewComfy client (HTTP + SSE)
-  outputs, progress            - decoding and saving outputs; console progress lines
+  models, api, client/, outputs, object_info
+                               - the ViewComfy client (HTTP + SSE + socket.io), saving its
+                                 outputs (decoded or streamed from links), node declarations
+  progress                     - console progress lines
   server/                      - a local ViewComfy-compatible server and its engines
-  ui/                          - the Gradio app
+  ui/                          - the Gradio app (kinds -> values -> runner -> page -> main)
 """
 
 from .api import SyncViewComfyClient, ViewComfyClient, infer, infer_with_logs

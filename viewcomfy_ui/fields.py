@@ -11,7 +11,7 @@ import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any
 
 from .nodespecs import InputSpec, NodeSpecs, core_specs
 from .workflow import (
@@ -20,14 +20,13 @@ from .workflow import (
     Workflow,
     is_context_key,
     is_link,
+    is_number,
     node_title,
     param_key,
 )
 
-FieldKind = Literal[
-    "textarea", "text", "int", "float", "seed", "bool", "choice", "image", "video", "audio"
-]
-MEDIA_KINDS = ("image", "video", "audio")
+FieldKind = str  # the name of a kind registered in ui/kinds.py: "text", "seed", "image", ...
+MEDIA_KINDS = ("image", "image-mask", "video", "audio")  # the upload kinds  # the upload kinds
 SEED_MAX = 2**64 - 1
 
 UI_ONLY_INPUTS = {
@@ -69,8 +68,7 @@ class Field:
     `key` is the flattened parameter key; `value` is the workflow's value (seeds stay exact
     ints). `choices` is set for kind ``choice`` (and lists known files for uploads);
     `allow_custom` says a value outside `choices` is acceptable (model lists differ per server).
-    `warning` flags a value that does not fit the node's declaration; `display` is ``"color"``
-    for an int that holds a 0xRRGGBB colour.
+    `warning` flags a value that does not fit the node's declaration.
     """
 
     key: str
@@ -88,7 +86,6 @@ class Field:
     allow_custom: bool = False
     advanced: bool = False
     warning: str | None = None
-    display: str | None = None  # "color" for an INT holding 0xRRGGBB (EmptyImage.color)
 
 
 @dataclass
@@ -258,12 +255,14 @@ def _from_declaration(field: Field, spec: InputSpec) -> Field | None:
     if spec.type == "BOOLEAN":
         return replace(field, kind="bool") if isinstance(value, bool) else None
     if spec.type in ("INT", "FLOAT"):
-        if not _is_number(value):
+        if not is_number(value):
             return None
         if spec.type == "INT":
             if isinstance(value, float) and not value.is_integer():
                 return None
             kind = "seed" if opts.get("control_after_generate") else "int"
+            if kind == "int" and opts.get("display") == "color":
+                kind = "color"
             step = opts.get("step", 1)
             value = int(value)
         else:
@@ -272,7 +271,7 @@ def _from_declaration(field: Field, spec: InputSpec) -> Field | None:
             value = _rounded(float(value), opts.get("round"))
         return replace(
             field, kind=kind, value=value, minimum=opts.get("min"), maximum=opts.get("max"),
-            step=step, display="color" if opts.get("display") == "color" and kind == "int" else None,
+            step=step,
         )  # fmt: skip
     if spec.type == "STRING":
         if not isinstance(value, str):
@@ -305,7 +304,7 @@ def _from_heuristics(field: Field, class_type: str) -> Field:
         if low in ("string", "value") and len(value) > 40:
             return replace(field, kind="textarea")
         return replace(field, kind="text")
-    if _is_number(value):
+    if is_number(value):
         if isinstance(value, int) and (
             low in ("seed", "noise_seed", "rand_seed") or low.endswith("_seed")
         ):
@@ -354,14 +353,6 @@ def _is_model_name(name: str, value: Any) -> bool:
     if isinstance(value, str) and value.lower().endswith(MODEL_EXTENSIONS):
         return True
     return bool(MODEL_NAME.search(name.lower()))
-
-
-def _is_number(value: Any) -> bool:
-    return (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and (not isinstance(value, float) or math.isfinite(value))
-    )
 
 
 def _rounded(value: float, precision: Any) -> float:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,15 @@ def is_link(value: Any) -> bool:
         and isinstance(value[0], str)
         and isinstance(value[1], int)
         and not isinstance(value[1], bool)
+    )
+
+
+def is_number(value: Any) -> bool:
+    """A finite int or float (not a bool): a value a numeric input can hold."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and (not isinstance(value, float) or math.isfinite(value))
     )
 
 
@@ -169,14 +179,14 @@ def load_workflow(source: str | Path | Mapping[str, Any], *, name: str | None = 
 def _read_json(path: Path, label: str) -> Any:
     try:
         text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise WorkflowError(f"{path}: no such file; check the path") from None
-    except IsADirectoryError:
-        raise WorkflowError(f"{path} is a folder; give the path of a workflow .json file") from None
-    except UnicodeDecodeError:
-        raise WorkflowError(f"{label} is not a text file; give a workflow .json file") from None
+    except FileNotFoundError as exc:
+        raise WorkflowError(f"{path}: no such file; check the path") from exc
+    except IsADirectoryError as exc:
+        raise WorkflowError(f"{path} is a folder; give the path of a workflow .json file") from exc
+    except UnicodeDecodeError as exc:
+        raise WorkflowError(f"{label} is not a text file; give a workflow .json file") from exc
     except OSError as exc:
-        raise WorkflowError(f"{path}: cannot be read ({exc.strerror})") from None
+        raise WorkflowError(f"{path}: cannot be read ({exc.strerror})") from exc
     if not text.strip():
         raise WorkflowError(
             f"{label} is empty; export the workflow from ComfyUI with 'Export (API)'"
@@ -186,7 +196,7 @@ def _read_json(path: Path, label: str) -> Any:
     except json.JSONDecodeError as exc:
         raise WorkflowError(
             f"{label} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
-        ) from None
+        ) from exc
 
 
 def _unwrap(data: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -9,8 +9,8 @@ from pathlib import Path
 from ..demo import DEMO_INPUTS, DEMO_WORKFLOW
 from ..errors import WorkflowError
 from ..workflow import load_workflow
-from .app import DEFAULT_MAX_UPLOAD, ServerConfig
 from .comfyui import ComfyUIEngine
+from .config import DEFAULT_LINK_TTL, DEFAULT_MAX_UPLOAD, ServerConfig
 from .engine import BuiltinEngine, Engine
 
 
@@ -18,7 +18,8 @@ def add_serve_command(commands: argparse._SubParsersAction) -> None:
     serve = commands.add_parser(
         "serve",
         help="run a local ViewComfy-compatible API server",
-        description="Serves the ViewComfy API at http://HOST:PORT/ . Set VIEWCOMFY_SERVER_CLIENT_ID "
+        description="Serves the ViewComfy API at http://HOST:PORT/ (POST /) and ViewComfy's "
+        "realtime API (socket.io, /api/workflow/infer) at the same origin. Set VIEWCOMFY_SERVER_CLIENT_ID "
         "and VIEWCOMFY_SERVER_CLIENT_SECRET to require those keys on every request.",
     )
     serve.add_argument(
@@ -39,6 +40,10 @@ def add_serve_command(commands: argparse._SubParsersAction) -> None:
         help="folder of files the workflow names (builtin engine)",
     )  # fmt: skip
     serve.add_argument("--max-upload-mb", type=float, default=DEFAULT_MAX_UPLOAD / 2**20)
+    serve.add_argument(
+        "--link-ttl", type=float, default=DEFAULT_LINK_TTL, metavar="SECONDS",
+        help="realtime API: output links expire (and their files are deleted) this long after a run",
+    )  # fmt: skip
     serve.set_defaults(run=run_serve)
 
 
@@ -69,6 +74,7 @@ def run_serve(args: argparse.Namespace) -> int:
         client_id=os.environ.get("VIEWCOMFY_SERVER_CLIENT_ID"),
         client_secret=os.environ.get("VIEWCOMFY_SERVER_CLIENT_SECRET"),
         max_upload_bytes=int(args.max_upload_mb * 2**20),
+        link_ttl=args.link_ttl,
     )
     where = f"ComfyUI at {args.comfyui_url}" if args.engine == "comfyui" else "the built-in engine"
     print(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -61,11 +62,17 @@ class InputFiles:
         self.shared = shared.resolve() if shared else None
 
     def find(self, name: str) -> Path | None:
-        return _inside(self.uploads, name) or (_inside(self.shared, name) if self.shared else None)
+        found = find_inside(self.uploads, name)
+        return found or (find_inside(self.shared, name) if self.shared else None)
 
 
-def _inside(folder: Path, name: str) -> Path | None:
-    candidate = (folder / str(name).replace("\\", "/")).resolve()
+def find_inside(folder: Path, name: object) -> Path | None:
+    """The file `name` inside `folder`, or None: the one path-confinement check (``..``,
+    absolute paths, backslashes and symlinks out of `folder` all give None)."""
+    if not isinstance(name, str) or "\0" in name:
+        return None
+    folder = folder.resolve()
+    candidate = (folder / name.replace("\\", "/")).resolve()
     return candidate if candidate.is_relative_to(folder) and candidate.is_file() else None
 
 
@@ -113,7 +120,7 @@ class BuiltinEngine:
         order = _execution_order(workflow, _needed_nodes(workflow))
         results: dict[str, tuple[Any, ...]] = {}
         ctx = RunContext(
-            resolve_input=lambda name: inputs.find(name) or Path(name), progress=lambda n, t: None
+            resolve_input=lambda name: _existing(inputs, name), progress=lambda n, t: None
         )
         for done, node_id in enumerate(order, start=1):
             if cancelled.is_set():
@@ -132,6 +139,13 @@ class BuiltinEngine:
             log(tqdm_line(done, len(order), time.monotonic() - start))
         log(f"Prompt executed in {time.monotonic() - start:.2f} seconds")
         return ctx.outputs
+
+
+def _existing(inputs: InputFiles, name: str) -> Path:
+    found = inputs.find(name)
+    if found is None:
+        raise FileNotFoundError(f"no input file named {name!r}")
+    return found
 
 
 def _node_progress(log: Callable[[str], None], start: float) -> Callable[[int, int], None]:
@@ -198,22 +212,14 @@ def _is_output(class_type: str | None) -> bool:
 
 
 def _execution_order(workflow: ApiWorkflow, needed: set[str]) -> list[str]:
-    order: list[str] = []
-    state: dict[str, int] = {}
-
-    def visit(node_id: str) -> None:
-        if state.get(node_id) == 2:
-            return
-        if state.get(node_id) == 1:
-            raise EngineError(f"the workflow has a cycle through node {node_id}")
-        state[node_id] = 1
-        for value in (workflow[node_id].get("inputs") or {}).values():
-            if is_link(value):
-                visit(value[0])
-        state[node_id] = 2
-        order.append(node_id)
-
-    for node_id in workflow:
-        if node_id in needed:
-            visit(node_id)
-    return order
+    graph = {
+        node_id: {v[0] for v in (workflow[node_id].get("inputs") or {}).values() if is_link(v)}
+        & needed
+        for node_id in workflow
+        if node_id in needed
+    }
+    try:
+        return list(TopologicalSorter(graph).static_order())
+    except CycleError as exc:
+        cycle = " -> ".join(exc.args[1])
+        raise EngineError(f"the workflow has a cycle: {cycle}; remove one of these links") from exc

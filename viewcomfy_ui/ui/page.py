@@ -1,4 +1,8 @@
-"""The web page: a form generated from the workflow, Run/Cancel, live logs, results, API snippets."""
+"""The web page: a form generated from the workflow, Run/Cancel, live logs, results, API snippets.
+
+`build_page` lays the page out, then wires it. Events take and return dicts keyed by component
+(Gradio's set-of-inputs form), so nothing depends on positions.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ import html
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from itertools import groupby
 from pathlib import Path
 from typing import Any
@@ -17,15 +22,16 @@ from ..fields import Field
 from ..outputs import SavedOutput
 from . import snippets
 from . import status as st
+from .kinds import FieldWidget, Media, field_widget
 from .runner import Endpoint, Runner, RunUpdate
 from .values import build_params, validate
-from .widgets import FieldWidget, field_widget, reset_value
 
 AUDIO_PLAYERS = 4
 OUTPUT_ROOT = Path(tempfile.gettempdir()) / "viewcomfy-ui-runs"
 CSS = Path(__file__).with_name("style.css").read_text(encoding="utf-8")
 THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="violet", neutral_hue="slate")
 LAUNCH_STYLE = {"theme": THEME, "css": CSS}  # Gradio 6 takes these in launch()
+Component = gr.components.Component
 
 
 def build_page(
@@ -36,10 +42,6 @@ def build_page(
     default_files: dict[str, Path] | None = None,
 ) -> gr.Blocks:
     """The whole app. `default_files` maps media fields to the workflow's own files, if known."""
-    default_files = default_files or {}
-    runner = Runner(endpoint)
-    ready = _ready_status(endpoint)
-
     with gr.Blocks(title=title, delete_cache=(3600, 7200), fill_width=True) as page:
         gr.HTML(f'<h1 class="vc-title">{html.escape(title)}</h1>')
         gr.HTML(f'<div class="vc-banner">{html.escape(endpoint.description)}</div>')
@@ -47,134 +49,54 @@ def build_page(
             with gr.Column(scale=5, min_width=340):
                 with gr.Row(elem_id="actions"):
                     run = gr.Button(
-                        "Run",
-                        variant="primary",
-                        elem_id="run",
+                        "Run", variant="primary", elem_id="run",
                         interactive=not endpoint.missing_keys,
-                    )
+                    )  # fmt: skip
                     cancel = gr.Button(
                         "Cancel", variant="stop", elem_id="cancel", interactive=False
                     )
                     reset = gr.Button("Reset", variant="secondary", elem_id="reset", min_width=80)
-                widgets = _form(fields, default_files)
+                form = Form(_form_widgets(fields, default_files or {}))
                 stream = gr.Radio(
                     [("Stream logs (infer_with_logs)", "stream"), ("Plain request (infer)", "plain")],
                     value="stream", label="Request", elem_id="mode",
                 )  # fmt: skip
             with gr.Column(scale=7, min_width=340):
-                status = gr.HTML(ready.html(), elem_id="status")
-                gallery = gr.Gallery(
-                    label="Results", elem_id="gallery", columns=2, height=440, object_fit="contain",
-                    buttons=["download", "fullscreen"], interactive=False,
-                )  # fmt: skip
-                audio = [
-                    gr.Audio(
-                        label=f"Audio {i + 1}",
-                        visible=False,
-                        interactive=False,
-                        elem_id=f"audio-{i}",
-                    )
-                    for i in range(AUDIO_PLAYERS)
-                ]
-                text = gr.Textbox(
-                    label="Text output",
-                    visible=False,
-                    lines=4,
-                    elem_id="text-output",
-                    interactive=False,
-                )
-                files = gr.File(
-                    label="Download", file_count="multiple", elem_id="files", interactive=False
-                )
-                logs = gr.Textbox(
-                    label="Logs", lines=14, max_lines=14, autoscroll=True, elem_id="logs",
-                    interactive=False, buttons=["copy"],
-                )  # fmt: skip
-                with gr.Accordion("API", open=False, elem_id="api"):
-                    api_params = gr.Code(
-                        label="Params of the last run", language="json", elem_id="api-params"
-                    )
-                    api_python = gr.Code(label="Python", language="python", elem_id="api-python")
-                    api_curl = gr.Code(label="cURL", language="shell", elem_id="api-curl")
+                results = Results.build(_ready_status(endpoint))
         run_dir = gr.State(None, delete_callback=_remove_dir)
 
-        seeds = [w for w in widgets if w.randomize]
-        inputs = [w.component for w in widgets] + [w.randomize for w in seeds] + [stream, run_dir]
-        outputs = [
-            status,
-            logs,
-            gallery,
-            *audio,
-            text,
-            files,
-            api_params,
-            api_python,
-            api_curl,
-            run,
-            cancel,
-            run_dir,
-        ]
-        outputs += [w.component for w in seeds]
-
-        def split(values: Sequence[Any]) -> tuple[list[Any], dict[str, bool], bool, str | None]:
-            form = list(values[: len(widgets)])
-            flags = values[len(widgets) : len(widgets) + len(seeds)]
-            randomize = {w.field.key: bool(v) for w, v in zip(seeds, flags, strict=True)}
-            return form, randomize, values[-2] != "plain", values[-1]
-
-        def check(*values: Any) -> list[dict[str, Any]]:
-            form, _, _, _ = split(values)
-            verdicts = [validate(w.field, v) for w, v in zip(widgets, form, strict=True)]
-            rest = [gr.validate(True, "")] * (len(values) - len(widgets))
-            return [gr.validate(error is None, error or "") for error in verdicts] + rest
-
-        async def start(*values: Any):
-            form, randomize, streaming, previous_dir = split(values)
-            _remove_dir(previous_dir)
-            directory = Path(tempfile.mkdtemp(prefix="run-", dir=_output_root()))
-            params = build_params(
-                [w.field for w in widgets], form, randomize,
-                default_files={w.field.key: w.default_file for w in widgets if w.default_file},
-            )  # fmt: skip
-            code = _code_views(endpoint.url, params.values, params.files)
-            async for update in runner.run(params, stream=streaming, run_dir=directory / "outputs"):
-                seed_values = [
-                    str(params.seeds[w.field.key])
-                    if update.outputs is not None and w.field.key in params.seeds
-                    else gr.skip()
-                    for w in seeds
-                ]
-                yield (
-                    *_views(update, directory),
-                    *code,
-                    *_buttons(update.finished),
-                    str(directory),
-                    *seed_values,
-                )
-
+        handler = RunHandler(Runner(endpoint), form, results, stream, run, cancel, run_dir)
         run_event = run.click(
-            start, inputs=inputs, outputs=outputs, validator=check, concurrency_id="run",
-            show_progress="hidden", api_name="run",
+            handler.start, inputs=handler.inputs, outputs=handler.outputs,
+            validator=handler.check, concurrency_id="run", show_progress="hidden", api_name="run",
         )  # fmt: skip
         cancel.click(
-            lambda: (
-                st.Status("cancelled", "Cancelled. Ready to run again.").html(),
-                *_buttons(True),
-            ),
-            outputs=[status, run, cancel],
-            cancels=[run_event],
-            queue=False,
-            api_visibility="private",
-        )
-        reset.click(
-            lambda: [reset_value(w) for w in widgets] + [True] * len(seeds),
-            outputs=[w.component for w in widgets] + [w.randomize for w in seeds],
-            api_visibility="private",
-        )
+            handler.cancelled, outputs=[results.status, run, cancel], cancels=[run_event],
+            queue=False, api_visibility="private",
+        )  # fmt: skip
+        reset.click(form.reset, outputs=form.components, api_visibility="private")
     return page
 
 
-def _form(fields: Sequence[Field], default_files: dict[str, Path]) -> list[FieldWidget]:
+# --- layout ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Form:
+    """The form's widgets, in field order."""
+
+    widgets: list[FieldWidget]
+
+    @property
+    def components(self) -> list[Component]:
+        """Every component that holds a form value: fields, then the seeds' modes."""
+        return [w.component for w in self.widgets] + [w.mode for w in self.widgets if w.mode]
+
+    def reset(self) -> dict[Component, Any]:
+        return {c: value for w in self.widgets for c, value in w.reset().items()}
+
+
+def _form_widgets(fields: Sequence[Field], default_files: dict[str, Path]) -> list[FieldWidget]:
     """One group per node (basic fields), then an 'Advanced' accordion with the rest."""
     taken: set[str] = set()
     widgets: list[FieldWidget] = []
@@ -198,41 +120,164 @@ def _form(fields: Sequence[Field], default_files: dict[str, Path]) -> list[Field
     return sorted(widgets, key=lambda w: order[w.field.key])
 
 
-def _views(update: RunUpdate, directory: Path) -> tuple[Any, ...]:
-    logs = "\n".join(update.logs)
-    if update.outputs is None:
-        skip = gr.skip()
-        return (update.status.html(), logs, skip, *[skip] * AUDIO_PLAYERS, skip, skip)
-    outputs = update.outputs
-    visual = [(str(o.path), o.path.name) for o in outputs if o.kind in ("image", "video")]
-    sounds = [o for o in outputs if o.kind == "audio"][:AUDIO_PLAYERS]
-    audio = [
-        gr.update(value=str(sounds[i].path), label=sounds[i].path.name, visible=True)
-        if i < len(sounds)
-        else gr.update(value=None, visible=False)
-        for i in range(AUDIO_PLAYERS)
-    ]
-    texts = [o for o in outputs if o.kind == "text"]
-    text = "\n\n".join(f"{o.path.name}:\n{_head(o.path)}" for o in texts)
-    downloads = [str(o.path) for o in outputs]
-    if len(outputs) > 1:
-        downloads.append(str(_zip(outputs, directory)))
-    return (
-        update.status.html(), logs, visual, *audio,
-        gr.update(value=text, visible=bool(texts)), downloads,
-    )  # fmt: skip
+@dataclass
+class Results:
+    """The right-hand column: status, outputs, logs and the API accordion."""
+
+    status: gr.HTML
+    gallery: gr.Gallery
+    audio: list[gr.Audio]
+    text: gr.Textbox
+    files: gr.File
+    logs: gr.Textbox
+    api_params: gr.Code
+    api_python: gr.Code
+    api_curl: gr.Code
+
+    @classmethod
+    def build(cls, ready: st.Status) -> Results:
+        status = gr.HTML(ready.html(), elem_id="status")
+        gallery = gr.Gallery(
+            label="Results", elem_id="gallery", columns=2, height=440, object_fit="contain",
+            buttons=["download", "fullscreen"], interactive=False,
+        )  # fmt: skip
+        audio = [
+            gr.Audio(label=f"Audio {i + 1}", visible=False, interactive=False, elem_id=f"audio-{i}")
+            for i in range(AUDIO_PLAYERS)
+        ]
+        text = gr.Textbox(
+            label="Text output", visible=False, lines=4, elem_id="text-output", interactive=False
+        )
+        files = gr.File(label="Download", file_count="multiple", elem_id="files", interactive=False)
+        logs = gr.Textbox(
+            label="Logs", lines=14, max_lines=14, autoscroll=True, elem_id="logs",
+            interactive=False, buttons=["copy"],
+        )  # fmt: skip
+        with gr.Accordion("API", open=False, elem_id="api"):
+            api_params = gr.Code(
+                label="Params of the last run", language="json", elem_id="api-params"
+            )
+            api_python = gr.Code(label="Python", language="python", elem_id="api-python")
+            api_curl = gr.Code(label="cURL", language="shell", elem_id="api-curl")
+        return cls(status, gallery, audio, text, files, logs, api_params, api_python, api_curl)
+
+    @property
+    def components(self) -> list[Component]:
+        return [
+            self.status, self.gallery, *self.audio, self.text, self.files, self.logs,
+            self.api_params, self.api_python, self.api_curl,
+        ]  # fmt: skip
+
+    def show(self, update: RunUpdate, directory: Path) -> dict[Component, Any]:
+        """The status and logs of a run update, and its outputs once it has them."""
+        shown: dict[Component, Any] = {
+            self.status: update.status.html(),
+            self.logs: "\n".join(update.logs),
+        }
+        if update.outputs is None:
+            return shown
+        outputs = update.outputs
+        shown[self.gallery] = [
+            (str(o.path), o.path.name) for o in outputs if o.kind in ("image", "video")
+        ]
+        sounds = [o for o in outputs if o.kind == "audio"][:AUDIO_PLAYERS]
+        for i, player in enumerate(self.audio):
+            shown[player] = (
+                gr.update(value=str(sounds[i].path), label=sounds[i].path.name, visible=True)
+                if i < len(sounds)
+                else gr.update(value=None, visible=False)
+            )
+        texts = [o for o in outputs if o.kind == "text"]
+        text = "\n\n".join(f"{o.path.name}:\n{_head(o.path)}" for o in texts)
+        shown[self.text] = gr.update(value=text, visible=bool(texts))
+        downloads = [str(o.path) for o in outputs]
+        if len(outputs) > 1:
+            downloads.append(str(_zip(outputs, directory)))
+        shown[self.files] = downloads
+        return shown
+
+    def code(
+        self, url: str, values: dict[str, Any], files: dict[str, Path]
+    ) -> dict[Component, Any]:
+        return {
+            self.api_params: snippets.params_json(values, files),
+            self.api_python: snippets.python_snippet(url, values, files),
+            self.api_curl: snippets.curl_snippet(url, values, files),
+        }
 
 
-def _code_views(url: str, values: dict[str, Any], files: dict[str, Path]) -> tuple[str, str, str]:
-    return (
-        snippets.params_json(values, files),
-        snippets.python_snippet(url, values, files),
-        snippets.curl_snippet(url, values, files),
-    )
+# --- wiring ----------------------------------------------------------------------------------
 
 
-def _buttons(finished: bool) -> tuple[Any, Any]:
-    return gr.update(interactive=finished), gr.update(interactive=not finished)
+@dataclass
+class RunHandler:
+    """What Run, Cancel and the validator do, reading and writing components by name."""
+
+    runner: Runner
+    form: Form
+    results: Results
+    stream: gr.Radio
+    run: gr.Button
+    cancel: gr.Button
+    run_dir: gr.State
+
+    @property
+    def inputs(self) -> set[Component]:
+        return {*self.form.components, self.stream, self.run_dir}
+
+    @property
+    def outputs(self) -> list[Component]:
+        seeds = [w.component for w in self.form.widgets if w.mode]
+        return [*self.results.components, self.run, self.cancel, self.run_dir, *seeds]
+
+    def check(self, values: dict[Component, Any]) -> dict[Component, Any]:
+        verdicts = {}
+        for w in self.form.widgets:
+            error = validate(w.field, values[w.component])
+            verdicts[w.component] = gr.validate(error is None, error or "")
+        return verdicts
+
+    async def start(self, values: dict[Component, Any]) -> AsyncIterator[dict[Component, Any]]:
+        _remove_dir(values[self.run_dir])
+        directory = Path(tempfile.mkdtemp(prefix="run-", dir=_output_root()))
+        widgets = self.form.widgets
+        form = {
+            w.field.key: w.kind.upload(values[w.component], w.default_file, directory)
+            if isinstance(w.kind, Media)
+            else values[w.component]
+            for w in widgets
+        }
+        randomize = {w.field.key: bool(values[w.mode]) for w in widgets if w.mode}
+        params = build_params([w.field for w in widgets], form, randomize)
+        code = self.results.code(self.runner.endpoint.url, params.values, params.files)
+        streaming = values[self.stream] != "plain"
+        async for update in self.runner.run(
+            params, stream=streaming, run_dir=directory / "outputs"
+        ):
+            shown = {
+                **self.results.show(update, directory),
+                **code,
+                **self.buttons(update.finished),
+                self.run_dir: str(directory),
+            }
+            if update.outputs is not None:  # show the seeds used
+                for w in widgets:
+                    if w.field.key in params.seeds:
+                        shown[w.component] = str(params.seeds[w.field.key])
+            yield shown
+
+    def cancelled(self) -> dict[Component, Any]:
+        done = st.Status("cancelled", "Cancelled. Ready to run again.")
+        return {self.results.status: done.html(), **self.buttons(True)}
+
+    def buttons(self, finished: bool) -> dict[Component, Any]:
+        return {
+            self.run: gr.update(interactive=finished),
+            self.cancel: gr.update(interactive=not finished),
+        }
+
+
+# --- helpers ---------------------------------------------------------------------------------
 
 
 def _head(path: Path, limit: int = 100_000) -> str:

@@ -1,0 +1,40 @@
+"""The local server's settings."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..workflow import ApiWorkflow
+from .engine import Engine
+
+DEFAULT_MAX_UPLOAD = 50 * 1024 * 1024
+DEFAULT_LINK_TTL = 3600.0
+DEFAULT_MAX_KEPT_RUNS = 1000
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """`workflow` is the deployed workflow (a request may override it with `workflow_api`);
+    `input_dir` holds files the workflow names; keys, when set, are required on every request.
+
+    Realtime API: output links expire `link_ttl` seconds after the run ends (their files are then
+    deleted); at most `max_kept_runs` finished runs are remembered for the results endpoint.
+    `clock` (wall-clock seconds) is the time seam for expiry.
+    """
+
+    engine: Engine
+    workflow: ApiWorkflow | None = None
+    input_dir: Path | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD
+    link_ttl: float = DEFAULT_LINK_TTL
+    max_kept_runs: int = DEFAULT_MAX_KEPT_RUNS
+    clock: Callable[[], float] = time.time
+
+    @property
+    def needs_keys(self) -> bool:
+        return bool(self.client_id or self.client_secret)

@@ -1,0 +1,402 @@
+"""Field kinds: each kind's widget, reset value, validation and coercion, in one class.
+
+`fields.py` decides a field's kind (a name); the class registered under that name here does the
+rest. Adding a kind is one class with ``@register`` (and its tests). The pure methods
+(`validate`, `coerce`) do no I/O; `upload` (media kinds) reads files and is called at the edge,
+by the page, when a run starts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import gradio as gr
+from PIL import Image as PILImage
+from PIL import ImageChops, ImageColor, ImageOps
+
+from ..fields import Field
+from ..workflow import is_number
+
+JS_SAFE_INT = 2**53 - 1  # larger ints lose digits in the browser: such values stay text
+SLIDER_MAX_INT_RANGE = 256
+SLIDER_MAX_FLOAT_RANGE = 10.0
+MEDIA_HEIGHT = 260
+
+
+@dataclass
+class FieldWidget:
+    """A field's components on the page: its value `component` and, for seeds, `mode`."""
+
+    field: Field
+    kind: Kind
+    component: gr.components.Component
+    mode: gr.components.Component | None = None
+    default_file: Path | None = None  # media only: the workflow's own file, when known
+
+    def reset(self) -> dict[gr.components.Component, Any]:
+        """Component -> the value that restores the workflow's default."""
+        restored: dict[gr.components.Component, Any] = {
+            self.component: self.kind.reset(self.field, self.default_file)
+        }
+        if self.mode is not None:
+            restored[self.mode] = True
+        return restored
+
+
+class Kind:
+    """One kind of field. Subclasses set `name` and override what differs."""
+
+    name: ClassVar[str]
+    media: ClassVar[bool] = False
+
+    def build(self, f: Field, common: dict[str, Any], default_file: Path | None) -> FieldWidget:
+        """The field's components, created inside the current Blocks context."""
+        raise NotImplementedError
+
+    def reset(self, f: Field, default_file: Path | None) -> Any:
+        """The component value that shows the workflow's own value."""
+        return f.value
+
+    def validate(self, f: Field, raw: Any) -> str | None:
+        """Why `raw` (the component's value) is not acceptable, or None."""
+        return None
+
+    def coerce(self, f: Field, raw: Any) -> Any:
+        """The component's value as the JSON value ComfyUI expects."""
+        return raw
+
+
+KINDS: dict[str, Kind] = {}
+
+
+def register(cls: type[Kind]) -> type[Kind]:
+    """Class decorator: make `cls` the kind for its `name`."""
+    KINDS[cls.name] = cls()
+    return cls
+
+
+def kind_of(f: Field) -> Kind:
+    try:
+        return KINDS[f.kind]
+    except KeyError as exc:
+        raise ValueError(f"{f.key}: unknown field kind {f.kind!r}") from exc
+
+
+def elem_id(key: str) -> str:
+    """The field's stable element id: ``field-<key>`` with unsafe characters replaced."""
+    return "field-" + re.sub(r"[^A-Za-z0-9_-]", "_", key)
+
+
+def field_widget(
+    f: Field, default_file: Path | None = None, taken_ids: set[str] | None = None
+) -> FieldWidget:
+    """Render one field (inside the current Blocks context)."""
+    eid = elem_id(f.key)
+    if taken_ids is not None:
+        if eid in taken_ids:  # two keys that differ only in unsafe characters
+            eid += "_" + hashlib.sha1(f.key.encode()).hexdigest()[:6]
+        taken_ids.add(eid)
+    common: dict[str, Any] = {"label": f.label, "elem_id": eid, "info": f.warning}
+    return kind_of(f).build(f, common, default_file)
+
+
+# --- text, choices, booleans -----------------------------------------------------------------
+
+
+@register
+class Text(Kind):
+    name = "text"
+    lines = 1
+
+    def build(self, f: Field, common: dict[str, Any], default_file: Path | None) -> FieldWidget:
+        box = gr.Textbox(value=f.value, lines=self.lines, max_lines=max(self.lines, 20), **common)
+        return FieldWidget(f, self, box)
+
+    def coerce(self, f: Field, raw: Any) -> Any:
+        return "" if raw is None else str(raw)
+
+
+@register
+class TextArea(Text):
+    name = "textarea"
+    lines = 4
+
+
+@register
+class Bool(Kind):
+    name = "bool"
+
+    def build(self, f: Field, common: dict[str, Any], default_file: Path | None) -> FieldWidget:
+        return FieldWidget(f, self, gr.Checkbox(value=bool(f.value), **common))
+
+    def coerce(self, f: Field, raw: Any) -> Any:
+        return bool(raw)
+
+
+@register
+class Choice(Kind):
+    name = "choice"
+
+    def build(self, f: Field, common: dict[str, Any], default_file: Path | None) -> FieldWidget:
+        dropdown = gr.Dropdown(
+            choices=list(f.choices or [f.value]), value=f.value,
+            allow_custom_value=f.allow_custom, filterable=True, **common,
+        )  # fmt: skip
+        return FieldWidget(f, self, dropdown)
+
+    def validate(self, f: Field, raw: Any) -> str | None:
+        if raw is None or raw == "":
+            return f"{f.label}: choose a value"
+        if not f.allow_custom and f.choices and raw not in f.choices:
+            return f"{f.label}: choose one of the listed values"
+        return None
+
+
+# --- numbers ---------------------------------------------------------------------------------
+
+
+def parse_int(raw: Any) -> int | None:
+    """An exact int from a number or a digit string (seeds are text in the browser)."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, float):
+        return int(raw) if math.isfinite(raw) and raw.is_integer() else None
+    if isinstance(raw, str):
+        text = raw.strip().replace("_", "")
+        if text.lstrip("-").isdigit():
+            return int(text)
+    return None
+
+
+def _range_error(f: Field, number: float) -> str | None:
+    if f.minimum is not None and number < f.minimum:
+        return f"{f.label}: must be at least {_fmt(f.minimum)}"
+    if f.maximum is not None and number > f.maximum:
+        return f"{f.label}: must be at most {_fmt(f.maximum)}"
+    return None
+
+
+def _fmt(number: float) -> str:
+    return f"{number:g}" if isinstance(number, float) else str(number)
+
+
+@register
+class Int(Kind):
+    name = "int"
+    default_step: ClassVar[float] = 1
+    slider_range: ClassVar[float] = SLIDER_MAX_INT_RANGE
+
+    def build(self, f: Field, common: dict[str, Any], default_file: Path | None) -> FieldWidget:
+        low, high, step = f.minimum, f.maximum, f.step or self.default_step
+        if low is not None and high is not None and high - low <= self.slider_range:
+            return FieldWidget(
+                f, self, gr.Slider(minimum=low, maximum=high, step=step, value=f.value, **common)
+            )
+        number = gr.Number(
+            value=f.value,
+            minimum=low if low is not None and abs(low) <= JS_SAFE_INT else None,
+            maximum=high if high is not None and abs(high) <= JS_SAFE_INT else None,
+            step=step,
+            precision=0 if self.name == "int" else None,
+            **common,
+        )
+        return FieldWidget(f, self, number)
+
+    def validate(self, f: Field, raw: Any) -> str | None:
+        number = parse_int(raw)
+        if number is None:
+            return f"{f.label}: enter a whole number"
+        return _range_error(f, number)
+
+    def coerce(self, f: Field, raw: Any) -> Any:
+        return parse_int(raw)
+
+
+@register
+class Float(Int):
+    name = "float"
+    default_step = 0.01
+    slider_range = SLIDER_MAX_FLOAT_RANGE
+
+    def validate(self, f: Field, raw: Any) -> str | None:
+        if not is_number(raw):
+            return f"{f.label}: enter a number"
+        return _range_error(f, float(raw))
+
+    def coerce(self, f: Field, raw: Any) -> Any:
+        return float(raw)
+
+
+@register
+class Seed(Int):
+    """A 64-bit seed: exact digits in a text box, and a 'randomize each run' control."""
+
+    name = "seed"
+
+    def build(self, f: Field, common: dict[str, Any], default_file: Path | None) -> FieldWidget:
+        with gr.Row(equal_height=True):
+            box = gr.Textbox(value=str(f.value), scale=3, **common)
+            randomize = gr.Checkbox(
+                value=True, label="Randomize each run", scale=1, min_width=120,
+                elem_id=f"{common['elem_id']}-randomize",
+            )  # fmt: skip
+        return FieldWidget(f, self, box, mode=randomize)
+
+    def reset(self, f: Field, default_file: Path | None) -> Any:
+        return str(f.value)
+
+
+@register
+class Color(Kind):
+    """An int holding 0xRRGGBB (``display: color``, e.g. EmptyImage.color): a colour picker."""
+
+    name = "color"
+
+    def build(self, f: Field, common: dict[str, Any], default_file: Path | None) -> FieldWidget:
+        return FieldWidget(f, self, gr.ColorPicker(value=self.reset(f, None), **common))
+
+    def reset(self, f: Field, default_file: Path | None) -> Any:
+        return color_hex(int(f.value))
+
+    def validate(self, f: Field, raw: Any) -> str | None:
+        return None if parse_color(raw) is not None else f"{f.label}: choose a colour"
+
+    def coerce(self, f: Field, raw: Any) -> Any:
+        return parse_color(raw)
+
+
+def parse_color(raw: Any) -> int | None:
+    """``0xRRGGBB`` from a colour picker's ``#rrggbb`` / ``rgb(a)(...)``, or an int as is."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    if not isinstance(raw, str):
+        return None
+    try:
+        r, g, b, *_ = ImageColor.getrgb(raw.strip())
+    except ValueError:
+        return None
+    return (r << 16) | (g << 8) | b
+
+
+def color_hex(value: int) -> str:
+    """``#rrggbb`` for an int colour."""
+    return f"#{value & 0xFFFFFF:06x}"
+
+
+# --- uploads ---------------------------------------------------------------------------------
+
+
+class Media(Kind):
+    """An upload showing the workflow's own file when known; sent only when it differs."""
+
+    media = True
+
+    def component(self, value: str | None, common: dict[str, Any]) -> gr.components.Component:
+        raise NotImplementedError
+
+    def build(self, f: Field, common: dict[str, Any], default_file: Path | None) -> FieldWidget:
+        value = self.reset(f, default_file)
+        plain = {k: v for k, v in common.items() if k != "info"}
+        return FieldWidget(f, self, self.component(value, plain), default_file=default_file)
+
+    def reset(self, f: Field, default_file: Path | None) -> Any:
+        return str(default_file) if default_file else None
+
+    def upload(self, raw: Any, default_file: Path | None, workdir: Path) -> Path | None:
+        """The file to send for this value, or None (no file, or the workflow's own).
+
+        Reads files, and may write one into `workdir`: called at the edge, when a run starts.
+        """
+        if not raw:
+            return None
+        path = Path(raw)
+        return None if _same_file(path, default_file) else path
+
+
+@register
+class Image(Media):
+    name = "image"
+
+    def component(self, value: str | None, common: dict[str, Any]) -> gr.components.Component:
+        return gr.Image(  # image_mode=None and PNG keep the upload's transparency
+            value=value, type="filepath", image_mode=None, format="png",
+            sources=["upload", "clipboard"], height=MEDIA_HEIGHT, **common,
+        )  # fmt: skip
+
+
+@register
+class Video(Media):
+    name = "video"
+
+    def component(self, value: str | None, common: dict[str, Any]) -> gr.components.Component:
+        return gr.Video(value=value, sources=["upload"], height=MEDIA_HEIGHT, **common)
+
+
+@register
+class Audio(Media):
+    name = "audio"
+
+    def component(self, value: str | None, common: dict[str, Any]) -> gr.components.Component:
+        return gr.Audio(value=value, type="filepath", sources=["upload"], **common)
+
+
+@register
+class ImageMask(Media):
+    """An image with a painted mask, as ComfyUI's mask editor makes it: the PNG sent is
+    transparent where painted (so LoadImage's MASK is the painted area); alpha it already had
+    is kept elsewhere."""
+
+    name = "image-mask"
+
+    def component(self, value: str | None, common: dict[str, Any]) -> gr.components.Component:
+        return gr.ImageEditor(
+            value=value, type="pil", image_mode="RGBA", format="png", sources=["upload"],
+            brush=gr.Brush(colors=[("#ff00ff", 0.6)], color_mode="fixed"), layers=False,
+            transforms=(), height=MEDIA_HEIGHT * 2, **common,
+        )  # fmt: skip
+
+    def upload(self, raw: Any, default_file: Path | None, workdir: Path) -> Path | None:
+        background = raw.get("background") if isinstance(raw, dict) else None
+        if background is None:
+            return None
+        image = background.convert("RGBA")
+        painted = [layer for layer in raw.get("layers") or [] if layer.getbbox() is not None]
+        if not painted and default_file and _same_pixels(image, default_file):
+            return None
+        alpha = image.getchannel("A")
+        for layer in painted:
+            if layer.size == image.size:  # painted pixels (alpha > 0) become transparent
+                alpha = ImageChops.darker(alpha, ImageOps.invert(_painted(layer)))
+        image.putalpha(alpha)
+        workdir.mkdir(parents=True, exist_ok=True)
+        path = workdir / "mask.png"
+        image.save(path)
+        return path
+
+
+def _painted(layer: PILImage.Image) -> PILImage.Image:
+    """255 where the layer has paint, else 0."""
+    return layer.convert("RGBA").getchannel("A").point(lambda a: 255 if a else 0)
+
+
+def _same_pixels(image: PILImage.Image, path: Path) -> bool:
+    with PILImage.open(path) as own:
+        return own.convert("RGBA").tobytes() == image.tobytes()
+
+
+def _same_file(path: Path, default: Path | None) -> bool:
+    if default is None or not default.is_file() or not path.is_file():
+        return False
+    return _digest(path) == _digest(default)
+
+
+def _digest(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()

@@ -4,7 +4,8 @@
 
 TRUTH_OBJECT_INFO is the full ``/object_info`` of a real ComfyUI with the custom node packs
 installed (made by ``scripts/build_custom_nodes.py --dump``; default
-``/work/comfy/object_info-0.3.64-packs.json``, kept outside the repository). For every literal
+``/work/comfy/object_info-0.3.64-packs.json``, kept outside the repository), with the upload
+widgets the packs' JavaScript adds marked as the frontend shows them (``frontend_uploads``). For every literal
 input of every corpus workflow, the field kind from ``infer_fields(params)`` (no server) and
 from ``infer_fields(params, object_info=<bundled core + custom>)`` (what the no-server path
 gives once fields.py consults ``bundled_specs()``) is compared with the kind from
@@ -22,6 +23,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from build_custom_nodes import frontend_uploads  # noqa: E402
 
 from viewcomfy_ui.fields import infer_fields  # noqa: E402
 from viewcomfy_ui.nodespecs import core_object_info, custom_object_info  # noqa: E402
@@ -40,7 +44,7 @@ def kinds(workflow, object_info=None) -> dict[str, str]:
 def main() -> None:
     if not TRUTH.exists():
         sys.exit(f"{TRUTH}: no such file; dump a real ComfyUI's /object_info first (see docstring)")
-    truth_info = json.loads(TRUTH.read_text())
+    truth_info = frontend_uploads(json.loads(TRUTH.read_text()))
     core = core_object_info()
     bundled = {**custom_object_info(), **core}
     scores = {g: Counter() for g in ("core", "custom", "undeclared")}

@@ -95,6 +95,25 @@ def import_failures(log: Path | None) -> dict[str, str]:
     return {m[1]: LOCAL_PATH.sub("", m[2].strip()) for m in IMPORT_FAILED.finditer(text)}
 
 
+def frontend_uploads(object_info: dict) -> dict:
+    """Mark, in an ``/object_info``, the file lists a pack's JavaScript turns into uploads, as
+    ComfyUI's frontend shows them (VHS_LoadVideo.video, VHS_LoadAudioUpload.audio...): an empty
+    list (the server's input folder) named ``video``, ``audio`` or ``image`` of a loader class."""
+    for class_type, info in object_info.items():
+        if "load" not in class_type.lower():
+            continue
+        for section in (info.get("input") or {}).values():
+            for name in ("video", "audio", "image"):
+                spec = (section or {}).get(name)
+                if not isinstance(spec, list) or not spec:
+                    continue
+                opts = spec[1] if len(spec) > 1 and isinstance(spec[1], dict) else {}
+                choices = spec[0] if isinstance(spec[0], list) else opts.get("options")
+                if (isinstance(spec[0], list) or spec[0] == "COMBO") and not choices:
+                    section[name] = [spec[0], {**opts, f"{name}_upload": True}]
+    return object_info
+
+
 def build(object_info: dict, custom_nodes: Path) -> tuple[dict, list[dict]]:
     core = json.loads(CORE.read_text())
     packs = []
@@ -162,7 +181,8 @@ def main() -> None:
         return
     if args.custom_nodes is None:
         parser.error("give the custom_nodes folder the packs are installed in")
-    classes, packs = build(json.loads(args.source.read_text()), args.custom_nodes)
+    object_info = frontend_uploads(json.loads(args.source.read_text()))
+    classes, packs = build(object_info, args.custom_nodes)
     out = DATA / "custom_nodes.json"
     out.write_text(json.dumps(classes, separators=(",", ":"), sort_keys=True) + "\n")
     notes = licences_markdown(packs, import_failures(args.log))

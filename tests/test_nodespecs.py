@@ -79,10 +79,19 @@ def test_custom_declarations_give_the_right_widgets_where_values_mislead():
         "1": {"class_type": "VHS_VideoCombine", "inputs": {"frame_rate": 8, "format": "video/h264-mp4", "images": ["2", 0]}},
         "2": {"class_type": "ImageResize+", "inputs": {"width": 512, "interpolation": "lanczos", "image": ["3", 0]}},
     }  # fmt: skip
-    guessed = {f.key: f for f in infer_fields(workflow)}
-    declared = {f.key: f for f in infer_fields(workflow, custom_object_info())}
+    guessed = {f.key: f for f in infer_fields(workflow, core_object_info())}
+    declared = {
+        f.key: f for f in infer_fields(workflow, {**custom_object_info(), **core_object_info()})
+    }
     assert guessed["1-inputs-frame_rate"].kind == "int", "without declarations 8 looks like an int"
     assert declared["1-inputs-frame_rate"].kind == "float"
     assert declared["1-inputs-format"].kind == "choice"
     assert "video/h264-mp4" in declared["1-inputs-format"].choices
     assert declared["2-inputs-interpolation"].kind == "choice"
+
+
+def test_custom_loaders_file_lists_are_uploads_as_the_frontend_shows_them():
+    specs = bundled_specs()
+    assert specs.get("VHS_LoadVideo").inputs["video"].upload == "video"
+    assert specs.get("VHS_LoadAudioUpload").inputs["audio"].upload == "audio"
+    assert specs.get("VHS_VideoCombine").inputs["format"].upload is None

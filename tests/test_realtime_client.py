@@ -391,3 +391,27 @@ async def test_saving_runs_off_the_event_loop(gateway, tmp_path):
         release.set()
         [path] = await saving
     assert path.read_bytes() == PNG
+
+
+async def test_busy_gateway_submit_is_retried_after_retry_after(gateway):
+    gateway.busy = 1
+    async with client(gateway) as c:
+        result = await c.infer({"1-inputs-a": 1})
+    assert result.completed
+    assert len(gateway.submits) == 2
+    assert gateway.submits[0]["fields"]["prompt_id"] == gateway.submits[1]["fields"]["prompt_id"]
+
+
+async def test_failed_run_keeps_only_the_last_1000_log_lines(gateway):
+    async def script(run: Run) -> None:
+        for i in range(1500):
+            await run.log(f"line {i}")
+        await run.error("boom")
+
+    gateway.on_submit = script
+    seen: list[str] = []
+    async with client(gateway) as c:
+        with pytest.raises(RunFailedError, match="boom") as err:
+            await c.infer_with_logs({"1-inputs-a": 1}, seen.append)
+    assert len(seen) == 1500
+    assert err.value.logs == [f"line {i}" for i in range(500, 1500)]

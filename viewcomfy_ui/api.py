@@ -313,6 +313,7 @@ __all__ = [
     "FileOutput",
     "Phase",
     "PromptResult",
+    "Protocol",
     "RunCancelledError",
     "SyncViewComfyClient",
     "ViewComfyClient",

@@ -6,8 +6,12 @@ import asyncio
 import io
 import json
 import os
+import signal
+import subprocess
+import sys
 import threading
 import uuid
+from pathlib import Path
 
 import pytest
 from fake_gateway import CLIENT_ID, SECRET, FakeGateway, Run
@@ -415,3 +419,39 @@ async def test_failed_run_keeps_only_the_last_1000_log_lines(gateway):
             await c.infer_with_logs({"1-inputs-a": 1}, seen.append)
     assert len(seen) == 1500
     assert err.value.logs == [f"line {i}" for i in range(500, 1500)]
+
+
+CTRL_C_SCRIPT = """
+import sys
+from viewcomfy_ui.api import SyncViewComfyClient
+
+def on_log(line):
+    print("running", flush=True)
+
+with SyncViewComfyClient(sys.argv[1], sys.argv[2], sys.argv[3], protocol="realtime",
+                         gateway_url=sys.argv[4], timeout=60) as client:
+    client.infer_with_logs({"1-inputs-a": 1}, on_log)
+"""
+
+
+def test_ctrl_c_in_the_sync_client_cancels_the_run_on_the_gateway(gateway):
+    gateway.on_submit = lambda run: _log_then_wait(run)
+    root = str(Path(__file__).resolve().parent.parent)
+    with subprocess.Popen(
+        [sys.executable, "-c", CTRL_C_SCRIPT, API_URL, CLIENT_ID, SECRET, gateway.url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": root},
+    ) as child:
+        assert child.stdout.readline() == "running\n"
+        child.send_signal(signal.SIGINT)
+        _, stderr = child.communicate(timeout=30)
+    assert "KeyboardInterrupt" in stderr and SECRET not in stderr
+    prompt_id = gateway.submits[0]["fields"]["prompt_id"]
+    assert [c["json"]["prompt_id"] for c in gateway.cancels] == [prompt_id]
+
+
+async def _log_then_wait(run: Run) -> None:
+    await run.log("got prompt")
+    await run.wait_cancelled()

@@ -385,3 +385,23 @@ async def test_realtime_runs_on_the_comfyui_engine_with_an_upload(tmp_path):
     assert bodies and all(
         len(b) == o["size"] > 0 for b, o in zip(bodies, result["outputs"], strict=True)
     )
+
+
+async def test_runs_beyond_the_limit_are_refused_until_one_ends():
+    engine = BlockingEngine()
+    with local_server(engine=engine, max_active_runs=1) as url:
+        async with api(url, None) as http:
+            first = await submit(http, {"3-inputs-value": 1})
+            form = {"params": '{"3-inputs-value": 2}', "prompt_id": "second"}
+            realtime = await http.post("/api/workflow/infer", data=form)
+            direct = await http.post(
+                "/", files={"logs": (None, "false"), "params": (None, form["params"])}
+            )
+            await http.post("/api/workflow/infer/cancel", json={"prompt_id": first})
+            await until_completed(http, first)
+            engine.gate.set()
+            later = await submit(http, {"3-inputs-value": 3})
+            done = await until_completed(http, later)
+    for refused in (realtime, direct):
+        assert refused.status_code == 503 and "1 runs are in progress" in refused.json()["detail"]
+    assert done["status"] == "success"

@@ -198,3 +198,73 @@ def test_every_kind_inferred_on_the_corpus_has_a_widget_class():
             f.kind for path in CORPUS.glob("*.json") for f in infer_fields(load_workflow(path))
         }
     assert kinds <= set(KINDS) and {"seed", "image", "choice", "color"} <= kinds
+
+
+def primitive(title: str, value: int = 7) -> dict:
+    return {"class_type": "PrimitiveInt", "_meta": {"title": title}, "inputs": {"value": value}}
+
+
+def test_only_real_seeds_are_seeds():
+    workflow = {
+        "1": primitive("Int"),  # feeds KSampler.seed
+        "2": primitive("Int"),  # feeds KSampler.steps
+        "3": primitive("Int"),  # feeds a reroute that feeds KSamplerAdvanced.noise_seed
+        "4": {"class_type": "Reroute", "inputs": {"": ["3", 0]}},
+        "5": primitive("Tint seed", 0x123456),  # titled as a seed: feeds a colour
+        "6": primitive("Length", 77),  # feeds a custom node's length
+        "10": {"class_type": "KSampler", "inputs": {"seed": ["1", 0], "steps": ["2", 0]}},
+        "11": {"class_type": "KSamplerAdvanced", "inputs": {"noise_seed": ["4", 0]}},
+        "12": {"class_type": "EmptyImage", "inputs": {"color": ["5", 0]}},
+        "13": {"class_type": "WanSoundImageToVideo", "inputs": {"length": ["6", 0]}},
+        "14": {"class_type": "MyNode", "inputs": {"seed_2": 3, "seedream_steps": 4, "batch": 5}},
+    }
+    kinds = {f.key: f.kind for f in infer_fields(workflow)}
+    assert kinds["1-inputs-value"] == kinds["3-inputs-value"] == kinds["5-inputs-value"] == "seed"
+    assert kinds["2-inputs-value"] == kinds["6-inputs-value"] == "int"
+    assert kinds["14-inputs-seed_2"] == "seed"
+    assert kinds["14-inputs-seedream_steps"] == kinds["14-inputs-batch"] == "int"
+
+
+def test_saved_seed_mode_is_kept():
+    fields = by_key(
+        infer_fields(
+            {
+                "3": {
+                    "class_type": "KSampler",
+                    "inputs": {"seed": 1, "control_after_generate": "fixed"},
+                }
+            }
+        )
+    )
+    assert fields["3-inputs-seed"].seed_mode == "fixed"
+
+
+def test_saved_values_outside_a_range_are_kept_and_said_quietly():
+    workflow = {
+        "1": {"class_type": "KSampler", "inputs": {"steps": 0}},
+        "2": {"class_type": "VHS_LoadVideo", "inputs": {"custom_width": 0, "custom_height": 512}},
+    }
+    fields = by_key(infer_fields(workflow))
+    steps = fields["1-inputs-steps"]
+    assert steps.value == 0 and steps.minimum == 1 and "saved value 0" in steps.warning
+    width, height = fields["2-inputs-custom_width"], fields["2-inputs-custom_height"]
+    assert width.minimum is None and width.warning is None, "a wrong guess is dropped, not shown"
+    assert height.minimum == 1
+
+
+def test_warnings_claim_a_server_only_when_one_was_consulted():
+    workflow = {
+        "1": {"class_type": "VAELoader", "inputs": {"vae_name": "ae.safetensors"}},
+        "2": {"class_type": "KSampler", "inputs": {"sampler_name": "my_sampler"}},
+    }
+    bundled = by_key(infer_fields(workflow))
+    assert bundled["1-inputs-vae_name"].warning is None
+    assert "server" not in bundled["2-inputs-sampler_name"].warning
+    assert bundled["2-inputs-sampler_name"].value == "my_sampler"
+    server = {
+        "VAELoader": {"input": {"required": {"vae_name": [["other.safetensors"], {}]}}},
+        "KSampler": {"input": {"required": {"sampler_name": [["euler"], {}]}}},
+    }
+    consulted = by_key(infer_fields(workflow, server))
+    assert "on the server" in consulted["1-inputs-vae_name"].warning
+    assert "on the server" in consulted["2-inputs-sampler_name"].warning

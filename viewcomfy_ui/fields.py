@@ -28,6 +28,9 @@ from .workflow import (
 FieldKind = str  # the name of a kind registered in ui/kinds.py: "text", "seed", "image", ...
 MEDIA_KINDS = ("image", "image-mask", "video", "audio")  # the upload kinds  # the upload kinds
 SEED_MAX = 2**64 - 1
+SEED_MODES = ("randomize", "fixed", "increment", "decrement")  # ComfyUI's control_after_generate
+SEED_NAME = re.compile(r"(^|[_\s])seed($|[_\s\d])", re.IGNORECASE)  # seed, noise_seed, "Tint seed"
+PASS_THROUGH_CLASSES = {"Reroute"}
 
 UI_ONLY_INPUTS = {
     "upload", "choose file to upload", "video-preview", "control_after_generate",
@@ -68,7 +71,9 @@ class Field:
     `key` is the flattened parameter key; `value` is the workflow's value (seeds stay exact
     ints). `choices` is set for kind ``choice`` (and lists known files for uploads);
     `allow_custom` says a value outside `choices` is acceptable (model lists differ per server).
-    `warning` flags a value that does not fit the node's declaration.
+    `warning` flags a value that does not fit the node's declaration (the value is kept).
+    `seed_mode` is what a seed does on each run: one of `SEED_MODES` (``randomize`` unless the
+    workflow saved another).
     """
 
     key: str
@@ -86,6 +91,7 @@ class Field:
     allow_custom: bool = False
     advanced: bool = False
     warning: str | None = None
+    seed_mode: str = "randomize"
 
 
 @dataclass
@@ -113,9 +119,12 @@ def infer_fields(
         spec = specs.get(node.class_type)
         for name, value in node.inputs.items():
             declared = spec.inputs.get(name) if spec else None
+            seedlike = is_seed_name(name)
             if node.class_type in PRIMITIVE_CLASSES and name == "value":
                 declared = _primitive_spec(declared, _primitive_target(node, consumers, specs))
-            made = _field(node, name, value, declared, spec.category if spec else "")
+                seedlike = _primitive_is_seed(node, consumers)
+            rules = _Rules(spec.category if spec else "", seedlike, bool(object_info))
+            made = _field(node, name, value, declared, rules)
             if made is not None:
                 fields.append(made)
     return _finish_labels(fields, nodes, specs, consumers)
@@ -187,6 +196,27 @@ def _primitive_spec(own: InputSpec | None, target: InputSpec | None) -> InputSpe
     return target
 
 
+def _primitive_is_seed(node: _Node, consumers: Mapping[str, list[tuple[_Node, str]]]) -> bool:
+    """A primitive is a seed when titled like one or when it feeds an input named like one
+    (following the API workflow's links, through reroutes)."""
+    if is_seed_name(node.title):
+        return True
+    seen, todo = {node.node_id}, [node.node_id]
+    while todo:
+        for consumer, name in consumers.get(todo.pop(), []):
+            if is_seed_name(name):
+                return True
+            if consumer.class_type in PASS_THROUGH_CLASSES and consumer.node_id not in seen:
+                seen.add(consumer.node_id)
+                todo.append(consumer.node_id)
+    return False
+
+
+def is_seed_name(name: str) -> bool:
+    """``seed``, ``noise_seed``, ``seed_2``, a title such as "Tint seed"; not "seedream"."""
+    return bool(SEED_NAME.search(name))
+
+
 def _primitive_target(
     node: _Node, consumers: Mapping[str, list[tuple[_Node, str]]], specs: NodeSpecs
 ) -> InputSpec | None:
@@ -202,8 +232,17 @@ def _primitive_target(
 # --- one field -------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Rules:
+    """What one input's field depends on besides its declaration."""
+
+    category: str  # the node's category (advanced sections)
+    seedlike: bool  # named like a seed (or a primitive feeding one): may be randomized
+    consulted: bool  # declarations came from a server's /object_info, not the bundled spec
+
+
 def _field(
-    node: _Node, name: str, value: Any, declared: InputSpec | None, category: str
+    node: _Node, name: str, value: Any, declared: InputSpec | None, rules: _Rules
 ) -> Field | None:
     if name in UI_ONLY_INPUTS or value is None or isinstance(value, Mapping | list):
         return None
@@ -217,21 +256,27 @@ def _field(
         value=value,
         class_type=node.class_type,
     )
-    made = _from_declaration(base, declared) if declared is not None else None
+    made = _from_declaration(base, declared, rules) if declared is not None else None
     if made is None:
-        made = _from_heuristics(base, node.class_type or node.title)
+        made = _from_heuristics(base, node.class_type or node.title, rules.seedlike)
         if declared is not None and declared.is_widget:
             made = replace(
                 made,
                 warning=f"value {value!r} does not fit the node's {declared.type} input "
                 "(the export may be corrupted)",
             )
-    advanced = _is_advanced(made, category, node.class_type in PRIMITIVE_CLASSES)
+    advanced = _is_advanced(made, rules.category, node.class_type in PRIMITIVE_CLASSES)
+    mode = node.inputs.get("control_after_generate")
+    if made.kind == "seed" and mode in SEED_MODES:
+        made = replace(made, seed_mode=mode)
     return replace(made, advanced=advanced)
 
 
-def _from_declaration(field: Field, spec: InputSpec) -> Field | None:
-    """A field that follows the declaration, or None when the value does not fit it."""
+def _from_declaration(field: Field, spec: InputSpec, rules: _Rules) -> Field | None:
+    """A field that follows the declaration, or None when the value does not fit it.
+
+    A saved value the declaration does not allow is kept, with a quiet warning.
+    """
     value, opts = field.value, spec.options
     if spec.upload:
         if not isinstance(value, str):
@@ -244,7 +289,10 @@ def _from_declaration(field: Field, spec: InputSpec) -> Field | None:
         if choices and value not in choices:
             if not isinstance(value, str | int | float) or isinstance(value, bool):
                 return None
-            warning = f"{value!r} is not one of this node's choices on the server"
+            if rules.consulted:
+                warning = f"{value!r} is not one of this node's choices on the server (kept)"
+            elif not model:  # model lists differ per server: the bundled one says nothing
+                warning = f"{value!r} is not one of ComfyUI's usual choices here (kept)"
             choices = (value, *choices)
         elif not choices:
             choices = (value,)
@@ -260,7 +308,7 @@ def _from_declaration(field: Field, spec: InputSpec) -> Field | None:
         if spec.type == "INT":
             if isinstance(value, float) and not value.is_integer():
                 return None
-            kind = "seed" if opts.get("control_after_generate") else "int"
+            kind = "seed" if opts.get("control_after_generate") and rules.seedlike else "int"
             if kind == "int" and opts.get("display") == "color":
                 kind = "color"
             step = opts.get("step", 1)
@@ -269,9 +317,10 @@ def _from_declaration(field: Field, spec: InputSpec) -> Field | None:
             kind = "float"
             step = opts.get("step", 0.01)
             value = _rounded(float(value), opts.get("round"))
+        low, high = opts.get("min"), opts.get("max")
         return replace(
-            field, kind=kind, value=value, minimum=opts.get("min"), maximum=opts.get("max"),
-            step=step,
+            field, kind=kind, value=value, minimum=low, maximum=high, step=step,
+            warning=_outside(value, low, high, "the server's" if rules.consulted else "ComfyUI's"),
         )  # fmt: skip
     if spec.type == "STRING":
         if not isinstance(value, str):
@@ -281,7 +330,16 @@ def _from_declaration(field: Field, spec: InputSpec) -> Field | None:
     return None  # a socket type holding a literal: let the heuristics decide
 
 
-def _from_heuristics(field: Field, class_type: str) -> Field:
+def _outside(value: float, low: Any, high: Any, whose: str) -> str | None:
+    """A quiet note when a saved number lies outside the declared range."""
+    if is_number(low) and value < low:
+        return f"the saved value {value} is below {whose} minimum {low} (kept)"
+    if is_number(high) and value > high:
+        return f"the saved value {value} is above {whose} maximum {high} (kept)"
+    return None
+
+
+def _from_heuristics(field: Field, class_type: str, seedlike: bool) -> Field:
     """Name and value rules for inputs the spec does not declare (custom nodes)."""
     name, value, low = field.input_name, field.value, field.input_name.lower()
     if isinstance(value, bool):
@@ -305,28 +363,30 @@ def _from_heuristics(field: Field, class_type: str) -> Field:
             return replace(field, kind="textarea")
         return replace(field, kind="text")
     if is_number(value):
-        if isinstance(value, int) and (
-            low in ("seed", "noise_seed", "rand_seed") or low.endswith("_seed")
-        ):
+        if isinstance(value, int) and seedlike and 0 <= value <= SEED_MAX:
             return replace(field, kind="seed", minimum=0, maximum=SEED_MAX, step=1)
         if isinstance(value, int):
-            return replace(field, kind="int", step=1, **_guess_range(low))
+            return replace(field, kind="int", step=1, **_guess_range(low, value))
         return replace(
-            field, kind="float", value=_rounded(value, None), step=0.01, **_guess_range(low)
-        )
+            field, kind="float", value=_rounded(value, None), step=0.01,
+            **_guess_range(low, value),
+        )  # fmt: skip
     return replace(field, kind="text", value=str(value))
 
 
-def _guess_range(name: str) -> dict[str, Any]:
+def _guess_range(name: str, value: float) -> dict[str, Any]:
+    """A range for a well-known name, unless the saved value shows the guess is wrong."""
     if name == "steps":
-        return {"minimum": 1, "maximum": 10000}
-    if name in ("denoise", "denoise_strength"):
-        return {"minimum": 0.0, "maximum": 1.0}
-    if name in ("width", "height") or name.endswith(("_width", "_height")):
-        return {"minimum": 1, "maximum": 16384}
-    if name in ("batch_size", "length", "num_frames", "frame_count", "amount"):
-        return {"minimum": 1, "maximum": 4096}
-    return {}
+        low, high = 1, 10000
+    elif name in ("denoise", "denoise_strength"):
+        low, high = 0.0, 1.0
+    elif name in ("width", "height") or name.endswith(("_width", "_height")):
+        low, high = 1, 16384
+    elif name in ("batch_size", "length", "num_frames", "frame_count", "amount"):
+        low, high = 1, 4096
+    else:
+        return {}
+    return {"minimum": low, "maximum": high} if low <= value <= high else {}
 
 
 def _media_kind(class_type: str, name: str, value: str) -> str | None:

@@ -222,15 +222,44 @@ def test_app_takes_exact_widgets_from_the_live_object_info(fake):
 
 
 def test_app_runs_the_demo_on_comfyui_end_to_end(fake):
-    from apps import running_app
+    from apps import endpoint_ids, running_app
     from gradio_client import Client
 
-    with RunningFake(fake) as comfy_url, running_app(comfyui_url=comfy_url) as (url, _):
-        status, logs, gallery, *_ = Client(url, verbose=False).predict(api_name="/run")
-    assert 'data-state="done"' in status
-    assert "Executing node 1 (Photo, LoadImage)" in logs
-    assert len(gallery) == 2
+    with RunningFake(fake) as comfy_url, running_app(comfyui_url=comfy_url) as (url, app):
+        _, returns = endpoint_ids(app.page)
+        out = dict(zip(returns, Client(url, verbose=False).predict(api_name="/run"), strict=True))
+    assert 'data-state="done"' in out["status"]
+    assert "Executing node 1 (Photo, LoadImage)" in out["logs"]
+    assert len(out["gallery"]) == 2
     graph = next(iter(fake.prompts.values()))
     assert ("input", "", graph["1"]["inputs"]["image"]) in fake.files, (
         "the demo image was uploaded to ComfyUI"
+    )
+
+
+async def test_uploads_of_the_same_name_from_two_runs_do_not_overwrite_each_other(fake):
+    """ComfyUI's input folder is shared by all runs: each upload is stored under its digest."""
+    with serve(fake) as url:
+        async with ViewComfyClient(url) as client:
+            for color in ((255, 0, 0), (0, 0, 255)):
+                image = io.BytesIO()
+                Image.new("RGB", (8, 8), color).save(image, format="PNG")
+                await client.infer({"1-inputs-image": image.getvalue(), "3-inputs-value": 1})
+    names = [graph["1"]["inputs"]["image"] for graph in fake.prompts.values()]
+    assert len(set(names)) == 2
+    colors = {Image.open(io.BytesIO(fake.files[("input", "", n)])).getpixel((0, 0)) for n in names}
+    assert colors == {(255, 0, 0), (0, 0, 255)}
+
+
+async def test_refused_choice_lists_the_server_choices(fake):
+    with serve(fake) as url:
+        async with ViewComfyClient(url) as client:
+            with pytest.raises(RunFailedError) as err:
+                await client.infer_with_logs(
+                    {"1-inputs-image": png_bytes(), "2-inputs-upscale_method": "nope"},
+                    lambda _: None,
+                )
+    assert (
+        "node 2 (Resize, ImageScale) input 'upscale_method': 'nope' is not one of its choices "
+        "('nearest-exact', 'bilinear'" in str(err.value)
     )

@@ -195,8 +195,8 @@ def test_params_cli_reports_bad_file_in_one_line(tmp_path):
 LAYERS = [
     {"errors"},
     {"workflow", "nodespecs", "fields", "demo"},
-    {"models", "api", "object_info"},
-    {"outputs", "progress"},
+    {"models", "api", "client", "outputs", "object_info"},
+    {"progress"},
     {"server"},
     {"ui"},
 ]  # as viewcomfy_ui/__init__.py's docstring says

@@ -3,8 +3,10 @@
 Layers, each importing only those before it:
   errors                       - the exception hierarchy (imports nothing)
   workflow, nodespecs, fields  - the workflow model and form-field inference (pure)
-  models, api, object_info     - the ViewComfy client (HTTP + SSE) and node declarations
-  outputs, progress            - decoding and saving outputs; console progress lines
+  models, api, client/, outputs, object_info
+                               - the ViewComfy client (HTTP + SSE + socket.io), saving its
+                                 outputs (decoded or streamed from links), node declarations
+  progress                     - console progress lines
   server/                      - a local ViewComfy-compatible server and its engines
   ui/                          - the Gradio app (kinds -> values -> runner -> page -> main)
 """

@@ -24,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
         "-o", "--output", type=Path, default=Path("workflow_api_parameters.json"),
         help="where to write (default: ./workflow_api_parameters.json; '-' for stdout)",
     )  # fmt: skip
+    params.add_argument("-f", "--force", action="store_true", help="overwrite an existing file")
 
     from .server.cli import add_serve_command
 
@@ -32,8 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args) if hasattr(args, "run") else _params(args)
     except ViewComfyError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(str(exc))
     except BrokenPipeError:  # e.g. `... params wf.json -o - | head`
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
         return 0
@@ -45,11 +45,25 @@ def _params(args: argparse.Namespace) -> int:
     if str(args.output) == "-":
         print(text)
     else:
-        args.output.write_text(text)
+        try:
+            with args.output.open("w" if args.force else "x", encoding="utf-8") as handle:
+                handle.write(text)
+        except FileExistsError:
+            return _fail(
+                f"{args.output} already exists; pass --force to overwrite it, -o PATH to write "
+                "elsewhere, or -o - for stdout"
+            )
+        except OSError as exc:
+            return _fail(f"cannot write {args.output} ({exc.strerror or exc})")
         print(
             f"wrote {args.output} ({sum(not is_context_key(k) for k in workflow.params)} parameters)"
         )
     return 0
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -51,6 +51,10 @@ class RateLimitError(HTTPStatusError):
     """429 after all allowed retries."""
 
 
+class LinkExpiredError(HTTPStatusError):
+    """403 from output storage: the output's presigned link has expired."""
+
+
 class RunFailedError(APIError):
     """The run started but failed (an `error` event). `logs` holds the lines seen so far."""
 
@@ -60,8 +64,20 @@ class RunFailedError(APIError):
 
 
 class IncompleteStreamError(RunFailedError):
-    """The event stream ended without a `prompt_result` (dropped connection, proxy timeout)."""
+    """The event stream or socket ended without a result (dropped connection, proxy timeout)."""
+
+
+class RunCancelledError(APIError):
+    """The run was cancelled (`infer_canceled_message`). `logs` holds the lines seen so far."""
+
+    def __init__(self, message: str, *, logs: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.logs = list(logs or [])
 
 
 class MalformedResultError(APIError):
     """The server's result was not a valid prompt result."""
+
+
+class ResultTooLargeError(MalformedResultError):
+    """The result is larger than the client's `max_result_bytes`."""

@@ -4,35 +4,44 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .client.storage import stream_to
 from .errors import MalformedResultError
 
 
 @dataclass
 class FileOutput:
-    """One output file. `data` is base64 text (as on the wire); `content()` decodes it.
+    """One output file: base64 `data` (the direct protocol), or a `filepath` link (newer
+    deployments and the realtime gateway: an expiring https URL, fetched without the keys).
 
-    `filepath` is set instead of `data` by newer deployments (an expiring https URL); the client
-    downloads it and fills `data`, so callers see the same shape either way.
+    `content()` gives the bytes either way; `outputs.save_outputs` streams links to disk.
+    Its repr never prints `data` (it can be hundreds of MB).
     """
 
     filename: str
     content_type: str
-    data: str
-    size: int
+    data: str = field(default="", repr=False)
+    size: int = 0
     filepath: str | None = None
 
     def content(self) -> bytes:
-        """The file's bytes. Raises MalformedResultError if `data` is not valid base64."""
+        """The file's bytes (downloading a `filepath` link into memory; prefer `save_outputs`
+        for big files). Raises MalformedResultError if `data` is not valid base64."""
+        if not self.data and self.filepath:
+            sink = io.BytesIO()
+            stream_to(self.filepath, sink, self.filename)
+            return sink.getvalue()
         try:
             return base64.b64decode(self.data, validate=True)
-        except (binascii.Error, ValueError):
+        except (binascii.Error, ValueError) as exc:
             raise MalformedResultError(
                 f"output {self.filename!r} is not valid base64; the server sent a broken result"
-            ) from None
+            ) from exc
 
     @classmethod
     def from_json(cls, obj: Any) -> FileOutput:
@@ -55,7 +64,11 @@ class FileOutput:
 
 @dataclass
 class PromptResult:
-    """A finished run: its id, status, timing, the prompt that ran, and its output files."""
+    """A run's result: its id, status, timing, the prompt that ran, and its output files.
+
+    From the results API a run still going has `completed == False`; `error_data` is the
+    gateway's error detail when it gives one.
+    """
 
     prompt_id: str
     status: str
@@ -63,6 +76,7 @@ class PromptResult:
     execution_time_seconds: float
     prompt: dict[str, Any]
     outputs: list[FileOutput] = field(default_factory=list)
+    error_data: Any = None
 
     @classmethod
     def from_json(cls, obj: Any) -> PromptResult:
@@ -73,16 +87,45 @@ class PromptResult:
         if not isinstance(outputs, list):
             raise MalformedResultError("the prompt result's 'outputs' is not a list")
         seconds = obj.get("execution_time_seconds")
+        if is_number(seconds) and not math.isfinite(seconds):
+            raise MalformedResultError(
+                "the prompt result's 'execution_time_seconds' is not a finite number"
+            )
         prompt = obj.get("prompt")
         return cls(
             prompt_id=str(obj.get("prompt_id") or ""),
             status=str(obj.get("status") or ""),
             completed=bool(obj.get("completed", True)),
-            execution_time_seconds=float(seconds) if _is_number(seconds) else 0.0,
+            execution_time_seconds=float(seconds) if is_number(seconds) else 0.0,
             prompt=dict(prompt) if isinstance(prompt, Mapping) else {},
             outputs=[FileOutput.from_json(o) for o in outputs],
+            error_data=obj.get("error_data"),
+        )
+
+    @classmethod
+    def from_camel(cls, obj: Any) -> PromptResult:
+        """A result from the gateway's results API (camelCase keys, `completed` as given)."""
+        if not isinstance(obj, Mapping):
+            raise MalformedResultError("a result in the results list is not a JSON object")
+        outputs = obj.get("outputs") or []
+        if not isinstance(outputs, list):
+            raise MalformedResultError("a result's 'outputs' is not a list")
+        return cls.from_json(
+            {
+                "prompt_id": obj.get("promptId"),
+                "status": obj.get("status"),
+                "completed": obj.get("completed") is True,
+                "execution_time_seconds": obj.get("executionTimeSeconds"),
+                "prompt": obj.get("prompt"),
+                "error_data": obj.get("errorData"),
+                "outputs": [
+                    {**o, "content_type": o.get("contentType")} if isinstance(o, Mapping) else o
+                    for o in outputs
+                ],
+            }
         )
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
+    """An int or float, not a bool."""
     return isinstance(value, int | float) and not isinstance(value, bool)

@@ -1,18 +1,29 @@
 """Output files: what kind of media each is, and saving them under safe, unique names.
 
 Server-given filenames are hostile input: only their last path component survives, cleaned of
-control and reserved characters, and an existing file is never overwritten.
+control and reserved characters, and an existing file is never overwritten. Saving is blocking
+file work: from async code run it in a thread (`ViewComfyClient.save_outputs` does).
+Outputs given as links stream to disk in chunks, without the ViewComfy keys.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import mimetypes
+import os
 import re
+import threading
 import unicodedata
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Literal
+from typing import BinaryIO, Literal
 
+import httpx
+
+from .client.storage import storage_client, stream_to
+from .errors import MalformedResultError
 from .models import FileOutput, PromptResult
 
 MediaKind = Literal["image", "video", "audio", "text", "other"]
@@ -92,36 +103,92 @@ _WINDOWS_RESERVED = {
 }
 
 
-def save_output(output: FileOutput, directory: str | Path) -> SavedOutput:
-    """Write one output into `directory` under a safe, new name (never overwriting)."""
+def save_output(
+    output: FileOutput, directory: str | Path, http: httpx.Client | None = None
+) -> SavedOutput:
+    """Write one output into `directory` under a safe, new name (never overwriting): decoded
+    from `data`, or streamed from its `filepath` link. A failed download leaves no file."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    content = output.content()
-    kind = media_kind(output.filename, output.content_type, content[:16])
     name = safe_filename(output.filename)
     if "." not in name:
         ext = mimetypes.guess_extension(output.content_type.split(";")[0].strip()) or ""
         name += ext
-    path = _create_unique(directory, name, content)
+    path, handle = unique_file(directory, name)
+    sink = _HeadRecorder(handle)
+    try:
+        with handle:
+            if not output.data and output.filepath:
+                stream_to(output.filepath, sink, output.filename, http)
+            else:
+                _decode_into(output, sink)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    kind = media_kind(output.filename, output.content_type, sink.head)
     return SavedOutput(path=path, kind=kind, content_type=output.content_type)
 
 
 def save_outputs(result: PromptResult, directory: str | Path) -> list[Path]:
     """Write every output of `result` into `directory`; returns the paths, in output order."""
-    return [save_output(output, directory).path for output in result.outputs]
+    if not any(o.filepath and not o.data for o in result.outputs):
+        return [save_output(output, directory).path for output in result.outputs]
+    with storage_client() as http:
+        return [save_output(output, directory, http).path for output in result.outputs]
 
 
-def _create_unique(directory: Path, name: str, content: bytes) -> Path:
+B64_CHUNK = 4 << 20  # base64 characters decoded at a time (a multiple of 4)
+
+
+def _decode_into(output: FileOutput, sink: BinaryIO) -> None:
+    data = output.data
+    try:
+        for start in range(0, len(data), B64_CHUNK):
+            sink.write(base64.b64decode(data[start : start + B64_CHUNK], validate=True))
+    except (binascii.Error, ValueError) as exc:
+        raise MalformedResultError(
+            f"output {output.filename!r} is not valid base64; the server sent a broken result"
+        ) from exc
+
+
+class _HeadRecorder:
+    """A file wrapper that keeps the first bytes written (to sniff the media kind)."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self._handle = handle
+        self.head = b""
+
+    def write(self, chunk: bytes) -> int:
+        if len(self.head) < 16:
+            self.head += chunk[: 16 - len(self.head)]
+        return self._handle.write(chunk)
+
+
+# --- unique names ----------------------------------------------------------------------------
+
+_MAX_REMEMBERED = 16384  # (directory, name) pairs; the oldest are forgotten (then re-probed)
+_next_suffix: OrderedDict[tuple[str, str], int] = OrderedDict()  # (directory, name) -> next n
+_lock = threading.Lock()
+
+
+def unique_file(directory: Path, name: str) -> tuple[Path, BinaryIO]:
+    """Create a new file in `directory` named `name`, else `stem_1.ext`, `stem_2.ext`, ...;
+    returns its path and the open handle. Never overwrites (``open("xb")``), and remembers the
+    next free suffix per name, so saving n files with one name costs O(1) each, not O(n)."""
     stem, dot, ext = name.rpartition(".")
     if not dot:
         stem, ext = name, ""
-    for n in range(10_000):
-        candidate = name if n == 0 else f"{stem}_{n}{dot}{ext}"
-        path = directory / candidate
-        try:
-            with path.open("xb") as handle:  # "x": fails if it exists, so never overwrites
-                handle.write(content)
-            return path
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"too many files named like {name!r} in {directory}")
+    key = (os.fspath(directory.resolve()), name)
+    with _lock:
+        n = _next_suffix.pop(key, 0)
+        while True:
+            path = directory / (name if n == 0 else f"{stem}_{n}{dot}{ext}")
+            try:
+                handle = path.open("xb")  # "x": fails if it exists, so never overwrites
+            except FileExistsError:
+                n += 1
+                continue
+            _next_suffix[key] = n + 1
+            while len(_next_suffix) > _MAX_REMEMBERED:
+                _next_suffix.popitem(last=False)
+            return path, handle

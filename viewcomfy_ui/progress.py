@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-BAR_WIDTH = 10
+from tqdm import tqdm
+
 _TQDM = re.compile(
     r"(?P<percent>\d{1,3})%\|[^|]*\|\s*(?P<n>\d+)/(?P<total>\d+)"
     r"(?:\s*\[(?P<elapsed>[\d:]+)<(?P<eta>[\d:?]+)(?:,\s*(?P<rate>[^\]]*))?\])?"
@@ -43,21 +44,5 @@ def _seconds(clock: str | None) -> int | None:
 
 
 def tqdm_line(n: int, total: int, elapsed: float) -> str:
-    """A tqdm-style progress line, as ComfyUI prints it."""
-    fraction = n / total if total else 1.0
-    filled = fraction * BAR_WIDTH
-    full = int(filled)
-    partial = " ▏▎▍▌▋▊▉"[int((filled - full) * 8)] if full < BAR_WIDTH else ""
-    bar = ("█" * full + partial).ljust(BAR_WIDTH)
-    rate = n / elapsed if elapsed > 0 else 0.0
-    remaining = (total - n) / rate if rate > 0 else 0.0
-    return (
-        f"{round(fraction * 100):3d}%|{bar}| {n}/{total} "
-        f"[{_clock(elapsed)}<{_clock(remaining)}, {rate:5.2f}it/s]"
-    )
-
-
-def _clock(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+    """A tqdm progress line, as ComfyUI prints it (``45%|████▌     | 9/20 [00:03<00:04, 2.6it/s]``)."""
+    return tqdm.format_meter(n, total, elapsed)

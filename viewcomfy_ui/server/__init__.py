@@ -1,7 +1,8 @@
 """A local ViewComfy-compatible API server and its engines."""
 
-from .app import ServerConfig, create_app
+from .app import create_app
 from .background import BackgroundServer, start_background_server
+from .config import ServerConfig
 from .engine import BuiltinEngine
 
 __all__ = [

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -17,6 +19,7 @@ from ..errors import ViewComfyError
 from ..nodespecs import core_specs
 from ..progress import tqdm_line
 from ..workflow import ApiWorkflow, is_link
+from .budget import PlanError, check_budget, default_max_image_bytes
 from .nodes import NODES, OutputFile, RunContext
 
 
@@ -61,18 +64,61 @@ class InputFiles:
         self.shared = shared.resolve() if shared else None
 
     def find(self, name: str) -> Path | None:
-        return _inside(self.uploads, name) or (_inside(self.shared, name) if self.shared else None)
+        found = find_inside(self.uploads, name)
+        return found or (find_inside(self.shared, name) if self.shared else None)
 
 
-def _inside(folder: Path, name: str) -> Path | None:
-    candidate = (folder / str(name).replace("\\", "/")).resolve()
+def find_inside(folder: Path, name: object) -> Path | None:
+    """The file `name` inside `folder`, or None: the one path-confinement check (``..``,
+    absolute paths, backslashes and symlinks out of `folder` all give None)."""
+    if not isinstance(name, str) or "\0" in name:
+        return None
+    folder = folder.resolve()
+    candidate = (folder / name.replace("\\", "/")).resolve()
     return candidate if candidate.is_relative_to(folder) and candidate.is_file() else None
 
 
+class MemoryPool:
+    """Image bytes shared by the runs at once: `hold` waits until a run's planned bytes fit."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = self.free = capacity
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def hold(
+        self, amount: int, cancelled: threading.Event, log: Callable[[str], None]
+    ) -> Iterator[None]:
+        amount = min(amount, self.capacity)
+        with self._changed:
+            if self.free < amount:
+                log("waiting for other runs to free memory")
+            while self.free < amount:
+                if cancelled.is_set():
+                    raise RunCancelled("the run was cancelled while it waited")
+                self._changed.wait(0.2)
+            self.free -= amount
+        try:
+            yield
+        finally:
+            with self._changed:
+                self.free += amount
+                self._changed.notify_all()
+
+
 class BuiltinEngine:
-    """Runs graphs of model-free core ComfyUI nodes (image operations) with Pillow and numpy."""
+    """Runs graphs of model-free core ComfyUI nodes (image operations) with Pillow and numpy.
+
+    A run may hold at most `max_image_bytes` of image data (default: `default_max_image_bytes`);
+    `check` refuses a graph over it before anything is decoded or allocated. Runs at once share
+    twice that: a run whose images do not fit yet waits for others to finish.
+    """
 
     name = "builtin"
+
+    def __init__(self, max_image_bytes: int | None = None) -> None:
+        self.max_image_bytes = max_image_bytes or default_max_image_bytes()
+        self.memory = MemoryPool(2 * self.max_image_bytes)
 
     def check(self, workflow: ApiWorkflow, inputs: InputFiles) -> None:
         needed = _needed_nodes(workflow)
@@ -100,6 +146,14 @@ class BuiltinEngine:
                         f"was not uploaded; send it as the file part '{node_id}-inputs-image'",
                         key=f"{node_id}-inputs-image",
                     )
+        self._image_bytes(workflow, inputs)
+
+    def _image_bytes(self, workflow: ApiWorkflow, inputs: InputFiles) -> int:
+        order = _execution_order(workflow, _needed_nodes(workflow))
+        try:
+            return check_budget(order, workflow, _inputs, inputs.find, self.max_image_bytes)
+        except PlanError as exc:
+            raise InvalidInputError(str(exc), key=exc.node_id) from exc
 
     def run(
         self,
@@ -110,10 +164,21 @@ class BuiltinEngine:
     ) -> list[OutputFile]:
         start = time.monotonic()
         log("got prompt")
+        with self.memory.hold(self._image_bytes(workflow, inputs), cancelled, log):
+            return self._execute(workflow, inputs, log, cancelled, start)
+
+    def _execute(
+        self,
+        workflow: ApiWorkflow,
+        inputs: InputFiles,
+        log: Callable[[str], None],
+        cancelled: threading.Event,
+        start: float,
+    ) -> list[OutputFile]:
         order = _execution_order(workflow, _needed_nodes(workflow))
         results: dict[str, tuple[Any, ...]] = {}
         ctx = RunContext(
-            resolve_input=lambda name: inputs.find(name) or Path(name), progress=lambda n, t: None
+            resolve_input=lambda name: _existing(inputs, name), progress=lambda n, t: None
         )
         for done, node_id in enumerate(order, start=1):
             if cancelled.is_set():
@@ -132,6 +197,13 @@ class BuiltinEngine:
             log(tqdm_line(done, len(order), time.monotonic() - start))
         log(f"Prompt executed in {time.monotonic() - start:.2f} seconds")
         return ctx.outputs
+
+
+def _existing(inputs: InputFiles, name: str) -> Path:
+    found = inputs.find(name)
+    if found is None:
+        raise FileNotFoundError(f"no input file named {name!r}")
+    return found
 
 
 def _node_progress(log: Callable[[str], None], start: float) -> Callable[[int, int], None]:
@@ -198,22 +270,14 @@ def _is_output(class_type: str | None) -> bool:
 
 
 def _execution_order(workflow: ApiWorkflow, needed: set[str]) -> list[str]:
-    order: list[str] = []
-    state: dict[str, int] = {}
-
-    def visit(node_id: str) -> None:
-        if state.get(node_id) == 2:
-            return
-        if state.get(node_id) == 1:
-            raise EngineError(f"the workflow has a cycle through node {node_id}")
-        state[node_id] = 1
-        for value in (workflow[node_id].get("inputs") or {}).values():
-            if is_link(value):
-                visit(value[0])
-        state[node_id] = 2
-        order.append(node_id)
-
-    for node_id in workflow:
-        if node_id in needed:
-            visit(node_id)
-    return order
+    graph = {
+        node_id: {v[0] for v in (workflow[node_id].get("inputs") or {}).values() if is_link(v)}
+        & needed
+        for node_id in workflow
+        if node_id in needed
+    }
+    try:
+        return list(TopologicalSorter(graph).static_order())
+    except CycleError as exc:
+        cycle = " -> ".join(exc.args[1])
+        raise EngineError(f"the workflow has a cycle: {cycle}; remove one of these links") from exc

@@ -1,23 +1,37 @@
-"""The app's settings, from command-line flags, then environment variables (and a .env file)."""
+"""The app's settings: command-line flags, whose defaults come from the environment (and .env).
+
+Flags and variables merge in one place: each flag's argparse default is its environment variable,
+so a value from either goes through the same check and a bad one ends in the same one-line error.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
+import httpx
+
+from ..api import DEFAULT_GATEWAY, Protocol
 from ..demo import DEMO_WORKFLOW
+
+PROTOCOLS: tuple[Protocol, ...] = ("realtime", "sse")
+MAX_FILE_SIZE = "200mb"
+KEEP_OUTPUTS_MINUTES = "120"
+_SIZE = re.compile(r"(\d+)\s*([kmgt]?i?b?)", re.I)
+_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
 HELP = """\
 Turn a ComfyUI workflow into a web form that runs it on a ViewComfy endpoint, or with no
 endpoint on the built-in local engine (model-free image nodes), with live logs and a gallery.
 
-Environment: VIEWCOMFY_WORKFLOW, VIEWCOMFY_API_URL, VIEWCOMFY_COMFYUI_URL, VIEWCOMFY_CLIENT_ID,
-VIEWCOMFY_CLIENT_SECRET (keys only from the environment or a .env file next to app.py),
-VIEWCOMFY_OBJECT_INFO, VIEWCOMFY_TITLE, VIEWCOMFY_AUTH (user:pass), GRADIO_SERVER_NAME,
-GRADIO_SERVER_PORT."""
+Every flag can also be set by the environment variable named in its help; the flag wins.
+The API keys come only from VIEWCOMFY_CLIENT_ID and VIEWCOMFY_CLIENT_SECRET (the environment
+or a .env file next to app.py)."""
 
 
 @dataclass(frozen=True)
@@ -30,70 +44,159 @@ class AppConfig:
     object_info: str | None = None
     title: str | None = None
     host: str = "127.0.0.1"
-    port: int = 7860
+    port: int = 7860  # 0: any free port
     concurrency: int = 4
     auth: tuple[str, str] | None = field(default=None, repr=False)
+    protocol: Protocol = "sse"
+    gateway_url: str | None = None  # realtime on ViewComfy; the local engine serves its own
+    max_file_size: int = 200 << 20  # bytes, per upload
+    keep_outputs: float = 7200.0  # seconds a run's folder is kept, even if its session never ends
 
 
 class ConfigError(ValueError):
     """A setting is wrong; the message says which and how to fix it."""
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, not usage + message + exit
+        raise ConfigError(message)
+
+
 def parse_config(
     argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None
 ) -> AppConfig:
     env = os.environ if environ is None else environ
-    parser = argparse.ArgumentParser(
-        prog="python app.py", description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--workflow",
-        type=Path,
-        help="API-format workflow_api.json (or its flattened parameters); default: the bundled demo",
-    )
-    parser.add_argument(
-        "--api-url", help="ViewComfy endpoint URL; default: the built-in local engine"
-    )
-    parser.add_argument(
-        "--comfyui-url",
-        help="run on your own ComfyUI (e.g. http://127.0.0.1:8188) instead of the built-in engine",
-    )
-    parser.add_argument(
-        "--object-info",
-        metavar="FILE_OR_URL",
-        help="ComfyUI /object_info JSON file or ComfyUI URL, for exact widgets",
-    )
-    parser.add_argument("--title", help="page title (default: the workflow's file name)")
-    parser.add_argument(
-        "--host", help="interface to listen on (default 127.0.0.1; 0.0.0.0 on a Space)"
-    )
-    parser.add_argument("--port", type=int, help="port (default 7860)")
-    parser.add_argument(
-        "--concurrency", type=int, default=4, help="runs at once across all visitors (default 4)"
-    )
-    parser.add_argument("--auth", metavar="USER:PASS", help="protect the page with a login")
-    args = parser.parse_args(argv)
-
-    auth_text = args.auth or env.get("VIEWCOMFY_AUTH")
-    auth = None
-    if auth_text:
-        user, sep, password = auth_text.partition(":")
-        if not sep or not user or not password:
-            raise ConfigError("--auth must look like USER:PASS")
-        auth = (user, password)
-    if args.concurrency < 1:
-        raise ConfigError("--concurrency must be at least 1")
-    on_space = bool(env.get("SPACE_ID"))
+    args = build_parser(env).parse_args(argv)
+    if args.gateway_url and not args.api_url:
+        raise ConfigError(
+            "--gateway-url needs --api-url: without it the local engine serves its own gateway"
+        )
+    protocol = args.protocol or ("realtime" if args.api_url else "sse")
+    if args.gateway_url and protocol != "realtime":
+        raise ConfigError("--gateway-url is only used with --protocol realtime")
     return AppConfig(
-        workflow=args.workflow or Path(env.get("VIEWCOMFY_WORKFLOW") or DEMO_WORKFLOW),
-        api_url=args.api_url or env.get("VIEWCOMFY_API_URL") or None,
-        comfyui_url=args.comfyui_url or env.get("VIEWCOMFY_COMFYUI_URL") or None,
+        workflow=args.workflow,
+        api_url=args.api_url,
+        comfyui_url=args.comfyui_url,
         client_id=env.get("VIEWCOMFY_CLIENT_ID", "").strip(),
         client_secret=env.get("VIEWCOMFY_CLIENT_SECRET", "").strip(),
-        object_info=args.object_info or env.get("VIEWCOMFY_OBJECT_INFO") or None,
-        title=args.title or env.get("VIEWCOMFY_TITLE") or None,
-        host=args.host or env.get("GRADIO_SERVER_NAME") or ("0.0.0.0" if on_space else "127.0.0.1"),
-        port=args.port or int(env.get("GRADIO_SERVER_PORT") or 7860),
+        object_info=args.object_info,
+        title=args.title,
+        host=args.host,
+        port=args.port,
         concurrency=args.concurrency,
-        auth=auth,
+        auth=args.auth,
+        protocol=protocol,
+        gateway_url=(args.gateway_url or DEFAULT_GATEWAY)
+        if args.api_url and protocol == "realtime"
+        else None,
+        max_file_size=args.max_file_size,
+        keep_outputs=args.keep_outputs * 60.0,
     )
+
+
+def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
+    """The app's flags; each default is read from its environment variable (empty = unset)."""
+    parser = _Parser(
+        prog="python app.py", description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+
+    def flag(name: str, variable: str | None, help: str, default: str | None = None, **kw) -> None:
+        value = (env.get(variable) or None) if variable else None
+        suffix = f" [env {variable}]" if variable else ""
+        parser.add_argument(name, default=value or default, help=help + suffix, **kw)
+
+    flag(
+        "--workflow", "VIEWCOMFY_WORKFLOW", "API-format workflow_api.json (or its flattened "
+        "parameters); default: the bundled demo", str(DEMO_WORKFLOW), type=Path,
+    )  # fmt: skip
+    flag("--api-url", "VIEWCOMFY_API_URL", "ViewComfy endpoint URL; default: the local engine", type=_url)  # fmt: skip
+    flag(
+        "--protocol", "VIEWCOMFY_PROTOCOL", "how to talk to ViewComfy: realtime (today's gateway; "
+        "the default with --api-url) or sse (the direct streaming call; the local engine's default)",
+        type=_protocol, metavar="{realtime,sse}",
+    )  # fmt: skip
+    flag(
+        "--gateway-url", "VIEWCOMFY_GATEWAY_URL",
+        f"ViewComfy's realtime gateway (default {DEFAULT_GATEWAY})", type=_url,
+    )  # fmt: skip
+    flag(
+        "--comfyui-url", "VIEWCOMFY_COMFYUI_URL",
+        "run on your own ComfyUI (e.g. http://127.0.0.1:8188) instead of the built-in engine",
+        type=_url,
+    )  # fmt: skip
+    flag(
+        "--object-info", "VIEWCOMFY_OBJECT_INFO",
+        "ComfyUI /object_info JSON file or ComfyUI URL, for exact widgets", metavar="FILE_OR_URL",
+    )  # fmt: skip
+    flag("--title", "VIEWCOMFY_TITLE", "page title (default: the workflow's file name)")
+    on_space = bool(env.get("SPACE_ID"))
+    flag(
+        "--host", "GRADIO_SERVER_NAME", "interface to listen on (default 127.0.0.1; 0.0.0.0 on a "
+        "Space)", "0.0.0.0" if on_space else "127.0.0.1",
+    )  # fmt: skip
+    flag("--port", "GRADIO_SERVER_PORT", "port (default 7860; 0: any free port)", "7860", type=_port)  # fmt: skip
+    flag(
+        "--concurrency", "VIEWCOMFY_CONCURRENCY", "runs at once across all visitors (default 4)",
+        "4", type=_positive_int, metavar="N",
+    )  # fmt: skip
+    flag("--auth", "VIEWCOMFY_AUTH", "protect the page with a login", type=_auth, metavar="USER:PASS")  # fmt: skip
+    flag(
+        "--max-file-size", "VIEWCOMFY_MAX_FILE_SIZE",
+        f"largest upload a visitor may send (default {MAX_FILE_SIZE})", MAX_FILE_SIZE, type=_size,
+        metavar="SIZE",
+    )  # fmt: skip
+    flag(
+        "--keep-outputs", "VIEWCOMFY_KEEP_OUTPUTS", "minutes a run's outputs stay on disk when its "
+        f"visitor does not leave cleanly (default {KEEP_OUTPUTS_MINUTES})", KEEP_OUTPUTS_MINUTES,
+        type=_positive_int, metavar="MINUTES",
+    )  # fmt: skip
+    return parser
+
+
+def _url(text: str) -> str:
+    try:
+        url = httpx.URL(text.strip())
+    except httpx.InvalidURL:
+        url = None
+    if url is None or url.scheme not in ("http", "https") or not url.host:
+        raise argparse.ArgumentTypeError(
+            f"{text[:80]!r} is not an http(s) URL (e.g. https://your-app.viewcomfy.com/api-endpoint)"
+        )
+    return str(url)
+
+
+def _protocol(text: str) -> Protocol:
+    value = text.strip().lower()
+    if value not in PROTOCOLS:
+        raise argparse.ArgumentTypeError(f"must be realtime or sse, not {text[:40]!r}")
+    return value  # type: ignore[return-value]
+
+
+def _port(text: str) -> int:
+    if not text.strip().isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(
+            f"must be a port number from 1 to 65535 (or 0 for any free port), not {text[:20]!r}"
+        )
+    return int(text)
+
+
+def _positive_int(text: str) -> int:
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text[:20]!r}")
+    return int(text)
+
+
+def _auth(text: str) -> tuple[str, str]:
+    user, sep, password = text.partition(":")
+    if not sep or not user or not password:
+        raise argparse.ArgumentTypeError("must look like USER:PASS")  # never echo the password
+    return user, password
+
+
+def _size(text: str) -> int:
+    """'200mb', '1 GB', '1048576' -> bytes (binary units, like Gradio's)."""
+    match = _SIZE.fullmatch(text.strip())
+    if not match or int(match[1]) < 1:
+        raise argparse.ArgumentTypeError(f"must be a size like 200mb or 1gb, not {text[:20]!r}")
+    return int(match[1]) * _UNITS[match[2][:1].lower()]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import socket
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 
@@ -15,19 +17,34 @@ from ..fields import MEDIA_KINDS, infer_fields
 from ..object_info import load_object_info
 from ..server import BackgroundServer, ServerConfig, start_background_server
 from ..server.cli import make_engine
+from ..server.engine import find_inside
 from ..workflow import Workflow, load_workflow
 from .config import AppConfig, ConfigError, parse_config
-from .page import LAUNCH_STYLE, build_page
-from .runner import Endpoint
+from .page import LAUNCH_STYLE, OUTPUT_ROOT, build_page
+from .runner import Endpoint, FolderSweeper
+
+PROTOCOL_NAMES = {"realtime": "the realtime API (socket.io gateway)", "sse": "the direct SSE API"}
 
 
 @dataclass
 class App:
     page: gr.Blocks
     endpoint: Endpoint
+    config: AppConfig
+    sweeper: FolderSweeper
     local_server: BackgroundServer | None = None
 
+    def launch(self, **options: Any) -> None:
+        """Serve the page with the configured limits; `options` go to Gradio's launch()."""
+        settings = {
+            "server_name": self.config.host, "server_port": self.config.port or free_port(self.config.host),
+            "auth": self.config.auth, "max_file_size": self.config.max_file_size,
+            "footer_links": ["api", "gradio"], **LAUNCH_STYLE, **options,
+        }  # fmt: skip
+        self.page.launch(**settings)
+
     def close(self) -> None:
+        self.sweeper.stop()
         if self.local_server:
             self.local_server.stop()
 
@@ -38,10 +55,12 @@ def create_app(config: AppConfig) -> App:
     input_dir = _input_dir(config.workflow)
     object_info = load_object_info(config.object_info) if config.object_info else None
     server = None
+    protocol = PROTOCOL_NAMES[config.protocol]
     if config.api_url:
         endpoint = Endpoint(
             url=config.api_url, client_id=config.client_id, client_secret=config.client_secret,
-            description=f"Runs on the ViewComfy endpoint {_host(config.api_url)}.",
+            description=f"Runs on the ViewComfy endpoint {_host(config.api_url)}, over {protocol}.",
+            protocol=config.protocol, gateway_url=config.gateway_url,
         )  # fmt: skip
     else:
         if workflow.api is None:
@@ -54,25 +73,30 @@ def create_app(config: AppConfig) -> App:
             object_info = object_info or engine.object_info()  # exact widgets from the live server
             description = (
                 f"Running on your ComfyUI at {config.comfyui_url}, through the local "
-                "ViewComfy-compatible API. Set VIEWCOMFY_API_URL to run on ViewComfy."
+                f"ViewComfy-compatible API ({protocol}). Set VIEWCOMFY_API_URL to run on ViewComfy."
             )
         else:
             engine = make_engine("builtin", None)
             description = (
                 "No ViewComfy endpoint set: running on the built-in local engine (model-free image "
-                "nodes). Set VIEWCOMFY_API_URL to run on ViewComfy, or --comfyui-url for your ComfyUI."
+                f"nodes), over {protocol}. Set VIEWCOMFY_API_URL to run on ViewComfy, or "
+                "--comfyui-url for your ComfyUI."
             )
         server = start_background_server(
             ServerConfig(engine=engine, workflow=workflow.api, input_dir=input_dir)
         )
-        endpoint = Endpoint(url=server.url, local=True, description=description)
+        endpoint = Endpoint(
+            url=server.url, local=True, description=description, protocol=config.protocol,
+            gateway_url=server.url if config.protocol == "realtime" else None,
+        )  # fmt: skip
     fields = infer_fields(workflow, object_info)
     title = config.title or _title(workflow)
     page = build_page(
         fields, endpoint, title=title, default_files=_default_files(fields, input_dir)
     )
     page.queue(default_concurrency_limit=config.concurrency)
-    return App(page=page, endpoint=endpoint, local_server=server)
+    sweeper = FolderSweeper(OUTPUT_ROOT, max_age=config.keep_outputs).start()
+    return App(page=page, endpoint=endpoint, config=config, sweeper=sweeper, local_server=server)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -83,10 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        app.page.launch(
-            server_name=config.host, server_port=config.port, auth=config.auth,
-            footer_links=["api", "gradio"], **LAUNCH_STYLE,
-        )  # fmt: skip
+        app.launch()
     except OSError as exc:  # e.g. the port is taken
         print(
             f"error: cannot serve on {config.host}:{config.port} ({exc}); pass another --port",
@@ -98,6 +119,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nobody listens on now (`--port 0`)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
 def _input_dir(workflow_path: Path) -> Path:
     own = workflow_path.resolve().parent / "input"
     return own if own.is_dir() else DEMO_INPUTS
@@ -107,10 +135,9 @@ def _default_files(fields: Sequence, input_dir: Path) -> dict[str, Path]:
     """Media fields whose workflow value names a file we have: shown as the field's default."""
     found = {}
     for f in fields:
-        if f.kind in MEDIA_KINDS and isinstance(f.value, str):
-            candidate = (input_dir / f.value).resolve()
-            if candidate.is_relative_to(input_dir.resolve()) and candidate.is_file():
-                found[f.key] = candidate
+        candidate = find_inside(input_dir, f.value) if f.kind in MEDIA_KINDS else None
+        if candidate is not None:
+            found[f.key] = candidate
     return found
 
 

@@ -207,13 +207,10 @@ class Results:
         return shown
 
     def code(
-        self, url: str, values: dict[str, Any], files: dict[str, Path]
+        self, endpoint: Endpoint, values: dict[str, Any], files: dict[str, Path]
     ) -> dict[Component, Any]:
-        return {
-            self.api_params: snippets.params_json(values, files),
-            self.api_python: snippets.python_snippet(url, values, files),
-            self.api_curl: snippets.curl_snippet(url, values, files),
-        }
+        views = snippets.code_views(endpoint, values, files)
+        return dict(zip((self.api_params, self.api_python, self.api_curl), views, strict=True))
 
 
 # --- wiring ----------------------------------------------------------------------------------
@@ -260,7 +257,7 @@ class RunHandler:
         }
         modes = {w.field.key: values[w.mode] for w in widgets if w.mode}
         params = build_params([w.field for w in widgets], form, modes)
-        code = self.results.code(self.runner.endpoint.url, params.values, params.files)
+        code = self.results.code(self.runner.endpoint, params.values, params.files)
         streaming = values[self.stream] != "plain"
         first = True
         async for update in self.runner.run(

@@ -1,18 +1,25 @@
 """One run from the app's point of view: call the endpoint, batch log updates, save outputs.
 
-No Gradio here: `run_workflow` yields `RunUpdate`s that the page renders.
+No Gradio here: `Runner.run` yields `RunUpdate`s that the page renders. Every string the server
+gave (log lines, prompt id, error text, output file names) is scrubbed of the API keys here.
+`FolderSweeper` removes run folders by age, for sessions that never end cleanly.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import shutil
+import threading
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
-from ..api import Phase, ViewComfyClient
-from ..errors import ViewComfyError
+from ..api import Phase, Protocol, ViewComfyClient
+from ..errors import RunCancelledError, ViewComfyError
 from ..outputs import SavedOutput, save_output
 from ..progress import parse_progress
 from . import status as st
@@ -20,21 +27,38 @@ from .values import Params
 
 UPDATE_INTERVAL = 0.1  # seconds: at most ~10 page updates a second, however fast logs arrive
 MAX_LOG_LINES = 1000
+MAX_LINE_CHARS = 2000  # one endless log line must not fill the page
+CANCEL_GRACE = 5.0  # seconds a cancelled run may take to tell the server to stop
 
 
 @dataclass(frozen=True)
 class Endpoint:
-    """Where runs go. The keys stay on the server side; they never reach the page."""
+    """Where runs go. The keys stay on the server side; they never reach the page.
+
+    `local`: the app's own embedded server on loopback; its URL is never shown to visitors.
+    `gateway_url`: the realtime gateway (the local server itself when `local`).
+    """
 
     url: str
     client_id: str = field(default="", repr=False)
     client_secret: str = field(default="", repr=False)
     description: str = ""
     local: bool = False
+    protocol: Protocol = "sse"
+    gateway_url: str | None = None
 
     @property
     def missing_keys(self) -> bool:
         return not self.local and not (self.client_id and self.client_secret)
+
+    @property
+    def public_url(self) -> str | None:
+        """The endpoint URL a visitor may see (in the API snippets); None for the local server."""
+        return None if self.local else self.url
+
+    def scrub(self, text: str, limit: int | None = None) -> str:
+        """A server-given `text` fit to show on the page: no key, then at most `limit` chars."""
+        return st.scrub(text, (self.client_secret, self.client_id), limit)
 
 
 @dataclass
@@ -54,21 +78,27 @@ class Runner:
 
     def client(self) -> ViewComfyClient:
         if self._client is None:  # created on first use, inside the server's event loop
+            e = self.endpoint
+            realtime = {"protocol": "realtime", "gateway_url": e.gateway_url}
             self._client = ViewComfyClient(
-                self.endpoint.url, self.endpoint.client_id, self.endpoint.client_secret
+                e.url,
+                e.client_id,
+                e.client_secret,
+                **(realtime if e.protocol == "realtime" else {}),
             )
         return self._client
 
     async def run(self, params: Params, *, stream: bool, run_dir: Path) -> AsyncIterator[RunUpdate]:
-        logs: list[str] = []
+        logs: deque[str] = deque(maxlen=MAX_LOG_LINES)
         phase: list[Phase] = ["connecting"]
         started = time.monotonic()
+        scrub = self.endpoint.scrub
 
         arrived = asyncio.Event()
 
         def on_log(text: str) -> None:
             for line in text.splitlines() or [""]:
-                logs.append(st.clean_line(line))
+                logs.append(st.clean_line(scrub(line, MAX_LINE_CHARS)))
             arrived.set()
 
         client = self.client()
@@ -84,8 +114,12 @@ class Runner:
                 # Wake on a new log line (or each second, for the elapsed time), but update the
                 # page at most every UPDATE_INTERVAL: thousands of lines arrive in batches.
                 wake = asyncio.ensure_future(arrived.wait())
-                await asyncio.wait({task, wake}, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
-                wake.cancel()
+                try:
+                    await asyncio.wait(
+                        {task, wake}, timeout=1.0, return_when=asyncio.FIRST_COMPLETED
+                    )
+                finally:
+                    wake.cancel()
                 pause = last_update + UPDATE_INTERVAL - time.monotonic()
                 if pause > 0 and not task.done():
                     await asyncio.wait({task}, timeout=pause)
@@ -94,29 +128,95 @@ class Runner:
                 arrived.clear()
                 last_update = time.monotonic()
                 status = self._live_status(phase[-1], logs, last_update - started)
-                yield RunUpdate(status, logs[-MAX_LOG_LINES:])
+                yield RunUpdate(status, list(logs))
             result = task.result()
+        except RunCancelledError:  # stopped elsewhere (the dashboard, another client)
+            yield RunUpdate(st.cancelled(), list(logs), finished=True)
+            return
         except ViewComfyError as exc:  # logs so far stay visible with the reason
-            yield RunUpdate(st.failed(str(exc)), logs[-MAX_LOG_LINES:], finished=True)
+            yield RunUpdate(st.failed(scrub(str(exc))), list(logs), finished=True)
             return
         finally:
-            task.cancel()  # on cancel from the page: drop the request, so the server stops
-        try:
-            saved = [save_output(output, run_dir) for output in result.outputs]
+            await _stop(task)  # cancelled from the page: the client tells the server to stop
+        try:  # file work (and downloads of linked outputs) off the event loop
+            outputs = [dataclasses.replace(o, filename=scrub(o.filename)) for o in result.outputs]
+            saved = await asyncio.to_thread(lambda: [save_output(o, run_dir) for o in outputs])
         except (ViewComfyError, OSError) as exc:
-            yield RunUpdate(
-                st.failed(f"could not save the outputs ({exc})"),
-                logs[-MAX_LOG_LINES:],
-                finished=True,
-            )
+            reason = scrub(f"could not save the outputs ({exc})")
+            yield RunUpdate(st.failed(reason), list(logs), finished=True)
             return
         seconds = time.monotonic() - started
-        done = st.done(seconds, result.prompt_id, params.seeds, len(saved))
-        yield RunUpdate(done, logs[-MAX_LOG_LINES:], outputs=saved, finished=True)
+        done = st.done(seconds, scrub(result.prompt_id, 80), params.seeds, len(saved))
+        yield RunUpdate(done, list(logs), outputs=saved, finished=True)
 
     @staticmethod
-    def _live_status(phase: Phase, logs: list[str], elapsed: float) -> st.Status:
+    def _live_status(phase: Phase, logs: deque[str], elapsed: float) -> st.Status:
         if phase in ("connecting", "waiting") and not logs:
             return st.waiting(elapsed)
-        progress = next((p for p in map(parse_progress, reversed(logs[-20:])) if p), None)
+        recent = islice(reversed(logs), 20)
+        progress = next((p for p in map(parse_progress, recent) if p), None)
         return st.running(progress, elapsed)
+
+
+async def _stop(task: asyncio.Future) -> None:
+    """Cancel the run's task and let it finish its cleanup (the cancel request), bounded.
+
+    Awaiting it, rather than dropping it, is also what keeps asyncio from reporting
+    "Task was destroyed but it is pending!" when a visitor cancels."""
+    if task.done():
+        return
+    task.cancel()
+    try:
+        await asyncio.wait({task}, timeout=CANCEL_GRACE)
+    except asyncio.CancelledError:  # cancelled again while waiting: give up waiting, not the task
+        pass
+    if task.done() and not task.cancelled():
+        task.exception()  # retrieved: an error while stopping is not "never retrieved"
+
+
+class FolderSweeper:
+    """Removes the folders in `root` untouched for `max_age` seconds: now, then on a timer.
+
+    Sessions remove their own run folder when they end, but a raw API client (queue/join) never
+    ends its session; this bounds the disk such clients can fill."""
+
+    def __init__(self, root: Path, *, max_age: float, interval: float | None = None) -> None:
+        self.root = root
+        self.max_age = max_age
+        self.interval = interval if interval is not None else min(max_age / 4, 300.0)
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="run-folder-sweeper", daemon=True)
+
+    def start(self) -> FolderSweeper:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _loop(self) -> None:
+        while True:
+            sweep(self.root, self.max_age)
+            if self._stopped.wait(self.interval):
+                return
+
+
+def sweep(root: Path, max_age: float) -> list[Path]:
+    """Remove `root`'s sub-folders last modified more than `max_age` seconds ago."""
+    cutoff = time.time() - max_age
+    removed = []
+    try:
+        entries = list(root.iterdir())
+    except OSError:  # no runs yet
+        return removed
+    for entry in entries:
+        try:
+            old = entry.is_dir() and not entry.is_symlink() and entry.stat().st_mtime < cutoff
+        except OSError:  # removed meanwhile
+            continue
+        if old:
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed

@@ -1,4 +1,8 @@
-"""Equivalent Python and cURL for the last run, with the secret left to an environment variable."""
+"""Equivalent Python and cURL for the last run, in the endpoint's protocol.
+
+The keys are left to environment variables. The embedded local server's loopback URL is never
+shown (it means nothing outside this machine): the snippets read $VIEWCOMFY_API_URL instead.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,28 @@ import json
 import shlex
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from ..api import DEFAULT_GATEWAY, Protocol
+
+if TYPE_CHECKING:
+    from .runner import Endpoint
+
+API_URL_VARIABLE = "VIEWCOMFY_API_URL"
+MAX_TIME = 2400  # seconds: a cold start plus a long run
+
+
+def code_views(
+    endpoint: Endpoint, values: Mapping[str, Any], files: Mapping[str, Path]
+) -> tuple[str, str, str]:
+    """The API accordion's params JSON, Python and cURL for `endpoint`."""
+    url, protocol = endpoint.public_url, endpoint.protocol
+    gateway = None if endpoint.local else endpoint.gateway_url
+    return (
+        params_json(values, files),
+        python_snippet(url, values, files, protocol=protocol, gateway_url=gateway),
+        curl_snippet(url, values, files, protocol=protocol, gateway_url=gateway),
+    )
 
 
 def params_json(values: Mapping[str, Any], files: Mapping[str, Path]) -> str:
@@ -14,43 +39,79 @@ def params_json(values: Mapping[str, Any], files: Mapping[str, Path]) -> str:
     return json.dumps(shown, indent=2, ensure_ascii=False)
 
 
-def python_snippet(api_url: str, values: Mapping[str, Any], files: Mapping[str, Path]) -> str:
+def python_snippet(
+    api_url: str | None,
+    values: Mapping[str, Any],
+    files: Mapping[str, Path],
+    *,
+    protocol: Protocol = "sse",
+    gateway_url: str | None = None,
+) -> str:
+    """Our client's call; `api_url` None reads it from $VIEWCOMFY_API_URL."""
+    url = repr(api_url) if api_url else f"os.environ[{API_URL_VARIABLE!r}]"
+    options = []
+    if protocol == "realtime":
+        options.append('    protocol="realtime",')
+        if gateway_url and gateway_url != DEFAULT_GATEWAY:
+            options.append(f"    gateway_url={gateway_url!r},")
     lines = [
         "import asyncio, os",
         "from pathlib import Path",
         "from viewcomfy_ui.api import infer_with_logs",
         "from viewcomfy_ui.outputs import save_outputs",
         "",
-        f"params = {json.dumps(values, indent=4, ensure_ascii=False)}",
-    ]
-    lines += [f"params[{key!r}] = Path({path.name!r})" for key, path in files.items()]
-    lines += [
+        "params = {",
+        *(f"    {key!r}: {value!r}," for key, value in values.items()),  # repr: valid Python
+        "}",
+        *(f"params[{key!r}] = Path({path.name!r})" for key, path in files.items()),
         "",
         "result = asyncio.run(infer_with_logs(",
         "    params=params,",
         "    logging_callback=print,",
-        f"    api_url={api_url!r},",
+        f"    api_url={url},",
         '    client_id=os.environ["VIEWCOMFY_CLIENT_ID"],',
         '    client_secret=os.environ["VIEWCOMFY_CLIENT_SECRET"],',
+        *options,
         "))",
         'print(save_outputs(result, "outputs"))',
     ]
-    return (
-        "\n".join(lines)
-        .replace(": true", ": True")
-        .replace(": false", ": False")
-        .replace(": null", ": None")
-    )
+    return "\n".join(lines)
 
 
-def curl_snippet(api_url: str, values: Mapping[str, Any], files: Mapping[str, Path]) -> str:
-    parts = [
-        f"curl -X POST {shlex.quote(api_url)}",
-        '-H "client_id: $VIEWCOMFY_CLIENT_ID"',
-        '-H "client_secret: $VIEWCOMFY_CLIENT_SECRET"',
-        "-F logs=false",
-        f"-F {shlex.quote('params=' + json.dumps(values, ensure_ascii=False))}",
+def curl_snippet(
+    api_url: str | None,
+    values: Mapping[str, Any],
+    files: Mapping[str, Path],
+    *,
+    protocol: Protocol = "sse",
+    gateway_url: str | None = None,
+) -> str:
+    """The same run with curl: one POST (sse), or submit then poll for results (realtime)."""
+    url = shlex.quote(api_url) if api_url else f'"${API_URL_VARIABLE}"'
+    keys = ['-H "client_id: $VIEWCOMFY_CLIENT_ID"', '-H "client_secret: $VIEWCOMFY_CLIENT_SECRET"']
+    form = [f"-F {shlex.quote('params=' + json.dumps(values, ensure_ascii=False))}"]
+    form += [f"-F {shlex.quote(f'{key}=@{path.name}')}" for key, path in files.items()]
+    if protocol == "sse":
+        parts = [f"curl -X POST {url}", *keys, "-F logs=false", *form, f"--max-time {MAX_TIME} -L"]
+        return " \\\n  ".join(parts)
+    gateway = shlex.quote((gateway_url or DEFAULT_GATEWAY).rstrip("/") + "/api/workflow/infer")
+    submit = [
+        f"curl -X POST {gateway}",
+        *keys,
+        '-F "prompt_id=$PROMPT_ID"',
+        f"-F view_comfy_api_url={url}",
+        *form,
     ]
-    parts += [f"-F {shlex.quote(f'{key}=@{path.name}')}" for key, path in files.items()]
-    parts.append("--max-time 2400 -L")
-    return " \\\n  ".join(parts)
+    results = [
+        f"curl -G {gateway}/",
+        *keys,
+        '--data-urlencode "prompt_ids=$PROMPT_ID"',
+    ]
+    return "\n".join(
+        [
+            "PROMPT_ID=$(python3 -c 'import uuid; print(uuid.uuid4())')",
+            " \\\n  ".join(submit),
+            '# then, until the answer says "completed": true (outputs are download links):',
+            " \\\n  ".join(results),
+        ]
+    )

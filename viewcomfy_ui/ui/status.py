@@ -1,15 +1,19 @@
-"""The status line: waiting, running (with progress), done or failed. Pure; returns safe HTML."""
+"""The status line: waiting, running (with progress), done, failed or cancelled. Pure; returns
+safe HTML. `scrub` is the one place a server-given string loses the API keys before it is shown."""
 
 from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
 from ..progress import Progress
 
 State = Literal["ready", "warning", "waiting", "running", "done", "failed", "cancelled"]
+MIN_SECRET_LENGTH = 4  # shorter "secrets" would blank ordinary text
+REDACTED = "***"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|[\x00-\x08\x0b-\x1f\x7f]")
 
 
@@ -58,6 +62,35 @@ def done(seconds: float, prompt_id: str, seeds: dict[str, int], outputs: int) ->
 
 def failed(reason: str) -> Status:
     return Status("failed", f"Failed: {clean_line(reason)}")
+
+
+def cancelled() -> Status:
+    return Status("cancelled", "Cancelled: the run was stopped. Ready to run again.")
+
+
+def scrub(text: str, secrets: Iterable[str], limit: int | None = None) -> str:
+    """`text` without any of `secrets`, then cut to `limit` characters (scrubbing first, so a
+    cut never leaves a prefix). A secret's start already cut off by the server before a final
+    "…" is removed too."""
+    for secret in secrets:
+        if len(secret) < MIN_SECRET_LENGTH:
+            continue
+        text = text.replace(secret, REDACTED)
+        if text.endswith("…"):
+            body = text[:-1]
+            cut = next(
+                (
+                    n
+                    for n in range(len(secret) - 1, MIN_SECRET_LENGTH - 2, -1)
+                    if body.endswith(secret[:n])
+                ),
+                0,
+            )
+            if cut:
+                text = body[:-cut] + REDACTED + "…"
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text
 
 
 def clean_line(line: str) -> str:

@@ -1,0 +1,123 @@
+"""The runner against real loopback servers: what reaches the page is scrubbed of the keys, the
+log is bounded, and a cancelled run stops cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import gc
+import json
+import logging
+
+import pytest
+from scripted_server import Reply, ScriptedServer, result_json, sse, stream
+
+from viewcomfy_ui.ui import status as st
+from viewcomfy_ui.ui.runner import MAX_LOG_LINES, Endpoint, Runner, RunUpdate
+from viewcomfy_ui.ui.values import Params
+
+SECRET = "top-secret-value-42"
+CLIENT_ID = "client-id-7777"
+PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 32).decode()
+
+
+@pytest.fixture
+def scripted():
+    with ScriptedServer() as server:
+        yield server
+
+
+async def collect(runner: Runner, tmp_path, **kwargs) -> list[RunUpdate]:
+    params = Params(values={"6-inputs-text": "hi"})
+    return [u async for u in runner.run(params, stream=True, run_dir=tmp_path, **kwargs)]
+
+
+def shown(updates: list[RunUpdate]) -> str:
+    """Everything the page would show: status, logs, output names."""
+    parts = []
+    for u in updates:
+        parts += [u.status.html(), *u.logs]
+        parts += [str(o.path.name) for o in u.outputs or []]
+    return "\n".join(parts)
+
+
+def runner_for(server: ScriptedServer) -> Runner:
+    return Runner(Endpoint(server.url, client_id=CLIENT_ID, client_secret=SECRET))
+
+
+async def test_keys_never_reach_the_page_from_logs_prompt_id_or_file_names(scripted, tmp_path):
+    result = result_json(
+        [{"filename": f"out-{SECRET}.png", "content_type": "image/png", "data": PNG, "size": 40}],
+        prompt_id=f"p-{SECRET}",
+    )
+    events = [
+        sse("log_message", f"loading with key {SECRET} and id {CLIENT_ID}"),
+        sse("log_message", "got prompt"),
+        sse("prompt_result", result),
+    ]
+    scripted.replies.append(
+        Reply(201, {"Content-Type": "text/event-stream"}, stream(events, delay=0.05))
+    )
+    updates = await collect(runner_for(scripted), tmp_path)
+    assert updates[-1].status.state == "done" and len(updates[-1].outputs) == 1
+    page = shown(updates)
+    assert SECRET not in page and CLIENT_ID not in page
+    assert "loading with key ***" in page and "prompt p-***" in page
+    assert [p.name for p in tmp_path.iterdir()] == ["out-___.png"]  # "*" is not safe in a file name
+
+
+async def test_an_error_cut_short_by_the_client_leaks_no_prefix_of_the_secret(scripted, tmp_path):
+    error = "x" * 290 + SECRET + " more text after it"  # the client cuts it mid-secret
+    scripted.replies.append(
+        Reply(201, {"Content-Type": "text/event-stream"}, stream([sse("error", error)]))
+    )
+    updates = await collect(runner_for(scripted), tmp_path)
+    assert updates[-1].status.state == "failed"
+    text = updates[-1].status.text
+    assert SECRET[:5] not in text and "***" in text
+
+
+def test_scrub_before_cutting():
+    assert st.scrub("key=" + SECRET + " tail", [SECRET], limit=10) == "key=*** t…"
+    assert st.scrub("cut: " + SECRET[:8] + "…", [SECRET]) == "cut: ***…"
+    assert st.scrub("abc", ["ab"]) == "abc"  # too short to be a key: never blanks text
+
+
+async def test_log_is_bounded_and_keeps_the_latest_lines(scripted, tmp_path):
+    lines = "\n".join(f"line {i}" for i in range(MAX_LOG_LINES + 500))
+    events = [sse("log_message", lines), sse("prompt_result", result_json([]))]
+    scripted.replies.append(Reply(201, {"Content-Type": "text/event-stream"}, stream(events)))
+    updates = await collect(runner_for(scripted), tmp_path)
+    final = updates[-1].logs
+    assert len(final) == MAX_LOG_LINES and final[-1] == f"line {MAX_LOG_LINES + 499}"
+
+
+async def test_cancelling_a_run_closes_the_request_and_leaves_no_pending_task(
+    scripted, tmp_path, caplog
+):
+    def endless():
+        yield 0.0, sse("log_message", "got prompt")
+        for _ in range(600):
+            yield 0.05, sse("log_message", "still working")
+
+    scripted.replies.append(Reply(201, {"Content-Type": "text/event-stream"}, endless))
+    runner = runner_for(scripted)
+    seen = asyncio.Event()
+
+    async def consume() -> None:
+        async for _ in runner.run(Params(values={"a": 1}), stream=True, run_dir=tmp_path / "out"):
+            seen.set()
+
+    caplog.set_level(logging.ERROR, logger="asyncio")
+    consumer = asyncio.ensure_future(consume())
+    await seen.wait()
+    consumer.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await consumer
+    # the client's task finished (not merely abandoned) before the generator returned
+    pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    assert pending == []
+    await runner.client().aclose()
+    gc.collect()
+    assert "Task was destroyed" not in caplog.text
+    assert json.loads(scripted.requests[0].fields["params"]) == {"a": 1}

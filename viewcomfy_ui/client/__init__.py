@@ -1,0 +1,8 @@
+"""The parts of the ViewComfy client, one job each; `viewcomfy_ui.api` puts them together.
+
+http      - one connection pool, the keys, retries, error replies (shared by both protocols)
+params    - which params are files, and their multipart parts
+sse       - the direct protocol: POST the endpoint, JSON or Server-Sent Events back
+realtime  - today's gateway: socket.io events, submit / results / cancel
+urls      - origins, and which hosts an output link may point at
+"""

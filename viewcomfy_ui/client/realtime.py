@@ -1,0 +1,300 @@
+"""ViewComfy's realtime gateway (viewcomfy-api.md §6): socket.io events, submit / results /
+cancel over HTTP.
+
+A run connects a socket.io listener (websocket, `auth` = the keys), submits with a fresh
+`prompt_id` and the listener's `sid`, and then waits on a queue the event handlers fill: every
+log line reaches the callback as it arrives, in order, with no polling. Events for other
+prompts on the same `sid` are ignored. Cancelling the task that runs it sends the cancel request
+for its prompt first (the GPU must stop, not just the listener).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections import deque
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+import engineio
+import httpx
+import socketio
+
+from ..errors import (
+    AuthenticationError,
+    IncompleteStreamError,
+    MalformedResultError,
+    RunCancelledError,
+    RunFailedError,
+    TransportError,
+    ViewComfyError,
+)
+from ..models import PromptResult
+from .http import MAX_LOG_LINES, Session, backoff, call, one_line, reason
+from .params import FileParts, Part
+from .types import LogCallback, PhaseCallback
+
+DEFAULT_GATEWAY = "https://api.viewcomfy.com"
+INFER_PATH = "/api/workflow/infer"
+CANCEL_GRACE = 10.0  # seconds a cancelled run waits for its cancel request to be sent
+EVENTS = (
+    "infer_log_message",
+    "infer_executed_message",
+    "infer_error_message",
+    "infer_canceled_message",
+    "infer_result_message",
+)
+
+
+class Listener:
+    """One socket.io connection to the gateway; the events of one prompt, queued in order."""
+
+    def __init__(self, session: Session, gateway_url: str, prompt_id: str) -> None:
+        self._session = session
+        self._gateway_url = gateway_url
+        self.prompt_id = prompt_id
+        self._events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self._refusal = ""
+        # Our own aiohttp session (create the Listener inside the event loop), so it is closed
+        # whatever happens to the connection.
+        self._http = aiohttp.ClientSession()
+        self._sio = socketio.AsyncClient(
+            reconnection=False, handle_sigint=False, http_session=self._http
+        )
+        for name in EVENTS:
+            self._sio.on(name, self._handler(name))
+        self._sio.on("disconnect", self._on_disconnect)
+        self._sio.on("connect_error", self._on_connect_error)
+
+    @property
+    def sid(self) -> str:
+        return str(self._sio.get_sid() or "")
+
+    def _handler(self, name: str) -> Any:
+        async def handle(payload: Any = None, *_: Any) -> None:
+            if isinstance(payload, Mapping) and payload.get("prompt_id") == self.prompt_id:
+                self._events.put_nowait((name, payload))
+
+        return handle
+
+    async def _on_disconnect(self, why: Any = None) -> None:
+        self._events.put_nowait(("disconnect", why))
+
+    async def _on_connect_error(self, data: Any = None) -> None:
+        message = data.get("message") if isinstance(data, Mapping) else data
+        self._refusal = self._session.scrub(one_line(str(message or "")))
+
+    async def connect(self, connect_timeout: float) -> None:
+        """Connect, retrying only transport failures; a refusal is an AuthenticationError."""
+        where = self._session.home
+        for attempt in range(self._session.max_retries + 1):
+            try:
+                await self._sio.connect(
+                    self._gateway_url,
+                    auth={
+                        "client_id": self._session.client_id,
+                        "client_secret": self._session.client_secret,
+                    },
+                    transports=["websocket"],
+                    wait_timeout=connect_timeout,
+                )
+                return
+            except socketio.exceptions.ConnectionError as exc:
+                status = _handshake_status(exc)
+                refused = not isinstance(exc.__cause__, engineio.exceptions.ConnectionError)
+                if refused or status in (401, 403):
+                    detail = f": {self._refusal}" if refused and self._refusal else ""
+                    raise AuthenticationError(
+                        f"the gateway {where} refused the connection"
+                        f"{f' (HTTP {status})' if status else ''}{detail}; check "
+                        "VIEWCOMFY_CLIENT_ID and VIEWCOMFY_CLIENT_SECRET",
+                        status_code=status or 401,
+                        detail=self._refusal,
+                    ) from exc
+                if attempt < self._session.max_retries:  # no run can have started
+                    await asyncio.sleep(backoff(attempt))
+                    continue
+                raise TransportError(
+                    f"cannot connect to the gateway {where} ({reason(exc)}); check the gateway "
+                    "URL and your network"
+                ) from exc
+
+    async def close(self) -> None:
+        try:
+            await self._sio.shutdown()
+        finally:
+            await self._http.close()
+
+    async def result(
+        self, logging_callback: LogCallback | None, on_phase: PhaseCallback | None
+    ) -> PromptResult:
+        """Wait for this prompt's result, handing each log line to the callback on arrival."""
+        logs: deque[str] = deque(maxlen=MAX_LOG_LINES)
+        seen = 0
+        running = False
+        while True:
+            name, payload = await self._events.get()
+            data = payload.get("data") if isinstance(payload, Mapping) else payload
+            if name in ("infer_log_message", "infer_executed_message") and not running:
+                running = True
+                await call(on_phase, "running")
+            if name == "infer_log_message":
+                line = data if isinstance(data, str) else json.dumps(data)
+                seen += 1
+                logs.append(line)
+                await call(logging_callback, line)
+            elif name == "infer_error_message":
+                text = data if isinstance(data, str) else json.dumps(data)
+                message = one_line(self._session.scrub(text)) or "the run failed"
+                raise RunFailedError(f"the run failed: {message}", logs=list(logs))
+            elif name == "infer_canceled_message":
+                raise RunCancelledError(f"the run {self.prompt_id} was cancelled", logs=list(logs))
+            elif name == "infer_result_message":
+                await call(on_phase, "receiving")
+                return PromptResult.from_json(payload)
+            elif name == "disconnect":
+                raise IncompleteStreamError(
+                    "the connection to the gateway dropped before the result arrived; "
+                    f"{seen} log lines were received (the run may still finish: collect it "
+                    f"with results([{self.prompt_id!r}]))",
+                    logs=list(logs),
+                )
+
+
+def _handshake_status(exc: BaseException) -> int | None:
+    """The HTTP status of a refused websocket handshake, from the exception chain."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, aiohttp.WSServerHandshakeError):
+            return seen.status
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+async def run(
+    session: Session,
+    gateway_url: str,
+    api_url: str,
+    values: dict[str, Any],
+    files: list[Part],
+    override_workflow_api: Mapping[str, Any] | None,
+    logging_callback: LogCallback | None,
+    on_phase: PhaseCallback | None,
+    connect_timeout: float,
+) -> PromptResult:
+    """One run over the socket: returns its result, or raises the typed error."""
+    listener = Listener(session, gateway_url, str(uuid.uuid4()))
+    submitted = False
+    try:
+        await call(on_phase, "connecting")
+        await listener.connect(connect_timeout)
+        submitted = True  # from here on a run may exist: stop it if we are interrupted
+        await submit(
+            session,
+            gateway_url,
+            api_url,
+            values,
+            files,
+            override_workflow_api,
+            sid=listener.sid,
+            prompt_id=listener.prompt_id,
+        )
+        await call(on_phase, "waiting")
+        return await listener.result(logging_callback, on_phase)
+    except (asyncio.CancelledError, Exception) as exc:
+        if submitted and not isinstance(exc, ViewComfyError):
+            await _cancel_within_grace(session, gateway_url, api_url, listener.prompt_id)
+        raise
+    finally:
+        await listener.close()
+
+
+async def _cancel_within_grace(
+    session: Session, gateway_url: str, api_url: str, prompt_id: str
+) -> None:
+    """Send the cancel request, shielded from a second cancellation, for at most CANCEL_GRACE."""
+    task = asyncio.ensure_future(cancel(session, gateway_url, api_url, prompt_id))
+    task.add_done_callback(lambda t: t.cancelled() or t.exception())
+    await asyncio.wait({task}, timeout=CANCEL_GRACE)
+    task.cancel()
+
+
+async def submit(
+    session: Session,
+    gateway_url: str,
+    api_url: str,
+    values: dict[str, Any],
+    files: list[Part],
+    override_workflow_api: Mapping[str, Any] | None,
+    *,
+    sid: str | None = None,
+    prompt_id: str | None = None,
+) -> str:
+    """POST the run; returns its prompt id. Without `sid` it is fire-and-forget."""
+    prompt_id = prompt_id or str(uuid.uuid4())
+    fields = {
+        "prompt_id": prompt_id,
+        "view_comfy_api_url": api_url,
+        "params": json.dumps(values),
+        "workflow_api": json.dumps(override_workflow_api) if override_workflow_api else "",
+    }
+    if sid:
+        fields["sid"] = sid
+    url = _url(gateway_url, INFER_PATH)
+    with FileParts(files) as parts:
+
+        def build() -> httpx.Request:
+            if not files:  # as their client: urlencoded without files
+                return session.http.build_request(
+                    "POST", url, data=fields, headers=session.key_headers
+                )
+            text = [(name, (None, value)) for name, value in fields.items()]
+            return session.http.build_request(
+                "POST", url, files=text + parts.parts, headers=session.key_headers
+            )
+
+        response = await session.send(build)
+    try:
+        body = await session.read_json(response, "the gateway's reply to the submit")
+    finally:
+        await response.aclose()
+    data = body.get("data") if isinstance(body, Mapping) else None
+    given = data.get("prompt_id") if isinstance(data, Mapping) else None
+    return str(given or prompt_id)
+
+
+async def cancel(session: Session, gateway_url: str, api_url: str, prompt_id: str) -> None:
+    """Ask the gateway to stop the run `prompt_id`."""
+    payload = {"prompt_id": prompt_id, "view_comfy_api_url": api_url}
+    url = _url(gateway_url, INFER_PATH + "/cancel")
+    response = await session.send(
+        lambda: session.http.build_request("POST", url, json=payload, headers=session.key_headers)
+    )
+    await response.aclose()
+
+
+async def results(session: Session, gateway_url: str, prompt_ids: list[str]) -> list[PromptResult]:
+    """The gateway's answers for `prompt_ids` (runs still going have `completed == False`)."""
+    if not prompt_ids:
+        return []
+    url = _url(gateway_url, INFER_PATH + "/")
+    response = await session.send(
+        lambda: session.http.build_request(
+            "GET", url, params={"prompt_ids": list(prompt_ids)}, headers=session.key_headers
+        )
+    )
+    try:
+        body = await session.read_json(response, "the gateway's results")
+    finally:
+        await response.aclose()
+    if isinstance(body, Mapping) and isinstance(body.get("data"), list):
+        body = body["data"]
+    if not isinstance(body, list):
+        raise MalformedResultError("the gateway's results are not a JSON list")
+    return [PromptResult.from_camel(item) for item in body]
+
+
+def _url(gateway_url: str, path: str) -> str:
+    return gateway_url.rstrip("/") + path

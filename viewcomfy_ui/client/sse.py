@@ -1,0 +1,108 @@
+"""The direct protocol (viewcomfy-api.md §2-§5): POST the endpoint, one JSON reply or
+Server-Sent Events (`log_message`, `error`, `prompt_result`) until the run ends."""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from ..errors import IncompleteStreamError, MalformedResultError, RunFailedError
+from ..models import PromptResult
+from .events import Event, EventParser
+from .http import MAX_LOG_LINES, Session, call, one_line, parse_result, reason
+from .params import FileParts, Part
+from .types import LogCallback, PhaseCallback
+
+
+async def run(
+    session: Session,
+    api_url: str,
+    values: dict[str, Any],
+    files: list[Part],
+    override_workflow_api: Mapping[str, Any] | None,
+    logging_callback: LogCallback | None,
+    on_phase: PhaseCallback | None,
+) -> PromptResult:
+    """One run: returns its result, or raises the typed error."""
+    data = {"logs": "true" if logging_callback else "false", "params": json.dumps(values)}
+    if override_workflow_api:
+        data["workflow_api"] = json.dumps(override_workflow_api)
+    headers = session.key_headers
+    if logging_callback:
+        headers["Accept"] = "text/event-stream"
+    with FileParts(files) as parts:
+
+        def build() -> httpx.Request:
+            # Always multipart/form-data, as the protocol says: text fields as parts without
+            # a filename.
+            fields = [(name, (None, value)) for name, value in data.items()]
+            return session.http.build_request(
+                "POST", api_url, files=fields + parts.parts, headers=headers
+            )
+
+        response = await session.send(build, on_attempt=lambda: call(on_phase, "connecting"))
+    try:
+        await call(on_phase, "waiting")
+        if "text/event-stream" not in response.headers.get("content-type", ""):
+            body = await session.read_json(response, "the prompt result")
+            await call(on_phase, "receiving")
+            return PromptResult.from_json(body)
+        return await _read_events(session, response, logging_callback, on_phase)
+    finally:
+        await response.aclose()
+
+
+async def _read_events(
+    session: Session,
+    response: httpx.Response,
+    logging_callback: LogCallback | None,
+    on_phase: PhaseCallback | None,
+) -> PromptResult:
+    logs: deque[str] = deque(maxlen=MAX_LOG_LINES)
+    seen = 0
+    parser = EventParser(session.max_result_bytes)
+
+    async def handle(event: Event) -> PromptResult | None:
+        nonlocal seen
+        if event.event == "log_message":
+            if not seen:
+                await call(on_phase, "running")
+            seen += 1
+            logs.append(event.data)
+            await call(logging_callback, event.data)
+        elif event.event == "error":
+            message = one_line(session.scrub(event.data)) or "the run failed"
+            raise RunFailedError(f"the run failed: {message}", logs=list(logs))
+        elif event.event == "prompt_result":
+            await call(on_phase, "receiving")
+            return parse_result(event.data)
+        return None
+
+    try:
+        async for chunk in response.aiter_bytes():
+            for event in parser.feed(chunk):
+                if (result := await handle(event)) is not None:
+                    return result
+        for event in parser.close():
+            if (result := await handle(event)) is not None:
+                return result
+    except httpx.TransportError as exc:
+        raise IncompleteStreamError(
+            f"the connection dropped before the result arrived ({reason(exc)}); "
+            f"{seen} log lines were received",
+            logs=list(logs),
+        ) from exc
+    except httpx.DecodingError as exc:
+        raise MalformedResultError(
+            "the event stream could not be decoded (bad compression); the server sent a "
+            "broken reply"
+        ) from exc
+    raise IncompleteStreamError(
+        "the event stream ended without a result (the worker or a proxy closed it); "
+        f"{seen} log lines were received",
+        logs=list(logs),
+    )

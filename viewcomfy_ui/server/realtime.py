@@ -1,0 +1,208 @@
+"""ViewComfy's realtime API (docs/viewcomfy-api.md §6) at this server's own origin.
+
+socket.io at ``/socket.io/`` (auth ``{client_id, client_secret}``), ``POST /api/workflow/infer``
+(201 ``{"data": {prompt_id, message, workflow}}``), events to the submitting ``sid`` only,
+``POST /api/workflow/infer/cancel``, ``GET /api/workflow/infer/?prompt_ids=...`` (camelCase), and
+the outputs as expiring links served by this server (`storage`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import shutil
+import uuid
+from typing import Any
+
+import socketio
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse
+
+from .config import ServerConfig
+from .run import Run, failure
+from .storage import LinkExpired, PromptRecord, RunStore
+from .submit import RequestError, check_keys, keys_match, prepare, read_form, text_field
+
+logger = logging.getLogger("viewcomfy_ui.server")
+PROMPT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
+MAX_PROMPT_IDS = 100
+SWEEP_SECONDS = 30.0
+
+
+class Realtime:
+    """The socket.io server, the realtime routes and the runs they started."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.store = RunStore(
+            config.link_ttl,
+            config.max_kept_runs,
+            config.clock,
+            lambda: config.new_folder("outputs"),
+        )
+        self.sio = socketio.AsyncServer(async_mode="asgi", logger=False, engineio_logger=False)
+        self.sio.on("connect", self._connect)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def _connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
+        auth = auth if isinstance(auth, dict) else {}
+        if not keys_match(self.config, auth.get("client_id"), auth.get("client_secret")):
+            raise socketio.exceptions.ConnectionRefusedError("invalid client_id or client_secret")
+
+    def add_routes(self, app: FastAPI) -> None:
+        app.post("/api/workflow/infer")(self.submit)
+        app.post("/api/workflow/infer/cancel")(self.cancel)
+        app.get("/api/workflow/infer/")(self.results)
+        app.get("/api/workflow/infer")(self.results)
+        app.get("/outputs/{token}/{name}")(self.download)
+
+    async def sweeper(self) -> None:
+        """Expire links and forget old runs even when no request comes."""
+        while True:
+            await asyncio.sleep(min(SWEEP_SECONDS, max(self.config.link_ttl / 2, 0.1)))
+            self.store.sweep()
+
+    async def shutdown(self) -> None:
+        for record in self.store.running():
+            if record.run is not None:
+                record.run.cancelled.set()
+        for task in list(self._tasks):
+            task.cancel()
+        self.store.close()
+
+    async def submit(self, request: Request) -> JSONResponse:
+        check_keys(request, self.config)
+        form = await read_form(request, self.config)
+        try:
+            prompt_id = text_field(form, "prompt_id") or str(uuid.uuid4())
+            if not PROMPT_ID.fullmatch(prompt_id):
+                raise RequestError(
+                    422, "prompt_id must be 1-128 letters, digits, '-', '_', '.' or ':' (a UUID)"
+                )
+            sid = text_field(form, "sid") or None
+            if sid is not None and not self.sio.manager.is_connected(sid, "/"):
+                raise RequestError(
+                    422, "sid is not a connected socket.io session: connect first, or omit sid"
+                )
+            if self.store.get(prompt_id) is not None:
+                raise RequestError(409, f"prompt_id {prompt_id} is already used; send a new UUID")
+            run_dir = self.config.new_folder("run")
+            try:
+                prepared = prepare(form, self.config, run_dir)
+            except BaseException:
+                shutil.rmtree(run_dir, ignore_errors=True)
+                raise
+        finally:
+            await form.close()
+        workflow = {
+            "view_comfy_api_url": text_field(form, "view_comfy_api_url") or "",
+            "engine": self.config.engine.name,
+        }
+        run = Run(self.config.engine, prepared, run_dir, prompt_id)
+        record = PromptRecord(
+            prompt_id=prompt_id,
+            client_id=request.headers.get("client_id") or None,
+            prompt=prepared.workflow,
+            workflow=workflow,
+            base_url=str(request.base_url),
+            created_at=self.config.clock(),
+            run=run,
+        )
+        self.store.add(record)
+        task = asyncio.create_task(self._drive(record, run, sid))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        data = {"prompt_id": prompt_id, "message": "the run was queued", "workflow": workflow}
+        return JSONResponse({"data": data}, status_code=201)
+
+    async def _drive(self, record: PromptRecord, run: Run, sid: str | None) -> None:
+        """Run the engine, send its lines and outcome to `sid`, and record the result."""
+        try:
+            async for line in run.follow():
+                await self._emit(sid, "infer_log_message", record, line)
+        except asyncio.CancelledError:
+            run.cancelled.set()
+            raise
+        outcome = run.outcome()
+        record.execution_time_seconds = run.elapsed()
+        if run.cancelled.is_set():  # whatever the engine raised or returned
+            record.status = "cancelled"
+            self.store.ended(record)
+            await self._emit(sid, "infer_canceled_message", record, "the run was cancelled")
+        elif isinstance(outcome, BaseException):
+            record.status, record.error_data = "error", failure(run, outcome)
+            self.store.ended(record)
+            await self._emit(sid, "infer_error_message", record, record.error_data)
+        else:
+            record.status = "success"
+            await self.store.finish(record, outcome)
+            executed = {"outputs": [o.filename for o in record.outputs]}
+            await self._emit(sid, "infer_executed_message", record, executed)
+            if sid is not None:
+                await self.sio.emit("infer_result_message", record.result(), to=sid)
+
+    async def _emit(self, sid: str | None, event: str, record: PromptRecord, data: Any) -> None:
+        if sid is not None:
+            await self.sio.emit(event, {"prompt_id": record.prompt_id, "data": data}, to=sid)
+
+    async def cancel(self, request: Request) -> JSONResponse:
+        check_keys(request, self.config)
+        try:
+            body = await request.json()
+        except ValueError as exc:
+            raise RequestError(
+                422, "the body must be JSON {prompt_id, view_comfy_api_url}"
+            ) from exc
+        prompt_id = body.get("prompt_id") if isinstance(body, dict) else None
+        if not isinstance(prompt_id, str):
+            raise RequestError(
+                422, "prompt_id is missing: send JSON {prompt_id, view_comfy_api_url}"
+            )
+        record = self.store.get(prompt_id)
+        if record is None:
+            raise RequestError(404, f"no run with prompt_id {prompt_id} on this server")
+        if record.run is None:
+            raise RequestError(409, f"the run {prompt_id} already ended ({record.status})")
+        record.run.cancelled.set()
+        data = {"prompt_id": prompt_id, "message": "the run is being cancelled"}
+        return JSONResponse({"data": data}, status_code=201)
+
+    async def results(self, request: Request) -> JSONResponse:
+        check_keys(request, self.config)
+        prompt_ids = request.query_params.getlist("prompt_ids")
+        if not prompt_ids:
+            raise RequestError(422, "give the runs as ?prompt_ids=<id>&prompt_ids=<id>")
+        if len(prompt_ids) > MAX_PROMPT_IDS:
+            raise RequestError(422, f"at most {MAX_PROMPT_IDS} prompt_ids per request")
+        records = [self.store.get(prompt_id) for prompt_id in prompt_ids]
+        return JSONResponse([r.camel() for r in records if r is not None])
+
+    async def download(self, token: str, name: str) -> Any:
+        try:
+            output = self.store.file(token)
+        except LinkExpired:
+            return JSONResponse({"detail": "this link has expired"}, status_code=403)
+        if output is None:
+            return JSONResponse({"detail": "no such file"}, status_code=404)
+        return FileResponse(
+            output.path,
+            media_type=output.content_type,
+            filename=output.filename,
+            headers={
+                "X-Content-Type-Options": "nosniff",
+                "Content-Security-Policy": "sandbox",
+                "Cache-Control": "private, no-store",
+            },
+        )
+
+
+@contextlib.asynccontextmanager
+async def lifespan(realtime: Realtime):
+    sweeper = asyncio.create_task(realtime.sweeper())
+    try:
+        yield
+    finally:
+        sweeper.cancel()
+        await realtime.shutdown()

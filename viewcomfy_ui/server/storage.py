@@ -1,0 +1,206 @@
+"""Runs of the realtime API and their stored outputs, served by unguessable, expiring links.
+
+Like presigned object-storage links: anyone with the link can download the file without keys
+until it expires (then 403). Each run's files sit in their own temporary folder under names the
+server makes (``0``, ``1``, ...), so no name from a workflow or a URL ever becomes a path. Memory
+and disk are bounded: a finished run's files are deleted when its links expire, its record is
+forgotten one TTL later, and at most `max_kept` finished runs are remembered (least recently used
+go first).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import shutil
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from ..outputs import safe_filename
+from ..workflow import ApiWorkflow
+from .nodes import OutputFile
+from .run import Run
+
+
+@dataclass
+class StoredOutput:
+    filename: str
+    content_type: str
+    size: int
+    token: str
+    path: Path
+
+
+@dataclass
+class PromptRecord:
+    """What the results endpoint and the result event say about one run."""
+
+    prompt_id: str
+    client_id: str | None
+    prompt: ApiWorkflow
+    workflow: dict[str, Any]
+    base_url: str
+    created_at: float
+    run: Run | None
+    status: str = "running"
+    completed: bool = False
+    execution_time_seconds: float = 0.0
+    error_data: str | None = None
+    outputs: list[StoredOutput] = field(default_factory=list)
+    folder: Path | None = None
+    expires_at: float | None = None
+
+    def link(self, output: StoredOutput) -> str:
+        return f"{self.base_url}outputs/{output.token}/{quote(output.filename)}"
+
+    def result(self) -> dict[str, Any]:
+        """The `infer_result_message` payload: exactly ViewComfy's PromptResult arguments."""
+        payload: dict[str, Any] = {
+            "prompt_id": self.prompt_id,
+            "status": self.status,
+            "completed": self.completed,
+            "execution_time_seconds": self.execution_time_seconds,
+            "prompt": self.prompt,
+            "outputs": [
+                {
+                    "filename": o.filename,
+                    "content_type": o.content_type,
+                    "size": o.size,
+                    "filepath": self.link(o),
+                }
+                for o in self.outputs
+            ],
+        }
+        if self.error_data is not None:
+            payload["error_data"] = self.error_data
+        return payload
+
+    def camel(self) -> dict[str, Any]:
+        """One entry of the results endpoint (camelCase, every key present)."""
+        return {
+            "promptId": self.prompt_id,
+            "status": self.status,
+            "completed": self.completed,
+            "executionTimeSeconds": self.execution_time_seconds,
+            "prompt": self.prompt,
+            "outputs": [
+                {
+                    "filename": o.filename,
+                    "contentType": o.content_type,
+                    "size": o.size,
+                    "filepath": self.link(o),
+                }
+                for o in self.outputs
+            ],
+            "errorData": self.error_data,
+            "createdAt": datetime.fromtimestamp(self.created_at, UTC).isoformat(),
+            "workflow": self.workflow,
+            "clientId": self.client_id,
+            "user": None,
+        }
+
+
+class LinkExpired(Exception):
+    """The link existed but its time is up (its file is gone)."""
+
+
+class RunStore:
+    """Runs by prompt id, and output links by token; see the module docstring for the bounds."""
+
+    def __init__(
+        self, ttl: float, max_kept: int, clock: Callable[[], float], new_folder: Callable[[], Path]
+    ) -> None:
+        self.ttl, self.max_kept, self.clock, self.new_folder = ttl, max_kept, clock, new_folder
+        self._runs: OrderedDict[str, PromptRecord] = OrderedDict()
+        self._links: dict[str, tuple[PromptRecord, StoredOutput]] = {}
+
+    def add(self, record: PromptRecord) -> bool:
+        """Remember a new run; False if its prompt id is already known."""
+        self.sweep()
+        if record.prompt_id in self._runs:
+            return False
+        self._runs[record.prompt_id] = record
+        return True
+
+    def get(self, prompt_id: str) -> PromptRecord | None:
+        self.sweep()
+        record = self._runs.get(prompt_id)
+        if record is not None:
+            self._runs.move_to_end(prompt_id)
+        return record
+
+    def running(self) -> list[PromptRecord]:
+        return [r for r in self._runs.values() if not r.completed]
+
+    async def finish(self, record: PromptRecord, outputs: list[OutputFile]) -> None:
+        """Write `outputs` to the run's own folder (off the event loop) and give them links."""
+        stored = await asyncio.to_thread(_write, outputs, self.new_folder)
+        record.folder, record.outputs = stored
+        for output in record.outputs:
+            self._links[output.token] = (record, output)
+        self.ended(record)
+
+    def ended(self, record: PromptRecord) -> None:
+        record.completed, record.run = True, None
+        record.expires_at = self.clock() + self.ttl
+        self.sweep()
+
+    def file(self, token: str) -> StoredOutput | None:
+        """The output behind a link; raises LinkExpired once its time is up."""
+        self.sweep()
+        found = self._links.get(token)
+        if found is None:
+            return None
+        record, output = found
+        if record.folder is None:
+            raise LinkExpired(token)
+        return output
+
+    def sweep(self) -> None:
+        """Delete expired files, forget old records, and keep at most `max_kept` finished runs."""
+        now = self.clock()
+        finished = [r for r in self._runs.values() if r.completed]
+        excess = len(finished) - self.max_kept
+        for record in finished:
+            assert record.expires_at is not None
+            if now >= record.expires_at:
+                self._delete_files(record)
+            if excess > 0 or now >= record.expires_at + self.ttl:
+                self._forget(record)
+                excess -= 1
+
+    def close(self) -> None:
+        for record in list(self._runs.values()):
+            self._forget(record)
+
+    def _delete_files(self, record: PromptRecord) -> None:
+        if record.folder is not None:
+            shutil.rmtree(record.folder, ignore_errors=True)
+            record.folder = None
+
+    def _forget(self, record: PromptRecord) -> None:
+        self._delete_files(record)
+        for output in record.outputs:
+            self._links.pop(output.token, None)
+        self._runs.pop(record.prompt_id, None)
+
+
+def _write(
+    outputs: list[OutputFile], new_folder: Callable[[], Path]
+) -> tuple[Path | None, list[StoredOutput]]:
+    if not outputs:
+        return None, []
+    folder = new_folder()
+    stored = []
+    for index, output in enumerate(outputs):
+        path = folder / str(index)
+        path.write_bytes(output.data)
+        name = safe_filename(output.filename)
+        token = secrets.token_urlsafe(32)
+        stored.append(StoredOutput(name, output.content_type, len(output.data), token, path))
+    return folder, stored

@@ -1,0 +1,266 @@
+"""A request becomes a run: keys checked, the form read, uploads stored, params applied, and the
+engine asked whether it can run the graph. Shared by ``POST /`` and the realtime API."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import math
+import shutil
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from starlette.datastructures import FormData, UploadFile
+from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
+from starlette.requests import ClientDisconnect, Request
+
+from ..errors import ParamsError, WorkflowError
+from ..outputs import safe_filename
+from ..workflow import ApiWorkflow, apply_params, load_workflow, split_key
+from .config import ServerConfig
+from .engine import EngineError, InputFiles, InvalidInputError
+
+MAX_JSON_DEPTH = 64
+
+
+class RequestError(Exception):
+    """The request cannot be served: `status` and a one-line `detail` for the client."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+@dataclass
+class Prepared:
+    """A run ready to start; `refusal` is the engine's reason it cannot run (the run's error)."""
+
+    workflow: ApiWorkflow
+    inputs: InputFiles
+    refusal: EngineError | None
+
+
+def keys_match(config: ServerConfig, given_id: Any, given_secret: Any) -> bool:
+    """Constant-time check of a client id/secret pair (always true when no keys are set)."""
+    if not config.needs_keys:
+        return True
+    if not isinstance(given_id, str) or not isinstance(given_secret, str):
+        return False
+    id_ok = hmac.compare_digest(given_id.encode(), (config.client_id or "").encode())
+    secret_ok = hmac.compare_digest(given_secret.encode(), (config.client_secret or "").encode())
+    return id_ok and secret_ok
+
+
+def check_keys(request: Request, config: ServerConfig) -> None:
+    headers = request.headers
+    if not keys_match(config, headers.get("client_id", ""), headers.get("client_secret", "")):
+        raise RequestError(401, "invalid client_id or client_secret")
+
+
+async def read_form(request: Request, config: ServerConfig) -> FormData:
+    """The multipart or urlencoded body, with every limit enforced while it streams in: each file
+    part, all text fields together (they are held in memory) and the whole body."""
+    declared = int(request.headers.get("content-length") or 0)
+    if declared > config.max_body_bytes:
+        raise RequestError(
+            413, f"the request is {declared} bytes; the limit is {config.max_body_bytes}"
+        )
+    stream = _counted(request.stream(), config.max_body_bytes)
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        parser: Any = _LimitedMultiPartParser(request.headers, stream, config)
+    elif content_type.startswith("application/x-www-form-urlencoded"):
+        stream = _counted(stream, config.max_text_bytes)
+        parser = FormParser(request.headers, stream, max_part_size=config.max_text_bytes)
+    else:
+        raise RequestError(
+            422, "send the fields as multipart/form-data (or urlencoded without files)"
+        )
+    try:
+        return await parser.parse()
+    except _TooLarge as exc:
+        raise RequestError(413, str(exc)) from exc
+    except MultiPartException as exc:
+        raise RequestError(422, f"the body is not a valid form ({exc.message})") from exc
+    except ClientDisconnect as exc:
+        raise RequestError(400, "the client went away before sending the whole body") from exc
+
+
+class _TooLarge(MultiPartException):
+    pass
+
+
+async def _counted(stream: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
+    total = 0
+    async for chunk in stream:
+        total += len(chunk)
+        if total > limit:
+            raise _TooLarge(f"the request body is over the {limit} byte limit")
+        yield chunk
+
+
+class _LimitedMultiPartParser(MultiPartParser):
+    """Starlette's parser, refusing a file part over `max_upload_bytes` and text fields over
+    `max_text_bytes` in total as soon as the bytes arrive (files spool to disk, text is in RAM)."""
+
+    def __init__(self, headers: Any, stream: AsyncIterator[bytes], config: ServerConfig) -> None:
+        super().__init__(
+            headers, stream, max_files=100, max_fields=1000, max_part_size=config.max_text_bytes
+        )  # type: ignore[arg-type]
+        self.file_limit, self.text_limit = config.max_upload_bytes, config.max_text_bytes
+        self.part_bytes = self.text_bytes = 0
+
+    def on_part_begin(self) -> None:
+        super().on_part_begin()
+        self.part_bytes = 0
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        part = self._current_part
+        if part.file is None:
+            self.text_bytes += end - start
+            if self.text_bytes > self.text_limit:
+                raise _TooLarge(f"the text fields are over the {self.text_limit} byte limit")
+        else:
+            self.part_bytes += end - start
+            if self.part_bytes > self.file_limit:
+                raise _TooLarge(
+                    f"upload {part.field_name!r} is over the {self.file_limit} byte limit"
+                )
+        super().on_part_data(data, start, end)
+
+
+def prepare(form: FormData, config: ServerConfig, run_dir: Path) -> Prepared:
+    """Parse `params`/`workflow_api`, store uploads in `run_dir`, apply params, ask the engine:
+    a bad input is a `RequestError` now; a graph the engine cannot run is the run's error."""
+    params = json_field(form, "params", required=True)
+    override = json_field(form, "workflow_api", required=False)
+    if not isinstance(params, Mapping):
+        raise RequestError(422, "params must be a JSON object of {parameter key: value}")
+    workflow = _workflow(override, config)
+    params = dict(params)
+    input_dir = run_dir / "input"
+    input_dir.mkdir()
+    for key, value in form.multi_items():
+        if isinstance(value, UploadFile):
+            params[key] = _store_upload(key, value, workflow, input_dir)
+    if not params:
+        raise RequestError(422, "params is empty: change at least one value (or the seed)")
+    try:
+        workflow = apply_params(workflow, params)
+    except ParamsError as exc:
+        raise RequestError(422, str(exc)) from exc
+    inputs = InputFiles(input_dir, config.input_dir)
+    try:
+        config.engine.check(workflow, inputs)
+    except InvalidInputError as exc:
+        raise RequestError(422, str(exc)) from exc
+    except EngineError as exc:
+        return Prepared(workflow, inputs, exc)
+    return Prepared(workflow, inputs, None)
+
+
+def text_field(form: FormData, name: str) -> str | None:
+    raw = form.get(name)
+    if isinstance(raw, UploadFile):
+        raise RequestError(422, f"{name} must be a text field, not a file")
+    return raw
+
+
+def json_field(form: FormData, name: str, *, required: bool) -> Any:
+    raw = text_field(form, name)
+    if raw is None or raw.strip() in ("", "null"):
+        if required:
+            raise RequestError(422, f"{name} is missing: send it as a JSON text field")
+        return None
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise RequestError(
+            422, f"{name} is not valid JSON ({exc.msg} at column {exc.colno})"
+        ) from exc
+    except RecursionError as exc:
+        raise RequestError(422, f"{name} is nested deeper than {MAX_JSON_DEPTH} levels") from exc
+    except ValueError as exc:  # an integer of over 4300 digits
+        raise RequestError(422, f"{name} is not usable JSON ({_first_line(exc)})") from exc
+    _check_json(value, name)
+    return value
+
+
+def _check_json(value: Any, name: str) -> None:
+    """Refuse nesting deeper than MAX_JSON_DEPTH, integers beyond 64 bits and NaN/Infinity."""
+    stack = [(value, 1, name)]
+    while stack:
+        item, depth, where = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise RequestError(422, f"{name} is nested deeper than {MAX_JSON_DEPTH} levels")
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1, str(k)) for k, v in item.items())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1, where) for v in item)
+        elif isinstance(item, int) and item.bit_length() > 64:
+            raise RequestError(
+                422, f"{name}: {where!r} is an integer of {item.bit_length()} bits; the limit is 64"
+            )
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise RequestError(422, f"{name}: {where!r} is {item}; send a finite number")
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).split(";")[0].splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _workflow(override: Any, config: ServerConfig) -> ApiWorkflow:
+    if override is not None:
+        if not isinstance(override, dict):
+            kind = "array" if isinstance(override, list) else type(override).__name__
+            raise RequestError(
+                422, f"workflow_api must be a JSON object of nodes, not a JSON {kind}"
+            )
+        _check_nodes(override)
+        try:
+            workflow = load_workflow(override, name="workflow_api")
+        except WorkflowError as exc:
+            raise RequestError(422, str(exc)) from exc
+        if workflow.api is None:
+            raise RequestError(
+                422, "workflow_api must be an API-format workflow, not flattened parameters"
+            )
+        return workflow.api
+    if config.workflow is None:
+        raise RequestError(422, "this server has no deployed workflow: send one as workflow_api")
+    return config.workflow
+
+
+def _check_nodes(workflow: dict[str, Any]) -> None:
+    """Each node must be an object whose `class_type` is text and whose `inputs` is an object."""
+    for node_id, node in workflow.items():
+        if not isinstance(node, dict):
+            continue  # not a node; load_workflow skips it
+        if "class_type" in node and not isinstance(node["class_type"], str):
+            raise RequestError(422, f"workflow_api node {node_id!r}: class_type must be text")
+        if "inputs" in node and not isinstance(node["inputs"], dict):
+            got = "null" if node["inputs"] is None else type(node["inputs"]).__name__
+            raise RequestError(
+                422, f"workflow_api node {node_id!r}: inputs must be a JSON object, not {got}"
+            )
+
+
+def _store_upload(key: str, upload: UploadFile, workflow: ApiWorkflow, folder: Path) -> str:
+    try:
+        node_id, input_name = split_key(key)
+    except ParamsError as exc:
+        raise RequestError(422, f"file part {key!r}: {exc}") from exc
+    if input_name not in (workflow.get(node_id, {}).get("inputs") or {}):
+        raise RequestError(422, f"file part {key!r} does not name an input of the workflow")
+    name = safe_filename(upload.filename or key, default="upload")
+    stem, dot, ext = name.rpartition(".")
+    target, n = folder / name, 1
+    while target.exists():
+        target, n = folder / (f"{stem}_{n}.{ext}" if dot else f"{name}_{n}"), n + 1
+    upload.file.seek(0)
+    with target.open("wb") as out:
+        shutil.copyfileobj(upload.file, out)
+    return target.name

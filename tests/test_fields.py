@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from viewcomfy_ui.demo import DEMO_WORKFLOW
-from viewcomfy_ui.fields import SEED_MAX, infer_fields
+from viewcomfy_ui.fields import MEDIA_KINDS, SEED_MAX, infer_fields
 from viewcomfy_ui.workflow import flatten, load_workflow
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -268,3 +268,60 @@ def test_warnings_claim_a_server_only_when_one_was_consulted():
     consulted = by_key(infer_fields(workflow, server))
     assert "on the server" in consulted["1-inputs-vae_name"].warning
     assert "on the server" in consulted["2-inputs-sampler_name"].warning
+
+
+def test_form_order_prompts_and_uploads_then_sampler_then_size_then_the_rest():
+    fields = infer_fields(load_workflow(FIXTURES / "sd15_img2img.json"))
+    opened = [f for f in fields if not f.advanced]
+    assert sorted(f.kind for f in opened[:3]) == ["image", "textarea", "textarea"]
+    names = [f.input_name for f in opened]
+    assert names.index("seed") < names.index("steps") < names.index("sampler_name")
+    advanced = {f.input_name for f in fields if f.advanced}
+    assert {"ckpt_name", "filename_prefix"} <= advanced
+
+
+def test_internal_knobs_go_to_advanced_and_at_most_25_fields_are_open():
+    knobs = {
+        "precision": "fp16", "device": "cuda", "tile_size": 512, "config": '{"a": [1, 2]}',
+        "prompt": "a cat",
+    }  # fmt: skip
+    workflow = {
+        "1": {"class_type": "MyNode", "inputs": knobs},
+        "2": {"class_type": "ShowText|pysssss", "inputs": {"text": "shown, not edited"}},
+        "3": {"class_type": "Many", "inputs": {f"knob_{i}": i for i in range(40)}},
+    }
+    fields = by_key(infer_fields(workflow))
+    for name in ("precision", "device", "tile_size", "config"):
+        assert fields[f"1-inputs-{name}"].advanced, name
+    assert not fields["1-inputs-prompt"].advanced
+    assert fields["2-inputs-text"].advanced
+    opened = [f for f in fields.values() if not f.advanced]
+    assert len(opened) == 25 and opened[0].input_name == "prompt"
+
+
+def test_title_markers_choose_the_basic_and_advanced_forms():
+    workflow = {
+        "3": {"class_type": "KSampler", "_meta": {"title": "VC_ADV Sampler"}, "inputs": {"seed": 1, "steps": 20}},
+        "6": {"class_type": "CLIPTextEncode", "_meta": {"title": "VC_BASIC Your prompt"}, "inputs": {"text": "a cat"}},
+        "7": {"class_type": "CLIPTextEncode", "inputs": {"text": "ugly"}},
+    }  # fmt: skip
+    fields = by_key(infer_fields(workflow))
+    assert set(fields) == {"3-inputs-seed", "3-inputs-steps", "6-inputs-text"}
+    assert not fields["6-inputs-text"].advanced and fields["6-inputs-text"].label == "Your prompt"
+    assert fields["3-inputs-seed"].advanced and fields["3-inputs-seed"].node_title == "Sampler"
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus not present")
+def test_every_corpus_form_opens_with_at_most_25_fields_prompts_and_uploads_first():
+    for path in sorted(CORPUS.glob("*.json")):
+        fields = infer_fields(load_workflow(path))
+        opened = [f for f in fields if not f.advanced]
+        assert len(opened) <= 25, path.name
+        leads = {  # nodes with an open prompt or upload
+            f.node_id
+            for f in opened
+            if f.kind in MEDIA_KINDS
+            or (f.kind in ("text", "textarea") and "prompt" in f.label.lower())
+        }
+        lead = [f.node_id in leads for f in opened]
+        assert lead == sorted(lead, reverse=True), f"{path.name}: they come first"

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from .arrange import arrange
 from .nodespecs import InputSpec, NodeSpecs, core_specs
 from .workflow import (
     CONTEXT_SUFFIX,
@@ -31,6 +32,7 @@ SEED_MAX = 2**64 - 1
 SEED_MODES = ("randomize", "fixed", "increment", "decrement")  # ComfyUI's control_after_generate
 SEED_NAME = re.compile(r"(^|[_\s])seed($|[_\s\d])", re.IGNORECASE)  # seed, noise_seed, "Tint seed"
 PASS_THROUGH_CLASSES = {"Reroute"}
+TITLE_MARKER = re.compile(r"(VC_BASIC|VC_ADV)(?:\s+|$)")
 
 UI_ONLY_INPUTS = {
     "upload", "choose file to upload", "video-preview", "control_after_generate",
@@ -100,6 +102,7 @@ class _Node:
     title: str
     class_type: str | None
     inputs: dict[str, Any]
+    marker: str | None = None  # VC_BASIC / VC_ADV, taken off the title
 
 
 def infer_fields(
@@ -127,7 +130,19 @@ def infer_fields(
             made = _field(node, name, value, declared, rules)
             if made is not None:
                 fields.append(made)
-    return _finish_labels(fields, nodes, specs, consumers)
+    fields = _finish_labels(fields, nodes, specs, consumers)
+    marked = {node.node_id: node.marker for node in nodes.values() if node.marker}
+    if marked:  # the author chose: marked nodes only, basic or advanced, in workflow order
+        return [
+            replace(f, advanced=marked[f.node_id] == "VC_ADV")
+            for f in fields
+            if f.node_id in marked
+        ]
+    reads = {
+        node.node_id: {value[0] for value in node.inputs.values() if is_link(value)}
+        for node in nodes.values()
+    }
+    return arrange(fields, reads)
 
 
 # --- nodes from params -----------------------------------------------------------------------
@@ -143,11 +158,13 @@ def _nodes(params: Mapping[str, Any] | Workflow, specs: NodeSpecs) -> dict[str, 
             api, params = params, {}
     if api is not None:
         return {
-            str(node_id): _Node(
-                node_id=str(node_id),
-                title=str(node_title(node) or ""),
-                class_type=node.get("class_type"),
-                inputs=dict(node.get("inputs") or {}),
+            str(node_id): _marked(
+                _Node(
+                    node_id=str(node_id),
+                    title=str(node_title(node) or ""),
+                    class_type=node.get("class_type"),
+                    inputs=dict(node.get("inputs") or {}),
+                )
             )
             for node_id, node in api.items()
             if isinstance(node, Mapping)
@@ -164,11 +181,20 @@ def _nodes(params: Mapping[str, Any] | Workflow, specs: NodeSpecs) -> dict[str, 
         if sep and node_id and name:
             _node_for(nodes, node_id).inputs[name] = value
     for node in nodes.values():  # a flattened file names titles, not classes: recover them
+        _marked(node)
         if node.title in specs:
             node.class_type = node.title
         else:
             node.class_type = specs.guess_class(set(node.inputs))
     return nodes
+
+
+def _marked(node: _Node) -> _Node:
+    """Take a ``VC_BASIC`` / ``VC_ADV`` marker off the node's title (ViewComfy's convention)."""
+    match = TITLE_MARKER.match(node.title)
+    if match:
+        node.marker, node.title = match[1], node.title[match.end() :] or node.title
+    return node
 
 
 def _node_for(nodes: dict[str, _Node], node_id: str) -> _Node:

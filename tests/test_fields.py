@@ -187,6 +187,7 @@ def test_whole_corpus_gives_unique_labelled_fields_with_and_without_object_info(
             fields = infer_fields(workflow, info)
             assert len({f.key for f in fields}) == len(fields)
             assert all(f.label and f.node_title for f in fields)
+            assert len({f.label for f in fields}) == len(fields), f"{path.name}: labels repeat"
 
 
 def test_every_kind_inferred_on_the_corpus_has_a_widget_class():
@@ -325,3 +326,13 @@ def test_every_corpus_form_opens_with_at_most_25_fields_prompts_and_uploads_firs
         }
         lead = [f.node_id in leads for f in opened]
         assert lead == sorted(lead, reverse=True), f"{path.name}: they come first"
+
+
+def test_two_prompts_of_one_encoder_get_distinct_labels():
+    workflow = {
+        "131": {"class_type": "CLIPTextEncodeFlux", "inputs": {"clip_l": "", "t5xxl": "", "guidance": 3.5}},
+        "3": {"class_type": "KSampler", "inputs": {"negative": ["131", 0]}},
+    }  # fmt: skip
+    labels = {f.input_name: f.label for f in infer_fields(workflow)}
+    assert labels["clip_l"] == "Negative CLIP-L prompt"
+    assert labels["t5xxl"] == "Negative T5-XXL prompt"

@@ -473,6 +473,7 @@ def _finish_labels(
 ) -> list[Field]:
     """Readable labels, and node titles made unique where they repeat."""
     per_node = Counter(f.node_id for f in fields)
+    texts = Counter(f.node_id for f in fields if f.kind == "textarea")
     titles = {node_id: _display_title(nodes[node_id], specs, consumers) for node_id in per_node}
     repeats = Counter(titles.values())
     unique_titles = {
@@ -491,6 +492,10 @@ def _finish_labels(
             and (custom_title or f.class_type in PRIMITIVE_CLASSES)
         ):
             label = titles[f.node_id]
+        elif f.kind == "textarea" and role and texts[f.node_id] > 1:  # e.g. CLIP-L and T5-XXL
+            name = _humanize(f.input_name)
+            kind = name if name.endswith("prompt") else f"prompt ({name})"
+            label = f"{role.capitalize()} {kind}"
         elif f.kind == "textarea" and role:
             label = f"{role.capitalize()} prompt"
         else:

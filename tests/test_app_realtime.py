@@ -7,6 +7,7 @@ import gc
 import logging
 import time
 
+import httpx
 import pytest
 from apps import running_app
 from fake_gateway import CLIENT_ID, SECRET, FakeGateway, Run
@@ -38,7 +39,8 @@ def wait_for(condition, what: str, seconds: float = 60.0) -> None:
 
 def test_local_demo_runs_over_realtime():
     with running_app(protocol="realtime") as (url, app):
-        assert app.endpoint.protocol == "realtime" and "realtime" in app.endpoint.description
+        assert app.endpoint.protocol == "realtime"
+        assert "over the realtime API" in httpx.get(url + "config").text  # the page's banner
         out = press_run(url, app.page)
     assert 'data-state="done"' in out["status"], out["status"]
     assert out["logs"].startswith("got prompt") and "Prompt executed" in out["logs"]

@@ -253,3 +253,15 @@ def test_bundled_custom_declarations_match_the_real_server_where_it_has_the_pack
         checked += 1
     if not checked:
         pytest.skip("this ComfyUI has none of the bundled custom node packs")
+
+
+def test_app_runs_the_demo_on_real_comfyui_with_its_live_declarations():
+    from apps import endpoint_ids, running_app
+    from gradio_client import Client
+
+    with running_app(comfyui_url=COMFYUI_URL) as (url, app):
+        _, returns = endpoint_ids(app.page)
+        out = dict(zip(returns, Client(url, verbose=False).predict(api_name="/run"), strict=True))
+    assert 'data-state="done"' in out["status"]
+    assert "Executing node 1 (Photo, LoadImage)" in out["logs"] or "Reusing cached" in out["logs"]
+    assert len(out["gallery"]) == 2

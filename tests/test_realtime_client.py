@@ -25,6 +25,9 @@ from viewcomfy_ui.errors import (
 )
 from viewcomfy_ui.outputs import save_outputs
 
+# A file or socket the client leaks fails these tests, even when only the GC finds it.
+pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+
 API_URL = "https://app.viewcomfy.com/api/deployment/abc"
 PNG = b"\x89PNG\r\n\x1a\n" + os.urandom(3000)
 
@@ -374,3 +377,17 @@ def test_save_outputs_of_a_result_from_elsewhere_streams_too(gateway, tmp_path):
     result = api.PromptResult("p", "success", True, 1.0, {}, [output])
     [path] = save_outputs(result, tmp_path)
     assert path.read_bytes() == PNG and "data" not in repr(output)
+
+
+async def test_saving_runs_off_the_event_loop(gateway, tmp_path):
+    release = threading.Event()
+    output = api.FileOutput.from_json(gateway.store("a.png", PNG, hold=release))
+    result = api.PromptResult("p", "success", True, 1.0, {}, [output])
+    async with client(gateway) as c:
+        saving = asyncio.create_task(c.save_outputs(result, tmp_path))
+        # the download waits for us; we only get to run if saving left the loop free
+        while not gateway.storage_requests:
+            await asyncio.sleep(0.01)
+        release.set()
+        [path] = await saving
+    assert path.read_bytes() == PNG

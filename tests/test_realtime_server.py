@@ -6,10 +6,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import tempfile
 import threading
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
@@ -264,18 +262,13 @@ class Clock:
         return self.now
 
 
-def output_folders() -> set[Path]:
-    return set(Path(tempfile.gettempdir()).glob("viewcomfy-outputs-*"))
-
-
-async def test_links_expire_with_403_and_their_files_are_deleted():
+async def test_links_expire_with_403_and_their_files_are_deleted(tmp_path):
     clock = Clock()
-    with local_server(link_ttl=600, clock=clock) as url:
-        before = output_folders()
+    with local_server(link_ttl=600, clock=clock, work_dir=tmp_path) as url:
         async with api(url, None) as http:
             prompt_id = await submit(http, {"3-inputs-value": 9})
             link = (await until_completed(http, prompt_id))["outputs"][0]["filepath"]
-            [folder] = output_folders() - before
+            [folder] = tmp_path.glob("viewcomfy-outputs-*")
             fresh = await http.get(link)
             clock.now += 601
             expired = await http.get(link)

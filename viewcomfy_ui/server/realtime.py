@@ -13,9 +13,7 @@ import contextlib
 import logging
 import re
 import shutil
-import tempfile
 import uuid
-from pathlib import Path
 from typing import Any
 
 import socketio
@@ -23,8 +21,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 
 from .config import ServerConfig
-from .engine import EngineError
-from .run import Run
+from .run import Run, failure
 from .storage import LinkExpired, PromptRecord, RunStore
 from .submit import RequestError, check_keys, keys_match, prepare, read_form, text_field
 
@@ -39,7 +36,12 @@ class Realtime:
 
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
-        self.store = RunStore(config.link_ttl, config.max_kept_runs, config.clock)
+        self.store = RunStore(
+            config.link_ttl,
+            config.max_kept_runs,
+            config.clock,
+            lambda: config.new_folder("outputs"),
+        )
         self.sio = socketio.AsyncServer(async_mode="asgi", logger=False, engineio_logger=False)
         self.sio.on("connect", self._connect)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -86,7 +88,7 @@ class Realtime:
                 )
             if self.store.get(prompt_id) is not None:
                 raise RequestError(409, f"prompt_id {prompt_id} is already used; send a new UUID")
-            run_dir = Path(tempfile.mkdtemp(prefix="viewcomfy-run-"))
+            run_dir = self.config.new_folder("run")
             try:
                 prepared = prepare(form, self.config, run_dir)
             except BaseException:
@@ -117,39 +119,25 @@ class Realtime:
 
     async def _drive(self, record: PromptRecord, run: Run, sid: str | None) -> None:
         """Run the engine, send its lines and outcome to `sid`, and record the result."""
-        loop = asyncio.get_running_loop()
-        lines: asyncio.Queue[str] = asyncio.Queue()
-        future = run.start(lambda line: loop.call_soon_threadsafe(lines.put_nowait, line))
-        outputs, error = None, None
         try:
-            while not (future.done() and lines.empty()):
-                getter = asyncio.ensure_future(lines.get())
-                await asyncio.wait({getter, future}, return_when=asyncio.FIRST_COMPLETED)
-                if getter.done():
-                    await self._emit(sid, "infer_log_message", record, getter.result())
-                else:
-                    getter.cancel()
-            outputs = future.result()
+            async for line in run.follow():
+                await self._emit(sid, "infer_log_message", record, line)
         except asyncio.CancelledError:
             run.cancelled.set()
             raise
-        except EngineError as exc:
-            error = str(exc)
-        except Exception as exc:
-            logger.exception("run %s failed", record.prompt_id)
-            error = f"internal error in the engine: {type(exc).__name__}"
+        outcome = run.outcome()
         record.execution_time_seconds = run.elapsed()
         if run.cancelled.is_set():  # whatever the engine raised or returned
             record.status = "cancelled"
             self.store.ended(record)
             await self._emit(sid, "infer_canceled_message", record, "the run was cancelled")
-        elif error is not None or outputs is None:
-            record.status, record.error_data = "error", error
+        elif isinstance(outcome, BaseException):
+            record.status, record.error_data = "error", failure(run, outcome)
             self.store.ended(record)
-            await self._emit(sid, "infer_error_message", record, error)
+            await self._emit(sid, "infer_error_message", record, record.error_data)
         else:
             record.status = "success"
-            await self.store.finish(record, outputs)
+            await self.store.finish(record, outcome)
             executed = {"outputs": [o.filename for o in record.outputs]}
             await self._emit(sid, "infer_executed_message", record, executed)
             if sid is not None:

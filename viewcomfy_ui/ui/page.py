@@ -197,13 +197,10 @@ class Results:
         return shown
 
     def code(
-        self, url: str, values: dict[str, Any], files: dict[str, Path]
+        self, endpoint: Endpoint, values: dict[str, Any], files: dict[str, Path]
     ) -> dict[Component, Any]:
-        return {
-            self.api_params: snippets.params_json(values, files),
-            self.api_python: snippets.python_snippet(url, values, files),
-            self.api_curl: snippets.curl_snippet(url, values, files),
-        }
+        views = snippets.code_views(endpoint, values, files)
+        return dict(zip((self.api_params, self.api_python, self.api_curl), views, strict=True))
 
 
 # --- wiring ----------------------------------------------------------------------------------
@@ -249,7 +246,7 @@ class RunHandler:
         }
         randomize = {w.field.key: bool(values[w.mode]) for w in widgets if w.mode}
         params = build_params([w.field for w in widgets], form, randomize)
-        code = self.results.code(self.runner.endpoint.url, params.values, params.files)
+        code = self.results.code(self.runner.endpoint, params.values, params.files)
         streaming = values[self.stream] != "plain"
         async for update in self.runner.run(
             params, stream=streaming, run_dir=directory / "outputs"

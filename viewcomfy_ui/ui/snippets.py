@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .config import DEFAULT_GATEWAY_URL, Protocol
+from ..api import DEFAULT_GATEWAY, Protocol
 
 if TYPE_CHECKING:
     from .runner import Endpoint
@@ -52,7 +52,7 @@ def python_snippet(
     options = []
     if protocol == "realtime":
         options.append('    protocol="realtime",')
-        if gateway_url and gateway_url != DEFAULT_GATEWAY_URL:
+        if gateway_url and gateway_url != DEFAULT_GATEWAY:
             options.append(f"    gateway_url={gateway_url!r},")
     lines = [
         "import asyncio, os",
@@ -94,7 +94,7 @@ def curl_snippet(
     if protocol == "sse":
         parts = [f"curl -X POST {url}", *keys, "-F logs=false", *form, f"--max-time {MAX_TIME} -L"]
         return " \\\n  ".join(parts)
-    gateway = shlex.quote((gateway_url or DEFAULT_GATEWAY_URL).rstrip("/") + "/api/workflow/infer")
+    gateway = shlex.quote((gateway_url or DEFAULT_GATEWAY).rstrip("/") + "/api/workflow/infer")
     submit = [
         f"curl -X POST {gateway}",
         *keys,

@@ -7,7 +7,6 @@ is set, and returns the output files.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -67,13 +66,6 @@ class InputFiles:
     def find(self, name: str) -> Path | None:
         found = find_inside(self.uploads, name)
         return found or (find_inside(self.shared, name) if self.shared else None)
-
-    def hide_folders(self, text: str) -> str:
-        """`text` without this server's folder paths (error texts reach the client)."""
-        for folder in (self.uploads, self.shared):
-            if folder is not None:
-                text = text.replace(f"{folder}{os.sep}", "").replace(str(folder), "")
-        return text
 
 
 def find_inside(folder: Path, name: object) -> Path | None:
@@ -201,8 +193,7 @@ class BuiltinEngine:
             try:
                 results[node_id] = function(**kwargs)
             except (ValueError, TypeError, KeyError, OSError, IndexError) as exc:
-                reason = inputs.hide_folders(str(exc))
-                raise EngineError(f"node {node_id} ({class_type}) failed: {reason}") from exc
+                raise EngineError(f"node {node_id} ({class_type}) failed: {exc}") from exc
             log(tqdm_line(done, len(order), time.monotonic() - start))
         log(f"Prompt executed in {time.monotonic() - start:.2f} seconds")
         return ctx.outputs

@@ -94,13 +94,14 @@ class FakeComfyUI:
 
         @app.post("/upload/image")
         async def upload(request: Request):
-            form = await request.form()
-            image = form["image"]
-            subfolder, name = str(form.get("subfolder") or ""), str(image.filename)
+            async with request.form() as form:  # closes the spooled upload
+                image = form["image"]
+                subfolder, name = str(form.get("subfolder") or ""), str(image.filename)
+                overwrite = str(form.get("overwrite")) == "true"
+                data = await image.read()
             if ".." in name or name.startswith("/") or ".." in subfolder:
                 return Response(status_code=400)
-            data = await image.read()
-            if str(form.get("overwrite")) != "true":  # ComfyUI renames: "photo (1).png"
+            if not overwrite:  # ComfyUI renames: "photo (1).png"
                 stem, dot, ext = name.rpartition(".")
                 n = 1
                 while self.files.get(("input", subfolder, name), data) != data:

@@ -94,6 +94,7 @@ class FakeGateway:
     def __init__(self) -> None:
         self.on_submit: Script = _finish_empty
         self.refuse_auth = False  # refuse every socket connection, whatever the keys
+        self.busy = 0  # answer this many submits 503 with Retry-After: 0 (nothing runs)
         self.connects: list[Any] = []  # the auth each socket connection sent
         self.submits: list[dict[str, Any]] = []  # {"headers", "fields", "files", "form"}
         self.cancels: list[dict[str, Any]] = []
@@ -209,6 +210,9 @@ class FakeGateway:
         )
         if not self._authorized(request):
             return JSONResponse({"detail": "invalid API key"}, status_code=401)
+        if self.busy:
+            self.busy -= 1
+            return JSONResponse({"detail": "busy"}, status_code=503, headers={"Retry-After": "0"})
         prompt_id = fields.get("prompt_id", "")
         run = Run(self, prompt_id, fields.get("sid"), fields)
         self.runs[prompt_id] = run

@@ -28,6 +28,7 @@ from viewcomfy_ui.errors import (
     HTTPStatusError,
     IncompleteStreamError,
     MalformedResultError,
+    ParamsError,
     ResultTooLargeError,
     RunFailedError,
     TransportError,
@@ -93,6 +94,13 @@ async def test_files_go_as_multipart_parts_keyed_by_param(server, tmp_path):
     assert json.loads(sent.fields["workflow_api"])["1"]["class_type"] == "X"
     assert str(image) not in open_files(), "a Path param is closed once sent"
     assert not audio.closed and vars(audio) == {}, "the caller's file is left as it was"
+
+
+async def test_missing_file_param_is_a_params_error_and_nothing_is_sent(server, tmp_path):
+    async with client(server) as c:
+        with pytest.raises(ParamsError, match="cannot read the file for '52-inputs-image'"):
+            await c.infer({"52-inputs-image": tmp_path / "nope.png", "6-inputs-text": "x"})
+    assert server.requests == []
 
 
 def open_files() -> set[str]:

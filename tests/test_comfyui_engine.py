@@ -210,14 +210,14 @@ def test_app_takes_exact_widgets_from_the_live_object_info(fake):
 
     fake.object_info["ImageBlur"]["input"]["required"]["blur_radius"] = [
         "INT",
-        {"default": 1, "min": 1, "max": 7},
+        {"default": 1, "min": 1, "max": 9},  # the demo saves 8: inside, so still a slider
     ]
     with RunningFake(fake) as comfy_url, running_app(comfyui_url=comfy_url) as (_, app):
         components = app.page.config["components"]
     slider = next(
         c for c in components if c.get("props", {}).get("elem_id") == "field-6-inputs-blur_radius"
     )
-    assert slider["props"]["maximum"] == 7
+    assert slider["props"]["maximum"] == 9
     assert comfy_url in app.endpoint.description
 
 

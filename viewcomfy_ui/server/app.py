@@ -20,7 +20,7 @@ from .config import DEFAULT_MAX_UPLOAD, ServerConfig
 from .engine import RunCancelled
 from .nodes import OutputFile
 from .realtime import Realtime, lifespan
-from .run import Run, failure
+from .run import Run, RunSlots, failure
 from .submit import RequestError, check_keys, prepare, read_form, text_field
 
 __all__ = ["DEFAULT_MAX_UPLOAD", "ServerConfig", "create_app"]
@@ -30,7 +30,8 @@ logger = logging.getLogger("viewcomfy_ui.server")
 
 def create_app(config: ServerConfig) -> socketio.ASGIApp:
     """The ASGI app: socket.io at ``/socket.io/``, everything else to the FastAPI routes."""
-    realtime = Realtime(config)
+    slots = RunSlots(config.max_active_runs)
+    realtime = Realtime(config, slots)
     app = FastAPI(
         title="viewcomfy-ui local API", docs_url=None, redoc_url=None, openapi_url=None,
         lifespan=lambda _: lifespan(realtime),
@@ -47,17 +48,22 @@ def create_app(config: ServerConfig) -> socketio.ASGIApp:
     @app.post("/")
     async def infer(request: Request) -> Any:
         check_keys(request, config)
-        form = await read_form(request, config)
-        run_dir = config.new_folder("run")
+        release = slots.take()
         try:
-            stream = str(text_field(form, "logs") or "false").strip().lower() == "true"
-            prepared = prepare(form, config, run_dir)
+            form = await read_form(request, config)
+            run_dir = config.new_folder("run")
+            try:
+                stream = str(text_field(form, "logs") or "false").strip().lower() == "true"
+                prepared = prepare(form, config, run_dir)
+            except BaseException:
+                shutil.rmtree(run_dir, ignore_errors=True)
+                raise
+            finally:
+                await form.close()
         except BaseException:
-            shutil.rmtree(run_dir, ignore_errors=True)
+            release()
             raise
-        finally:
-            await form.close()
-        run = Run(config.engine, prepared, run_dir)
+        run = Run(config.engine, prepared, run_dir, on_finished=release)
         if stream:
             return EventSourceResponse(
                 _events(run), status_code=201, ping=KEEPALIVE_SECONDS, sep="\n",

@@ -21,7 +21,8 @@ DEFAULT_MAX_KEPT_RUNS = 1000
 class ServerConfig:
     """`workflow` is the deployed workflow (a request may override it with `workflow_api`);
     `input_dir` holds files the workflow names; keys, when set, are required on every request.
-    Each upload may have `max_upload_bytes`, all text fields together `max_text_bytes`.
+    Each upload may have `max_upload_bytes`, all text fields together `max_text_bytes`; at most
+    `max_active_runs` runs are in progress at once.
 
     Realtime API: output links expire `link_ttl` seconds after the run ends (their files are then
     deleted); at most `max_kept_runs` finished runs are remembered for the results endpoint.
@@ -37,6 +38,7 @@ class ServerConfig:
     max_text_bytes: int = DEFAULT_MAX_TEXT
     link_ttl: float = DEFAULT_LINK_TTL
     max_kept_runs: int = DEFAULT_MAX_KEPT_RUNS
+    max_active_runs: int = 64
     clock: Callable[[], float] = time.time
     work_dir: Path | None = None
 

@@ -21,7 +21,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 
 from .config import ServerConfig
-from .run import Run, failure
+from .run import Run, RunSlots, failure
 from .storage import LinkExpired, PromptRecord, RunStore
 from .submit import RequestError, check_keys, keys_match, prepare, read_form, text_field
 
@@ -34,8 +34,8 @@ SWEEP_SECONDS = 30.0
 class Realtime:
     """The socket.io server, the realtime routes and the runs they started."""
 
-    def __init__(self, config: ServerConfig) -> None:
-        self.config = config
+    def __init__(self, config: ServerConfig, slots: RunSlots) -> None:
+        self.config, self.slots = config, slots
         self.store = RunStore(
             config.link_ttl,
             config.max_kept_runs,
@@ -74,7 +74,12 @@ class Realtime:
 
     async def submit(self, request: Request) -> JSONResponse:
         check_keys(request, self.config)
-        form = await read_form(request, self.config)
+        release = self.slots.take()
+        try:
+            form = await read_form(request, self.config)
+        except BaseException:
+            release()
+            raise
         try:
             prompt_id = text_field(form, "prompt_id") or str(uuid.uuid4())
             if not PROMPT_ID.fullmatch(prompt_id):
@@ -94,13 +99,16 @@ class Realtime:
             except BaseException:
                 shutil.rmtree(run_dir, ignore_errors=True)
                 raise
+        except BaseException:
+            release()
+            raise
         finally:
             await form.close()
         workflow = {
             "view_comfy_api_url": text_field(form, "view_comfy_api_url") or "",
             "engine": self.config.engine.name,
         }
-        run = Run(self.config.engine, prepared, run_dir, prompt_id)
+        run = Run(self.config.engine, prepared, run_dir, prompt_id, on_finished=release)
         record = PromptRecord(
             prompt_id=prompt_id,
             client_id=request.headers.get("client_id") or None,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .engine import Engine, EngineError
 from .nodes import OutputFile
-from .submit import Prepared
+from .submit import Prepared, RequestError
 
 logger = logging.getLogger("viewcomfy_ui.server")
 
@@ -23,9 +23,15 @@ class Run:
     """Start with `start(on_line)`; set `cancelled` to stop the engine between steps."""
 
     def __init__(
-        self, engine: Engine, prepared: Prepared, run_dir: Path, prompt_id: str | None = None
+        self,
+        engine: Engine,
+        prepared: Prepared,
+        run_dir: Path,
+        prompt_id: str | None = None,
+        on_finished: Callable[[], None] = lambda: None,
     ) -> None:
         self.engine, self.prepared, self.run_dir = engine, prepared, run_dir
+        self.on_finished = on_finished
         self.workflow = prepared.workflow
         self.cancelled = threading.Event()
         self.prompt_id = prompt_id or str(uuid.uuid4())
@@ -74,8 +80,31 @@ class Run:
     def _finished(self, future: asyncio.Future[list[OutputFile]]) -> None:
         """Runs when the engine returns, even after its client left: clean up the run's files."""
         shutil.rmtree(self.run_dir, ignore_errors=True)
+        self.on_finished()
         if not future.cancelled():
             future.exception()  # retrieved here, so an abandoned failure is not reported twice
+
+
+class RunSlots:
+    """At most `limit` runs in progress (queued for the engine included), across both protocols:
+    one more is refused (503) before its body is read."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.active = limit, 0
+
+    def take(self) -> Callable[[], None]:
+        """Take a slot; returns its release function (safe to call more than once)."""
+        if self.active >= self.limit:
+            raise RequestError(503, f"{self.limit} runs are in progress; try again in a moment")
+        self.active += 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released, self.active = True, self.active - 1
+
+        return release
 
 
 def failure(run: Run, error: BaseException) -> str:

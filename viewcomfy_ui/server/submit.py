@@ -17,7 +17,7 @@ from starlette.formparsers import FormParser, MultiPartException, MultiPartParse
 from starlette.requests import ClientDisconnect, Request
 
 from ..errors import ParamsError, WorkflowError
-from ..outputs import safe_filename
+from ..outputs import safe_filename, unique_file
 from ..workflow import ApiWorkflow, apply_params, load_workflow, split_key
 from .config import ServerConfig
 from .engine import EngineError, InputFiles, InvalidInputError
@@ -255,12 +255,8 @@ def _store_upload(key: str, upload: UploadFile, workflow: ApiWorkflow, folder: P
         raise RequestError(422, f"file part {key!r}: {exc}") from exc
     if input_name not in (workflow.get(node_id, {}).get("inputs") or {}):
         raise RequestError(422, f"file part {key!r} does not name an input of the workflow")
-    name = safe_filename(upload.filename or key, default="upload")
-    stem, dot, ext = name.rpartition(".")
-    target, n = folder / name, 1
-    while target.exists():
-        target, n = folder / (f"{stem}_{n}.{ext}" if dot else f"{name}_{n}"), n + 1
+    target, out = unique_file(folder, safe_filename(upload.filename or key, default="upload"))
     upload.file.seek(0)
-    with target.open("wb") as out:
+    with out:
         shutil.copyfileobj(upload.file, out)
     return target.name

@@ -24,6 +24,7 @@ from ..fields import Field
 from ..models import PromptResult
 from ..outputs import SavedOutput, save_output
 from .runner import Runner
+from .status import Status
 from .values import Params, random_seed
 
 SeedMode = Literal["randomize", "increment", "fixed"]
@@ -75,6 +76,7 @@ class Job:
     prompt_id: str = ""
     error: str = ""
     logs: list[str] = field(default_factory=list)
+    status: Status | None = None  # the live status of a streamed run
     outputs: list[SavedOutput] = field(default_factory=list)
     started: float | None = None
     finished: float | None = None
@@ -141,13 +143,12 @@ class RunQueue:
         return any(not j.ended for j in self.jobs)
 
     async def changes(self) -> AsyncIterator[None]:
-        """Yields after each change, until no run is left unfinished."""
-        while True:
+        """Yields after each change, until no run is left unfinished and the last change was
+        seen (runs that end while the consumer is busy are one last change)."""
+        while self.busy or self._changed.is_set():
             await self._changed.wait()
             self._changed.clear()
             yield
-            if not self.busy:
-                return
 
     async def cancel(self, number: int | None = None) -> None:
         """Cancel run `number`, or every unfinished run; on the server too."""
@@ -185,7 +186,8 @@ class RunQueue:
         async with self.limiter:
             await self._begin(job)
             async for update in self.runner.run(job.params, stream=True, run_dir=job.run_dir):
-                job.logs = update.logs
+                job.logs, job.status = update.logs, update.status
+                self._notify()
                 if update.finished:
                     job.prompt_id = update.prompt_id
                     if update.outputs is None:
@@ -252,9 +254,9 @@ class RunQueue:
 
     async def _end(self, job: Job, state: JobState, error: str = "") -> None:
         job.state, job.error, job.finished = state, error, time.time()
-        self._notify()
-        if self._on_end:
+        if self._on_end:  # recorded before anyone hears of it, so a listing shows it
             await asyncio.shield(asyncio.to_thread(self._on_end, job))
+        self._notify()
 
     def _notify(self) -> None:
         self._changed.set()

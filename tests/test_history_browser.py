@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 
 import pytest
 from apps import free_port
 from browser import browser  # noqa: F401 - fixture
+from playwright.sync_api import expect
 
 from viewcomfy_ui.demo import DEMO_WORKFLOW
 from viewcomfy_ui.ui.config import AppConfig
@@ -52,7 +54,7 @@ def queue_rows(page) -> list[list[str]]:
     start = cells.index("detail") + 1
     rows, row = [], []
     for cell in cells[start:]:
-        if cell.isdigit() and len(row) >= 3 and not (len(row) == 2):
+        if cell.isdigit() and len(row) >= 3:  # a row: #, state, seeds[, detail]
             rows.append(row)
             row = []
         row.append(cell)
@@ -92,9 +94,9 @@ def test_a_batch_of_3_fills_the_gallery_queue_and_history(browser, data_dir, por
 
 
 def test_history_survives_a_restart_and_use_these_settings_restores_the_form(
-    browser,
+    browser,  # noqa: F811
     data_dir,
-    port,  # noqa: F811
+    port,
 ):
     context = browser.new_context(
         viewport={"width": 1280, "height": 900}, storage_state=str(data_dir / "browser-state.json")
@@ -110,14 +112,11 @@ def test_history_survives_a_restart_and_use_these_settings_restores_the_form(
         used_seed = page.locator(SEED).first.input_value()
         set_number(page, BLUR, 9)
         page.locator(SEED).first.fill("123")
-        page.locator("#history-gallery button").first.click()  # the newest run
+        page.locator("#history-gallery button.thumbnail-item").first.click()  # the newest run
         page.locator("#history-status .vc-status").wait_for(timeout=TIMEOUT)
         assert f"seed {used_seed}" in page.locator("#history-status").inner_text()
         page.locator("#history-use").click()
-        page.wait_for_function(
-            f"document.querySelector('{SEED.split(',')[0]}')?.value === '{used_seed}'",
-            timeout=TIMEOUT,
-        )
+        expect(page.locator(SEED).first).to_have_value(used_seed, timeout=TIMEOUT)
         assert page.locator(BLUR).first.input_value() == "5"
         assert not page.locator("#field-3-inputs-value-randomize input").is_checked()
         page.locator("#history-delete").click()
@@ -142,14 +141,10 @@ def test_a_share_link_restores_the_form(browser, data_dir, port):  # noqa: F811
         set_number(page, BLUR, 7)
         page.locator("#share").click()
         link = page.locator("#share-link textarea, #share-link input").first
-        page.wait_for_function(
-            "(document.querySelector('#share-link textarea, #share-link input')?.value || '')"
-            ".startsWith('http')",
-            timeout=TIMEOUT,
-        )
+        expect(link).to_have_value(re.compile(r"^http.*6-inputs-blur_radius=7"), timeout=TIMEOUT)
         shared = link.input_value()
         other = page.context.browser.new_context().new_page()
         other.goto(shared)
-        other.wait_for_function(f"document.querySelector('{BLUR}')?.value === '7'", timeout=TIMEOUT)
+        expect(other.locator(BLUR).first).to_have_value("7", timeout=TIMEOUT)
         other.context.close()
     page.context.close()

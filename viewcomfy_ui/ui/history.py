@@ -270,6 +270,12 @@ class HistorySection:
         update = RunUpdate(status, latest.logs, outputs=outputs if with_outputs else None)
         shown = results.show(update, directory)
         shown[self.controls.queue] = _queue_rows(jobs)
+        finished = [j for j in jobs if j.state == "done"]
+        if with_outputs and finished:  # the seeds the newest result used, shown in the form
+            seeds = max(finished, key=lambda j: j.finished or 0).params.seeds
+            shown.update(
+                {w.component: str(seeds[w.field.key]) for w in self.widgets if w.field.key in seeds}
+            )
         return shown
 
     # --- wiring ----------------------------------------------------------------------------------

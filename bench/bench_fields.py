@@ -18,14 +18,19 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from viewcomfy_ui.fields import infer_fields  # noqa: E402
-from viewcomfy_ui.nodespecs import core_specs  # noqa: E402
+from viewcomfy_ui.nodespecs import (  # noqa: E402
+    bundled_specs,
+    core_object_info,
+    core_specs,
+    custom_object_info,
+)
 from viewcomfy_ui.workflow import load_workflow  # noqa: E402
 
 CORPUS = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "shared" / "corpus" / "workflows"
 OBJECT_INFO = ROOT.parent / "shared" / "comfyui" / "object_info-0.3.64.json"
 
 
-def measure(object_info) -> None:
+def measure(object_info, label: str | None = None) -> None:
     workflows = [(p.name, load_workflow(p)) for p in sorted(CORPUS.glob("*.json"))]
     per_file = []
     for name, workflow in workflows:
@@ -37,7 +42,7 @@ def measure(object_info) -> None:
         per_file.append((statistics.median(times), name))
     total = sum(t for t, _ in per_file)
     worst, worst_name = max(per_file)
-    label = "with /object_info" if object_info else "bundled core spec"
+    label = label or ("with /object_info" if object_info else "no server (bundled spec)")
     print(
         f"{label}: {len(per_file)} files, total {total * 1000:.0f} ms, median {statistics.median(t for t, _ in per_file) * 1000:.2f} ms, worst {worst * 1000:.2f} ms ({worst_name})"
     )
@@ -49,6 +54,12 @@ if __name__ == "__main__":
     print(
         f"loading the bundled core spec (once per process): {(time.perf_counter() - start) * 1000:.0f} ms"
     )
+    start = time.perf_counter()
+    bundled_specs().get("VHS_VideoCombine")
+    print(
+        f"loading the bundled custom declarations (once): {(time.perf_counter() - start) * 1000:.0f} ms"
+    )
     measure(None)
+    measure({**custom_object_info(), **core_object_info()}, "bundled core + custom declarations")
     if OBJECT_INFO.exists():
         measure(json.loads(OBJECT_INFO.read_text()))

@@ -32,6 +32,7 @@ GRAPH = {
 
 class TimedEngine(BuiltinEngine):
     def __init__(self) -> None:
+        super().__init__()
         self.seconds: list[float] = []
         self._lock = threading.Lock()
 

@@ -31,7 +31,8 @@ KEPT_OPTIONS = {
 OUT = Path(__file__).resolve().parent.parent / "viewcomfy_ui" / "data" / "core_nodes.json"
 
 
-def compact(object_info: dict) -> dict:
+def compact(object_info: dict, kept: set[str] = KEPT_OPTIONS) -> dict:
+    """Each class's display name, category, output flag, inputs (kept options only), required."""
     nodes = {}
     for class_type, info in sorted(object_info.items()):
         inputs, required = {}, []
@@ -39,7 +40,7 @@ def compact(object_info: dict) -> dict:
             for name, spec in (info.get("input", {}).get(section) or {}).items():
                 kind = spec[0] if spec else None
                 opts = spec[1] if len(spec) > 1 and isinstance(spec[1], dict) else {}
-                inputs[name] = [kind, {k: v for k, v in opts.items() if k in KEPT_OPTIONS}]
+                inputs[name] = [kind, {k: v for k, v in opts.items() if k in kept}]
                 if section == "required":
                     required.append(name)
         nodes[class_type] = {

@@ -4,6 +4,10 @@ executing per node, progress (with binary preview frames), executed, execution_s
 status, executing null; /history lags behind execution_success; identical graphs are cached.
 
 It does not compute images: output nodes write small, valid files of their kind.
+Validation and failures follow a real ComfyUI 0.3.64 (checked by tests/test_real_comfyui.py):
+a missing LoadImage file, a value out of range or not in a list, a dangling link or a graph
+without outputs is a 400 before anything runs; an input file that is not an image fails at run
+time; errors and interrupts end with ``status`` and ``executing null`` like a success.
 """
 
 from __future__ import annotations
@@ -90,11 +94,21 @@ class FakeComfyUI:
 
         @app.post("/upload/image")
         async def upload(request: Request):
-            form = await request.form()
-            image = form["image"]
-            subfolder = str(form.get("subfolder") or "")
-            self.files[("input", subfolder, image.filename)] = await image.read()
-            return {"name": image.filename, "subfolder": subfolder, "type": "input"}
+            async with request.form() as form:  # closes the spooled upload
+                image = form["image"]
+                subfolder, name = str(form.get("subfolder") or ""), str(image.filename)
+                overwrite = str(form.get("overwrite")) == "true"
+                data = await image.read()
+            if ".." in name or name.startswith("/") or ".." in subfolder:
+                return Response(status_code=400)
+            if not overwrite:  # ComfyUI renames: "photo (1).png"
+                stem, dot, ext = name.rpartition(".")
+                n = 1
+                while self.files.get(("input", subfolder, name), data) != data:
+                    name = f"{stem} ({n}).{ext}" if dot else f"{name} ({n})"
+                    n += 1
+            self.files[("input", subfolder, name)] = data
+            return {"name": name, "subfolder": subfolder, "type": "input"}
 
         @app.post("/prompt")
         async def prompt(request: Request):
@@ -176,30 +190,20 @@ class FakeComfyUI:
                     "error": {"type": "invalid_prompt", "message": f"Cannot execute because node {node.get('class_type')} does not exist.", "details": f"Node ID '#{node_id}'", "extra_info": {}},
                     "node_errors": {},
                 }  # fmt: skip
+        if not any(self.object_info[n["class_type"]].get("output_node") for n in graph.values()):
+            return {
+                "error": {"type": "prompt_no_outputs", "message": "Prompt has no outputs", "details": "", "extra_info": {}},
+                "node_errors": {},
+            }  # fmt: skip
         errors = {}
         for node_id, node in graph.items():
-            declared = self.object_info[node["class_type"]]["input"]
-            specs = {**(declared.get("required") or {}), **(declared.get("optional") or {})}
-            for name, value in (node.get("inputs") or {}).items():
-                spec = specs.get(name)
-                if (
-                    not spec
-                    or is_link(value)
-                    or not isinstance(value, int | float)
-                    or isinstance(value, bool)
-                ):
-                    continue
-                maximum = (
-                    spec[1].get("max") if len(spec) > 1 and isinstance(spec[1], dict) else None
-                )
-                if maximum is not None and value > maximum:
-                    errors[node_id] = {
-                        "errors": [{
-                            "type": "value_bigger_than_max", "message": f"Value {value} bigger than max of {maximum}",
-                            "details": name, "extra_info": {"input_name": name, "input_config": spec, "received_value": value},
-                        }],
-                        "dependent_outputs": [], "class_type": node["class_type"],
-                    }  # fmt: skip
+            problems = self._node_problems(graph, node)
+            if problems:
+                errors[node_id] = {
+                    "errors": problems,
+                    "dependent_outputs": [],
+                    "class_type": node["class_type"],
+                }
         if errors:
             return {
                 "error": {
@@ -211,6 +215,54 @@ class FakeComfyUI:
                 "node_errors": errors,
             }
         return None
+
+    def _node_problems(self, graph: dict[str, Any], node: dict[str, Any]) -> list[dict[str, Any]]:
+        """ComfyUI's own checks: links, ranges, lists, and LoadImage's file (shapes as 0.3.64)."""
+        declared = self.object_info[node["class_type"]]["input"]
+        specs = {**(declared.get("required") or {}), **(declared.get("optional") or {})}
+        problems = []
+        for name, value in (node.get("inputs") or {}).items():
+            spec = specs.get(name)
+            if is_link(value):
+                if value[0] not in graph:
+                    problems.append({
+                        "type": "exception_during_validation", "message": "Exception when validating node",
+                        "details": f"'{value[0]}'", "extra_info": {"exception_type": "KeyError", "traceback": []},
+                    })  # fmt: skip
+                continue
+            if not spec:
+                continue
+            opts = spec[1] if len(spec) > 1 and isinstance(spec[1], dict) else {}
+            info = {"input_name": name, "input_config": spec, "received_value": value}
+            if node["class_type"] in ("LoadImage", "LoadImageMask") and name == "image":
+                if ("input", "", value) not in self.files:
+                    problems.append({
+                        "type": "custom_validation_failed", "message": "Custom validation failed for node",
+                        "details": f"image - Invalid image file: {value}", "extra_info": {"input_name": name},
+                    })  # fmt: skip
+                continue
+            choices = spec[0] if isinstance(spec[0], list) else opts.get("options")
+            upload = any(opts.get(f"{k}_upload") for k in ("image", "audio", "video"))
+            if spec[0] == "COMBO" or isinstance(spec[0], list):
+                if choices is not None and not upload and value not in choices:
+                    problems.append({
+                        "type": "value_not_in_list", "message": "Value not in list",
+                        "details": f"{name}: '{value}' not in {choices}", "extra_info": info,
+                    })  # fmt: skip
+                continue
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                continue
+            if opts.get("min") is not None and value < opts["min"]:
+                problems.append({
+                    "type": "value_smaller_than_min", "message": f"Value {value} smaller than min of {opts['min']}",
+                    "details": name, "extra_info": info,
+                })  # fmt: skip
+            if opts.get("max") is not None and value > opts["max"]:
+                problems.append({
+                    "type": "value_bigger_than_max", "message": f"Value {value} bigger than max of {opts['max']}",
+                    "details": name, "extra_info": info,
+                })  # fmt: skip
+        return problems
 
     # --- execution ---------------------------------------------------------------------------
 
@@ -279,6 +331,7 @@ class FakeComfyUI:
                                 },
                             )
                             self._store_history(prompt_id, graph, {}, "error")
+                            await self._finish(client_id, send)
                             return
                         await send("progress", {"value": step, "max": steps, "node": node_id})
                         await self._send(
@@ -292,6 +345,7 @@ class FakeComfyUI:
                         "current_outputs": {}, "timestamp": ts(),
                     })  # fmt: skip
                     self._store_history(prompt_id, graph, {}, "error")
+                    await self._finish(client_id, send)
                     return
                 output = self._outputs(node)
             if output:
@@ -303,6 +357,10 @@ class FakeComfyUI:
         self.cache[key] = outputs
         await send("execution_success", {"timestamp": ts()})
         self._store_history(prompt_id, graph, outputs, "success")
+        await self._finish(client_id, send)
+
+    async def _finish(self, client_id: str | None, send) -> None:
+        """What ComfyUI sends after every prompt, whatever its end: status, then executing null."""
         await self._send(
             client_id, {"type": "status", "data": {"status": {"exec_info": {"queue_remaining": 0}}}}
         )
@@ -311,20 +369,19 @@ class FakeComfyUI:
     def _failure(self, node: dict[str, Any]) -> str | None:
         if node["class_type"] in ("LoadImage", "LoadImageMask"):
             name = node["inputs"].get("image", "")
-            data = self.files.get(("input", "", name))
-            if data is None or not data.startswith(b"\x89PNG"):
+            if not self.files.get(("input", "", name), b"").startswith(b"\x89PNG"):
                 return f"cannot identify image file 'input/{name}'\n"
         return None
 
     def _outputs(self, node: dict[str, Any]) -> dict[str, Any] | None:
         class_type, inputs = node["class_type"], node.get("inputs") or {}
-        prefix = str(inputs.get("filename_prefix", "ComfyUI")).split("/")[-1]
+        subfolder, _, prefix = str(inputs.get("filename_prefix", "ComfyUI")).rpartition("/")
         self.counter += 1
 
         def save(ext: str, data: bytes, kind: str = "output") -> dict[str, str]:
             name = f"{prefix}_{self.counter:05}_.{ext}"
-            self.files[(kind, "", name)] = data
-            return {"filename": name, "subfolder": "", "type": kind}
+            self.files[(kind, subfolder, name)] = data
+            return {"filename": name, "subfolder": subfolder, "type": kind}
 
         if class_type == "SaveImage":
             return {"images": [save("png", png())]}

@@ -94,6 +94,7 @@ class FakeGateway:
     def __init__(self) -> None:
         self.on_submit: Script = _finish_empty
         self.refuse_auth = False  # refuse every socket connection, whatever the keys
+        self.busy = 0  # answer this many submits 503 with Retry-After: 0 (nothing runs)
         self.connects: list[Any] = []  # the auth each socket connection sent
         self.submits: list[dict[str, Any]] = []  # {"headers", "fields", "files", "form"}
         self.cancels: list[dict[str, Any]] = []
@@ -102,7 +103,7 @@ class FakeGateway:
         self.results: dict[str, dict[str, Any]] = {}  # snake_case results by prompt id
         self.pending: set[str] = set()  # prompt ids reported as still running by the results API
         self.runs: dict[str, Run] = {}
-        self._stored: dict[str, tuple[bytes | Path, str, bool]] = {}
+        self._stored: dict[str, tuple[bytes | Path, str, bool, threading.Event | None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
         self.sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=[])
@@ -148,10 +149,12 @@ class FakeGateway:
         *,
         content_type: str = "image/png",
         expired: bool = False,
+        hold: threading.Event | None = None,
     ) -> dict[str, Any]:
-        """Keep `content` behind an unguessable storage link; returns the output dict."""
+        """Keep `content` behind an unguessable storage link; returns the output dict. With
+        `hold`, the download waits until it is set (503 if it is not within 20 s)."""
         key = secrets.token_urlsafe(16)
-        self._stored[key] = (content, content_type, expired)
+        self._stored[key] = (content, content_type, expired, hold)
         size = content.stat().st_size if isinstance(content, Path) else len(content)
         return {
             "filename": filename,
@@ -165,7 +168,9 @@ class FakeGateway:
         stored = self._stored.get(request.path_params["key"])
         if stored is None:
             return Response("no such object", status_code=404)
-        content, content_type, expired = stored
+        content, content_type, expired, hold = stored
+        if hold is not None and not await asyncio.to_thread(hold.wait, 20):
+            return Response("held too long", status_code=503)
         if expired:
             return Response(
                 "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>",
@@ -205,6 +210,9 @@ class FakeGateway:
         )
         if not self._authorized(request):
             return JSONResponse({"detail": "invalid API key"}, status_code=401)
+        if self.busy:
+            self.busy -= 1
+            return JSONResponse({"detail": "busy"}, status_code=503, headers={"Retry-After": "0"})
         prompt_id = fields.get("prompt_id", "")
         run = Run(self, prompt_id, fields.get("sid"), fields)
         self.runs[prompt_id] = run

@@ -13,13 +13,14 @@ DEMO = DEMO_WORKFLOW
 
 @contextmanager
 def local_server(engine=None, **kwargs):
+    limits = kwargs.pop("limits", None)
     config = ServerConfig(
         engine=engine or BuiltinEngine(),
         workflow=kwargs.pop("workflow", load_workflow(DEMO).api),
         input_dir=kwargs.pop("input_dir", DEMO_INPUTS),
         **kwargs,
     )
-    server = start_background_server(config)
+    server = start_background_server(config, limits=limits)
     try:
         yield server.url
     finally:

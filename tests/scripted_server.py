@@ -7,6 +7,7 @@ can assert what the client actually sent.
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +23,7 @@ class Recorded:
     headers: dict[str, str]
     fields: dict[str, str]
     files: dict[str, tuple[str, bytes]]
+    peer: tuple[str, int] = ("", 0)  # the client's address: one connection, one peer
 
 
 @dataclass
@@ -57,7 +59,7 @@ def stream(chunks: list[bytes], delay: float = 0.0) -> Callable[[], Iterator[tup
 
 
 class ScriptedServer:
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.replies: list[Reply] = []
         self.requests: list[Recorded] = []
         server = self
@@ -82,7 +84,9 @@ class ScriptedServer:
                 self._serve(self.rfile.read(length))
 
             def _serve(self, raw: bytes) -> None:
-                server.requests.append(_record(self.path, dict(self.headers), raw))
+                recorded = _record(self.path, dict(self.headers), raw)
+                recorded.peer = self.client_address[:2]
+                server.requests.append(recorded)
                 reply = server.replies.pop(0) if server.replies else Reply(500, body=b"no reply")
                 self.send_response(reply.status)
                 for name, value in reply.headers.items():
@@ -106,7 +110,7 @@ class ScriptedServer:
                 except (BrokenPipeError, ConnectionResetError):
                     self.close_connection = True
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}/"
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
@@ -118,6 +122,13 @@ class ScriptedServer:
     def __exit__(self, *exc) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (yet)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def _record(path: str, headers: dict[str, str], raw: bytes) -> Recorded:

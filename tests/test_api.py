@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import base64
+import email.utils
 import io
+import itertools
 import json
-import time
+import os
+import threading
+from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
-from scripted_server import Reply, ScriptedServer, result_json, sse, stream
+from httpx_sse import EventSource
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scripted_server import Reply, ScriptedServer, free_port, result_json, sse, stream
 
 from viewcomfy_ui import api
+from viewcomfy_ui.client import http, urls
+from viewcomfy_ui.client.events import EventParser
 from viewcomfy_ui.errors import (
     APITimeoutError,
     AuthenticationError,
@@ -18,10 +28,15 @@ from viewcomfy_ui.errors import (
     HTTPStatusError,
     IncompleteStreamError,
     MalformedResultError,
+    ParamsError,
+    ResultTooLargeError,
     RunFailedError,
     TransportError,
     ViewComfyError,
 )
+
+# A file or socket the client leaks fails these tests, even when only the GC finds it.
+pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
 
 SECRET = "s3cr3t-value-123"
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\nfake").decode()
@@ -68,11 +83,8 @@ async def test_files_go_as_multipart_parts_keyed_by_param(server, tmp_path):
     image = tmp_path / "input photo.png"
     image.write_bytes(b"PNGDATA")
     server.replies.append(Reply(201, {"Content-Type": "application/json"}, result_json().encode()))
-    params = {
-        "52-inputs-image": image,
-        "10-inputs-audio": io.BytesIO(b"RIFF"),
-        "6-inputs-text": "x",
-    }
+    audio = io.BytesIO(b"RIFF")
+    params = {"52-inputs-image": image, "10-inputs-audio": audio, "6-inputs-text": "x"}
     async with client(server) as c:
         await c.infer(params, override_workflow_api={"1": {"class_type": "X", "inputs": {}}})
     sent = server.requests[0]
@@ -80,6 +92,20 @@ async def test_files_go_as_multipart_parts_keyed_by_param(server, tmp_path):
     assert sent.files["10-inputs-audio"][1] == b"RIFF"
     assert json.loads(sent.fields["params"]) == {"6-inputs-text": "x"}
     assert json.loads(sent.fields["workflow_api"])["1"]["class_type"] == "X"
+    assert str(image) not in open_files(), "a Path param is closed once sent"
+    assert not audio.closed and vars(audio) == {}, "the caller's file is left as it was"
+
+
+async def test_missing_file_param_is_a_params_error_and_nothing_is_sent(server, tmp_path):
+    async with client(server) as c:
+        with pytest.raises(ParamsError, match="cannot read the file for '52-inputs-image'"):
+            await c.infer({"52-inputs-image": tmp_path / "nope.png", "6-inputs-text": "x"})
+    assert server.requests == []
+
+
+def open_files() -> set[str]:
+    fds = "/proc/self/fd"
+    return {os.path.realpath(os.path.join(fds, fd)) for fd in os.listdir(fds)}
 
 
 async def test_stream_logs_reach_callback_in_order_and_multiline_data_joins(server):
@@ -103,19 +129,20 @@ async def test_stream_logs_reach_callback_in_order_and_multiline_data_joins(serv
 
 
 async def test_logs_arrive_before_the_run_ends(server):
-    seen_at: list[float] = []
+    delivered = threading.Event()
 
     def chunks():
         yield 0.0, sse("log_message", "got prompt")
-        yield 0.6, sse("prompt_result", result_json())
+        # the run goes on until the client has handed the line to its callback
+        if delivered.wait(20):
+            yield 0.0, sse("prompt_result", result_json())
+        else:
+            yield 0.0, sse("error", "the log line was not delivered while the run was going")
 
     server.replies.append(Reply(201, SSE_HEADERS, chunks))
-    start = time.monotonic()
     async with client(server) as c:
-        await c.infer_with_logs({"1-inputs-a": 1}, lambda line: seen_at.append(time.monotonic()))
-    done = time.monotonic()
-    assert seen_at and done - seen_at[0] > 0.4, "the log line must arrive while the run goes on"
-    assert seen_at[0] - start < done - start
+        result = await c.infer_with_logs({"1-inputs-a": 1}, lambda line: delivered.set())
+    assert result.completed
 
 
 async def test_error_event_raises_run_failed_with_logs(server):
@@ -196,6 +223,29 @@ async def test_429_with_retry_after_is_retried_then_succeeds(server):
     assert len(server.requests) == 2
 
 
+async def test_retry_after_as_an_http_date_is_honoured(server):
+    past = email.utils.format_datetime(datetime.now(UTC) - timedelta(seconds=5), usegmt=True)
+    server.replies.append(Reply(503, {"Retry-After": past}, b"busy"))
+    server.replies.append(Reply(201, {"Content-Type": "application/json"}, result_json().encode()))
+    async with client(server) as c:
+        assert (await c.infer({"1-inputs-a": 1})).completed
+    assert len(server.requests) == 2
+
+
+@pytest.mark.parametrize(
+    ("value", "delay"), [("7", 7.0), ("0.5", 0.5), ("99999", 120.0), ("-3", 0.0), ("soon", None)]
+)
+def test_retry_after_seconds_are_bounded(value, delay):
+    assert http.retry_delay(httpx.Response(429, headers={"Retry-After": value})) == delay
+
+
+def test_retry_after_date_in_the_future_is_the_time_until_then():
+    when = datetime.now(UTC) + timedelta(seconds=30)
+    header = email.utils.format_datetime(when, usegmt=True)
+    delay = http.retry_delay(httpx.Response(429, headers={"Retry-After": header}))
+    assert 25 <= delay <= 30
+
+
 async def test_429_retries_are_bounded(server):
     server.replies.extend(Reply(429, {"Retry-After": "0"}, b"{}") for _ in range(5))
     async with client(server, max_retries=2) as c:
@@ -205,26 +255,76 @@ async def test_429_retries_are_bounded(server):
 
 
 async def test_connection_refused_is_retried_then_clear_error():
-    c = api.ViewComfyClient("http://127.0.0.1:9/", "id", SECRET, max_retries=1)
-    async with c:
-        with pytest.raises(TransportError, match=r"cannot connect to http://127\.0\.0\.1:9"):
-            await c.infer({"1-inputs-a": 1})
+    phases: list[str] = []
+    async with api.ViewComfyClient(
+        f"http://127.0.0.1:{free_port()}/", "id", SECRET, max_retries=1
+    ) as c:
+        with pytest.raises(TransportError, match=r"cannot connect to http://127\.0\.0\.1:"):
+            await c.infer({"1-inputs-a": 1}, on_phase=phases.append)
+    assert phases == ["connecting", "connecting"], "one retry, then the error"
 
 
-async def test_slow_first_byte_is_waited_for_and_total_budget_is_enforced(server):
-    def slow():
-        yield 1.0, sse("prompt_result", result_json())
+async def test_connection_refused_is_retried_until_the_server_is_up():
+    port = free_port()
+    started: list[ScriptedServer] = []
 
-    server.replies.append(Reply(201, SSE_HEADERS, slow))
-    phases = []
-    async with client(server, timeout=5) as c:
-        result = await c.infer_with_logs({"1-inputs-a": 1}, lambda _: None, on_phase=phases.append)
-    assert result.completed and phases[:2] == ["connecting", "waiting"] and "running" not in phases
+    def on_phase(phase: str) -> None:
+        if phase == "connecting" and not started and phases.count("connecting") == 1:
+            # the first attempt was refused: the server comes up before the second
+            started.append(ScriptedServer(port).__enter__())
+            started[0].replies.append(
+                Reply(201, {"Content-Type": "application/json"}, result_json().encode())
+            )
+        phases.append(phase)
 
-    server.replies.append(Reply(201, SSE_HEADERS, slow))
-    async with client(server, timeout=0.3) as c:
-        with pytest.raises(APITimeoutError):
-            await c.infer_with_logs({"1-inputs-a": 1}, lambda _: None)
+    phases: list[str] = []
+    try:
+        async with api.ViewComfyClient(f"http://127.0.0.1:{port}/", "id", SECRET) as c:
+            result = await c.infer({"1-inputs-a": 1}, on_phase=on_phase)
+        assert result.completed
+        assert phases.count("connecting") == 2
+        assert len(started[0].requests) == 1, "the request went exactly once"
+    finally:
+        for s in started:
+            s.__exit__(None, None, None)
+
+
+async def test_slow_first_byte_is_waited_for(server):
+    waiting = threading.Event()
+
+    def cold_start():
+        # no byte until the client has shown it is waiting (a worker booting)
+        waiting.wait(20)
+        yield 0.0, sse("prompt_result", result_json())
+
+    server.replies.append(Reply(201, SSE_HEADERS, cold_start))
+    phases: list[str] = []
+
+    def on_phase(phase: str) -> None:
+        phases.append(phase)
+        if phase == "waiting":
+            waiting.set()
+
+    async with client(server, timeout=30) as c:
+        result = await c.infer_with_logs({"1-inputs-a": 1}, lambda _: None, on_phase=on_phase)
+    assert result.completed
+    assert phases == ["connecting", "waiting", "receiving"]
+
+
+async def test_total_budget_is_enforced(server):
+    release = threading.Event()
+
+    def never():
+        release.wait(20)  # the run outlives the client's budget
+        yield 0.0, sse("prompt_result", result_json())
+
+    server.replies.append(Reply(201, SSE_HEADERS, never))
+    try:
+        async with client(server, timeout=0.3) as c:
+            with pytest.raises(APITimeoutError, match=r"no result within 0\.3 s"):
+                await c.infer_with_logs({"1-inputs-a": 1}, lambda _: None)
+    finally:
+        release.set()
 
 
 async def test_empty_params_is_refused_before_sending(server):
@@ -276,6 +376,7 @@ def test_sync_client_reuses_one_pool(server):
         assert c.infer({"1-inputs-a": 1}).completed
         assert c.infer_with_logs({"1-inputs-a": 2}, print).completed
     assert len(server.requests) == 2
+    assert server.requests[0].peer == server.requests[1].peer, "one connection, reused"
 
 
 def test_every_error_derives_from_one_base():
@@ -312,3 +413,207 @@ async def test_same_origin_redirect_keeps_the_keys(server):
     assert (
         server.requests[1].path == "/v2" and server.requests[1].headers["client_secret"] == SECRET
     )
+
+
+# --- the bytes-level event parser, with httpx-sse as the oracle ---------------------------------
+
+_LINES = st.lists(
+    st.one_of(
+        st.builds(
+            lambda v: f"data: {v}", st.text(st.characters(codec="utf-8", exclude_characters="\r\n"))
+        ),
+        st.builds(lambda v: f"data:{v}", st.text("ab é猫 :", max_size=5)),
+        st.builds(lambda v: f"event: {v}", st.sampled_from(["log_message", "error", "x"])),
+        st.builds(lambda v: f"id: {v}", st.text("12\x00", max_size=3)),
+        st.builds(lambda v: f"retry: {v}", st.text("1a ", max_size=3)),
+        st.just(": keep-alive"),
+        st.just("nofield"),
+        st.just(""),
+    ),
+    max_size=25,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lines=_LINES,
+    newline=st.sampled_from(["\n", "\r\n", "\r"]),
+    cuts=st.lists(st.integers(min_value=0, max_value=400), max_size=12),
+    trailing=st.booleans(),
+)
+def test_event_parser_matches_httpx_sse(lines, newline, cuts, trailing):
+    body = (newline.join(lines) + (newline if trailing else "")).encode()
+    points = sorted({min(c, len(body)) for c in cuts} | {0, len(body)})
+    chunks = [body[a:b] for a, b in itertools.pairwise(points) if b > a]
+    oracle = [
+        (e.event, e.data, e.id, e.retry)
+        for e in EventSource(
+            httpx.Response(200, headers=SSE_HEADERS, content=iter(chunks))
+        ).iter_sse()
+    ]
+    parser = EventParser(max_bytes=1 << 20)
+    ours = [e for chunk in chunks for e in parser.feed(chunk)] + parser.close()
+    assert [(e.event, e.data, e.id, e.retry) for e in ours] == oracle
+
+
+def test_event_parser_refuses_an_event_over_the_limit_while_it_arrives():
+    parser = EventParser(max_bytes=1000)
+    parser.feed(b"event: prompt_result\ndata: " + b"A" * 500)
+    with pytest.raises(ResultTooLargeError, match="max_result_bytes"):
+        parser.feed(b"A" * 600)  # no line end yet: refused before the line is complete
+
+
+# --- hostile and huge replies: one typed error each (issue 10) --------------------------------
+
+
+def json_reply(body: bytes, **headers: str) -> Reply:
+    return Reply(201, {"Content-Type": "application/json", **headers}, body)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (result_json(execution_time_seconds=1e400).encode(), "not a finite number"),
+        (
+            result_json()
+            .replace('"execution_time_seconds": 1.5', '"execution_time_seconds": ' + "9" * 5000)
+            .encode(),
+            "number too long",
+        ),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b"{not json", "not valid JSON"),
+    ],
+    ids=["1e400", "5000-digit-int", "deep-json", "bad-json"],
+)
+async def test_hostile_json_results_are_malformed_result_errors(server, body, message):
+    server.replies.append(json_reply(body))
+    async with client(server) as c:
+        with pytest.raises(MalformedResultError, match=message) as err:
+            await c.infer({"1-inputs-a": 1})
+    assert "\n" not in str(err.value)
+
+
+async def test_hostile_json_in_an_event_is_a_malformed_result_error(server):
+    server.replies.append(Reply(201, SSE_HEADERS, stream([sse("prompt_result", "[" * 100_000)])))
+    async with client(server) as c:
+        with pytest.raises(MalformedResultError, match="nested too deeply"):
+            await c.infer_with_logs({"1-inputs-a": 1}, lambda _: None)
+
+
+async def test_deeply_nested_error_body_still_gives_the_status(server):
+    server.replies.append(Reply(500, {"Content-Type": "application/json"}, b"[" * 100_000))
+    async with client(server) as c:
+        with pytest.raises(HTTPStatusError, match="HTTP 500") as err:
+            await c.infer({"1-inputs-a": 1})
+    assert err.value.status_code == 500
+
+
+async def test_bad_gzip_is_a_malformed_result_error(server):
+    server.replies.append(json_reply(b"this is not gzip", **{"Content-Encoding": "gzip"}))
+    async with client(server) as c:
+        with pytest.raises(MalformedResultError, match="could not be decoded"):
+            await c.infer({"1-inputs-a": 1})
+    headers = {**SSE_HEADERS, "Content-Encoding": "gzip"}
+    server.replies.append(Reply(201, headers, stream([b"this is not gzip either"])))
+    async with client(server) as c:
+        with pytest.raises(MalformedResultError, match="could not be decoded"):
+            await c.infer_with_logs({"1-inputs-a": 1}, lambda _: None)
+
+
+async def test_redirect_loop_is_a_transport_error(server):
+    server.replies.extend(Reply(307, {"Location": server.url + "again"}, b"") for _ in range(25))
+    async with client(server) as c:
+        with pytest.raises(TransportError, match="redirect loop"):
+            await c.infer({"1-inputs-a": 1})
+    assert len(server.requests) == 21, "httpx's limit of 20 redirects, then stop"
+
+
+async def test_error_body_cut_short_still_gives_the_status_and_what_arrived(server):
+    server.replies.append(
+        Reply(
+            502,
+            {"Content-Type": "text/plain"},
+            stream([b"worker crashed: out of"]),
+            drop_after=True,
+        )
+    )
+    async with client(server) as c:
+        with pytest.raises(HTTPStatusError, match="HTTP 502: worker crashed: out of") as err:
+            await c.infer({"1-inputs-a": 1})
+    assert err.value.status_code == 502
+
+
+async def test_endless_error_body_is_read_only_64_kb(server):
+    def endless():
+        while True:
+            yield 0.0, b"x" * 65536
+
+    server.replies.append(Reply(500, {"Content-Type": "text/plain"}, endless))
+    async with client(server, timeout=30) as c:  # reading it whole would end in a timeout
+        with pytest.raises(HTTPStatusError, match="HTTP 500") as err:
+            await c.infer({"1-inputs-a": 1})
+    assert len(str(err.value)) < 400
+
+
+async def test_result_over_the_limit_is_refused_with_a_clear_error(server):
+    big = result_json([output(data=PNG * 1000)]).encode()
+    server.replies.append(json_reply(big))
+    async with client(server, max_result_bytes=4096) as c:
+        with pytest.raises(ResultTooLargeError, match="max_result_bytes"):
+            await c.infer({"1-inputs-a": 1})
+
+    def endless_event():
+        yield 0.0, b"event: prompt_result\ndata: "
+        while True:
+            yield 0.0, b"A" * 65536
+
+    server.replies.append(Reply(201, SSE_HEADERS, endless_event))
+    async with client(server, max_result_bytes=1 << 20, timeout=30) as c:
+        with pytest.raises(ResultTooLargeError, match="max_result_bytes"):
+            await c.infer_with_logs({"1-inputs-a": 1}, lambda _: None)
+
+
+async def test_error_keeps_only_the_last_1000_log_lines(server):
+    lines = b"".join(sse("log_message", f"line {i}") for i in range(3000))
+    server.replies.append(Reply(201, SSE_HEADERS, stream([lines + sse("error", "boom")])))
+    seen: list[str] = []
+    async with client(server) as c:
+        with pytest.raises(RunFailedError) as err:
+            await c.infer_with_logs({"1-inputs-a": 1}, seen.append)
+    assert len(seen) == 3000, "the callback still gets every line"
+    assert err.value.logs == [f"line {i}" for i in range(2000, 3000)]
+    assert "3000 log lines" not in str(err.value)
+
+
+async def test_sse_output_link_into_a_private_network_is_refused(server):
+    link = {"filename": "a.png", "content_type": "image/png", "filepath": "http://10.1.2.3/a.png"}
+    server.replies.append(json_reply(result_json([link]).encode()))
+    async with client(server) as c:
+        with pytest.raises(MalformedResultError, match="private address"):
+            await c.infer({"1-inputs-a": 1})
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed", "ok"),
+    [
+        ("https://storage.example/a.png", set(), True),
+        ("http://127.0.0.1:9/a.png", set(), False),
+        ("http://localhost/a.png", set(), False),
+        ("http://a.localhost/a.png", set(), False),
+        ("http://[::1]/a.png", set(), False),
+        ("http://[::ffff:169.254.169.254]/a.png", {"loopback"}, False),
+        ("http://169.254.169.254/latest/meta-data/", {"loopback"}, False),
+        ("http://192.168.1.5/a.png", {"loopback"}, False),
+        ("http://0.0.0.0/a.png", set(), False),
+        ("http://127.0.0.1:9/a.png", {"loopback"}, True),
+        ("http://192.168.1.5/a.png", {"private"}, True),
+        ("file:///etc/passwd", {"loopback", "private"}, False),
+        ("javascript:alert(1)", set(), False),
+    ],
+)
+def test_output_link_policy(url, allowed, ok):
+    if ok:
+        urls.check_output_url(url, "a.png", frozenset(allowed))
+    else:
+        with pytest.raises(MalformedResultError, match=r"refused|not a URL"):
+            urls.check_output_url(url, "a.png", frozenset(allowed))

@@ -75,13 +75,6 @@ def test_upload_and_changed_values_reach_the_engine(demo, tmp_path):
     assert sent["2-inputs-width"] == 64 and sent["1-inputs-image"] == "<file: mine.png>"
 
 
-def test_out_of_range_value_is_refused_before_sending(demo):
-    with pytest.raises(Exception, match="400"):  # Gradio's own range check on the number
-        demo.run(**{"field-2-inputs-width": 99999})
-    with pytest.raises(Exception, match="enter a whole number"):  # our validator, on the seed text
-        demo.run(**{"field-3-inputs-value": "12abc"})
-
-
 @pytest.fixture
 def scripted():
     with ScriptedServer() as server:
@@ -94,6 +87,28 @@ def app_client(scripted, fixture: str = "sd15_txt2img.json"):
     settings = {"api_url": scripted.url, "client_id": "id", "client_secret": SECRET}
     with running_app(FIXTURES / fixture, **settings) as (url, app):
         yield RunApi(url, app.page)
+
+
+def test_refused_run_names_each_field_in_the_status_and_sends_nothing(scripted):
+    with app_client(scripted) as client:
+        out = client.run(**{
+            "field-5-inputs-width": 99999,  # a number box: Gradio has no range to check
+            "field-3-inputs-denoise": 7,  # a slider: Gradio's own check must not answer first
+            "field-3-inputs-seed": "12abc",
+        })  # fmt: skip
+    status = out["status"]
+    assert 'data-state="failed"' in status and "Not sent" in status
+    assert "Width: must be at most 16384" in status
+    assert "Denoise: must be at most 1" in status
+    assert "Seed: enter a whole number" in status
+    assert scripted.requests == []
+
+
+def test_api_users_get_a_seed_mode(scripted):
+    scripted.replies.append(Reply(201, JSON, result_json().encode()))
+    with app_client(scripted) as client:
+        client.run(**{"field-3-inputs-seed": "41", "field-3-inputs-seed-mode": "increment"})
+    assert json.loads(scripted.requests[0].fields["params"]) == {"3-inputs-seed": 42}
 
 
 PNG_1PX = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="

@@ -26,16 +26,18 @@ WAIT = 30  # an upper bound on waiting, not a speed requirement
 
 def test_seed_modes():
     base = Params(values={"3-inputs-value": 98, "6-inputs-text": "a"}, seeds={SEED.key: 98})
-    fixed = batch_params(base, [SEED], 3, "fixed")
-    increment = batch_params(base, [SEED], 4, "increment")
-    randomized = batch_params(base, [SEED], 30, "randomize", random.Random(1))
+    fixed = batch_params(base, [SEED], 3, {SEED.key: "fixed"})
+    increment = batch_params(base, [SEED], 4, {SEED.key: "increment"})
+    decrement = batch_params(base, [SEED], 3, {SEED.key: "decrement"})
+    randomized = batch_params(base, [SEED], 30, {SEED.key: "randomize"}, random.Random(1))
     assert [p.seeds[SEED.key] for p in fixed] == [98, 98, 98]
     assert [p.values[SEED.key] for p in increment] == [98, 99, 100, 0]  # wraps at the maximum
+    assert [p.values[SEED.key] for p in decrement] == [98, 97, 96]
     assert all(p.values["6-inputs-text"] == "a" for p in increment)
     seeds = [p.values[SEED.key] for p in randomized]
     assert len(set(seeds)) > 10 and all(0 <= s <= 100 for s in seeds)
     with pytest.raises(ValueError, match="1 to 100"):
-        batch_params(base, [SEED], MAX_BATCH + 1, "fixed")
+        batch_params(base, [SEED], MAX_BATCH + 1, {})
 
 
 class GatedEngine(BuiltinEngine):
@@ -69,14 +71,27 @@ class GatedEngine(BuiltinEngine):
                 self.running -= 1
 
 
+OPENED: list[RunQueue] = []
+
+
+@pytest.fixture(autouse=True)
+async def close_clients():
+    """Each test's queues' connections are closed when it ends."""
+    yield
+    while OPENED:
+        await OPENED.pop().runner.client().aclose()
+
+
 def queue_for(url: str, protocol: str, slots: int = 8) -> RunQueue:
     endpoint = Endpoint(url, local=True, protocol=protocol, gateway_url=url)
-    return RunQueue(Runner(endpoint), asyncio.Semaphore(slots))
+    queue = RunQueue(Runner(endpoint), asyncio.Semaphore(slots))
+    OPENED.append(queue)
+    return queue
 
 
 def seeded(count: int) -> list[Params]:
     base = Params(values={SEED.key: 1}, seeds={SEED.key: 1})
-    return batch_params(base, [SEED], count, "increment")
+    return batch_params(base, [SEED], count, {SEED.key: "increment"})
 
 
 async def until(condition, what: str) -> None:

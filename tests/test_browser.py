@@ -194,3 +194,74 @@ def test_invalid_value_is_refused_next_to_the_field_and_reset_restores_defaults(
     )
     assert prompt.input_value() == original_prompt
     assert seed.input_value() == original_seed
+
+
+def test_untouched_run_of_a_primitives_workflow_sends_only_the_seeds(page, scripted):
+    scripted.replies.append(
+        Reply(201, {"Content-Type": "application/json"}, result_json().encode())
+    )
+    settings = {"api_url": scripted.url, "client_id": "id", "client_secret": SECRET}
+    with running_app(FIXTURES / "ltx2_i2v_primitives.json", **settings) as (url, _):
+        page.goto(url)
+        page.locator("#mode").get_by_text("Plain request").click()
+        page.locator("#run").click()
+        wait_state(page, "done")
+    sent = json.loads(scripted.requests[0].fields["params"])
+    seeds = {"5192-inputs-seed", "5189:5097-inputs-noise_seed", "5189:5111-inputs-noise_seed"}
+    assert set(sent) == seeds, "lengths, sizes, frame rates stay the workflow's own"
+    assert page.locator("#field-5186-inputs-value-mode").count() == 0, "a length has no seed mode"
+
+
+def test_out_of_range_value_is_named_in_the_status_and_marked(page, scripted, scripted_url):
+    page.goto(scripted_url)
+    width = page.locator("#field-5-inputs-width input").first
+    width.fill("99999")
+    width.press("Tab")
+    page.locator("#run").click()
+    wait_state(page, "failed")
+    assert "Width: must be at most 16384" in page.locator("#status").inner_text()
+    field = page.locator("#field-5-inputs-width")
+    assert "vc-refused" in field.get_attribute("class")
+    assert "must be at most 16384" in field.inner_text()
+    assert scripted.requests == []
+    width.fill("640")  # fixed: the next run goes, and the mark goes away
+    width.press("Tab")
+    scripted.replies.append(
+        Reply(201, {"Content-Type": "application/json"}, result_json().encode())
+    )
+    page.locator("#mode").get_by_text("Plain request").click()
+    page.locator("#run").click()
+    wait_state(page, "done")
+    assert "vc-refused" not in field.get_attribute("class")
+    assert json.loads(scripted.requests[0].fields["params"])["5-inputs-width"] == 640
+
+
+def test_on_a_phone_run_shows_the_status_then_the_results(browser, scripted, scripted_url):  # noqa: F811
+    result = result_json(
+        [{"filename": "out.png", "content_type": "image/png", "data": png_b64(), "size": 70}]
+    )
+    scripted.replies.append(Reply(201, {"Content-Type": "text/event-stream"}, timed([
+        (0.0, "log_message", "got prompt"), (4.0, "prompt_result", result),
+    ])))  # fmt: skip
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    page.goto(scripted_url)
+    page.locator("#run").wait_for(timeout=TIMEOUT)
+    assert not in_view(page, "#status"), "on a phone the status starts below the form"
+    page.locator("#run").click()
+    wait_state(page, "running")  # the reply takes 4 s: time to look
+    page.wait_for_function(f"({IN_VIEW})('#status')", timeout=TIMEOUT)
+    assert state(page) == "running", "the status is in view while the run goes"
+    wait_state(page, "done")
+    page.wait_for_function(f"({IN_VIEW})('#gallery img')", timeout=TIMEOUT)
+    context.close()
+
+
+IN_VIEW = """(selector) => {
+  const box = document.querySelector(selector).getBoundingClientRect();
+  return box.top < window.innerHeight && box.bottom > 0;
+}"""
+
+
+def in_view(page, selector: str) -> bool:
+    return page.evaluate(f"({IN_VIEW})('{selector}')")

@@ -210,14 +210,14 @@ def test_app_takes_exact_widgets_from_the_live_object_info(fake):
 
     fake.object_info["ImageBlur"]["input"]["required"]["blur_radius"] = [
         "INT",
-        {"default": 1, "min": 1, "max": 7},
+        {"default": 1, "min": 1, "max": 9},  # the demo saves 8: inside, so still a slider
     ]
     with RunningFake(fake) as comfy_url, running_app(comfyui_url=comfy_url) as (_, app):
         components = app.page.config["components"]
     slider = next(
         c for c in components if c.get("props", {}).get("elem_id") == "field-6-inputs-blur_radius"
     )
-    assert slider["props"]["maximum"] == 7
+    assert slider["props"]["maximum"] == 9
     assert comfy_url in app.endpoint.description
 
 
@@ -234,4 +234,32 @@ def test_app_runs_the_demo_on_comfyui_end_to_end(fake):
     graph = next(iter(fake.prompts.values()))
     assert ("input", "", graph["1"]["inputs"]["image"]) in fake.files, (
         "the demo image was uploaded to ComfyUI"
+    )
+
+
+async def test_uploads_of_the_same_name_from_two_runs_do_not_overwrite_each_other(fake):
+    """ComfyUI's input folder is shared by all runs: each upload is stored under its digest."""
+    with serve(fake) as url:
+        async with ViewComfyClient(url) as client:
+            for color in ((255, 0, 0), (0, 0, 255)):
+                image = io.BytesIO()
+                Image.new("RGB", (8, 8), color).save(image, format="PNG")
+                await client.infer({"1-inputs-image": image.getvalue(), "3-inputs-value": 1})
+    names = [graph["1"]["inputs"]["image"] for graph in fake.prompts.values()]
+    assert len(set(names)) == 2
+    colors = {Image.open(io.BytesIO(fake.files[("input", "", n)])).getpixel((0, 0)) for n in names}
+    assert colors == {(255, 0, 0), (0, 0, 255)}
+
+
+async def test_refused_choice_lists_the_server_choices(fake):
+    with serve(fake) as url:
+        async with ViewComfyClient(url) as client:
+            with pytest.raises(RunFailedError) as err:
+                await client.infer_with_logs(
+                    {"1-inputs-image": png_bytes(), "2-inputs-upscale_method": "nope"},
+                    lambda _: None,
+                )
+    assert (
+        "node 2 (Resize, ImageScale) input 'upscale_method': 'nope' is not one of its choices "
+        "('nearest-exact', 'bilinear'" in str(err.value)
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from viewcomfy_ui.demo import DEMO_WORKFLOW
-from viewcomfy_ui.fields import SEED_MAX, infer_fields
+from viewcomfy_ui.fields import MEDIA_KINDS, SEED_MAX, infer_fields
 from viewcomfy_ui.workflow import flatten, load_workflow
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -187,6 +187,7 @@ def test_whole_corpus_gives_unique_labelled_fields_with_and_without_object_info(
             fields = infer_fields(workflow, info)
             assert len({f.key for f in fields}) == len(fields)
             assert all(f.label and f.node_title for f in fields)
+            assert len({f.label for f in fields}) == len(fields), f"{path.name}: labels repeat"
 
 
 def test_every_kind_inferred_on_the_corpus_has_a_widget_class():
@@ -198,3 +199,140 @@ def test_every_kind_inferred_on_the_corpus_has_a_widget_class():
             f.kind for path in CORPUS.glob("*.json") for f in infer_fields(load_workflow(path))
         }
     assert kinds <= set(KINDS) and {"seed", "image", "choice", "color"} <= kinds
+
+
+def primitive(title: str, value: int = 7) -> dict:
+    return {"class_type": "PrimitiveInt", "_meta": {"title": title}, "inputs": {"value": value}}
+
+
+def test_only_real_seeds_are_seeds():
+    workflow = {
+        "1": primitive("Int"),  # feeds KSampler.seed
+        "2": primitive("Int"),  # feeds KSampler.steps
+        "3": primitive("Int"),  # feeds a reroute that feeds KSamplerAdvanced.noise_seed
+        "4": {"class_type": "Reroute", "inputs": {"": ["3", 0]}},
+        "5": primitive("Tint seed", 0x123456),  # titled as a seed: feeds a colour
+        "6": primitive("Length", 77),  # feeds a custom node's length
+        "10": {"class_type": "KSampler", "inputs": {"seed": ["1", 0], "steps": ["2", 0]}},
+        "11": {"class_type": "KSamplerAdvanced", "inputs": {"noise_seed": ["4", 0]}},
+        "12": {"class_type": "EmptyImage", "inputs": {"color": ["5", 0]}},
+        "13": {"class_type": "WanSoundImageToVideo", "inputs": {"length": ["6", 0]}},
+        "14": {"class_type": "MyNode", "inputs": {"seed_2": 3, "seedream_steps": 4, "batch": 5}},
+    }
+    kinds = {f.key: f.kind for f in infer_fields(workflow)}
+    assert kinds["1-inputs-value"] == kinds["3-inputs-value"] == kinds["5-inputs-value"] == "seed"
+    assert kinds["2-inputs-value"] == kinds["6-inputs-value"] == "int"
+    assert kinds["14-inputs-seed_2"] == "seed"
+    assert kinds["14-inputs-seedream_steps"] == kinds["14-inputs-batch"] == "int"
+
+
+def test_saved_seed_mode_is_kept():
+    fields = by_key(
+        infer_fields(
+            {
+                "3": {
+                    "class_type": "KSampler",
+                    "inputs": {"seed": 1, "control_after_generate": "fixed"},
+                }
+            }
+        )
+    )
+    assert fields["3-inputs-seed"].seed_mode == "fixed"
+
+
+def test_saved_values_outside_a_range_are_kept_and_said_quietly():
+    workflow = {
+        "1": {"class_type": "KSampler", "inputs": {"steps": 0}},
+        "2": {"class_type": "VHS_LoadVideo", "inputs": {"custom_width": 0, "custom_height": 512}},
+    }
+    fields = by_key(infer_fields(workflow))
+    steps = fields["1-inputs-steps"]
+    assert steps.value == 0 and steps.minimum == 1 and "saved value 0" in steps.warning
+    width, height = fields["2-inputs-custom_width"], fields["2-inputs-custom_height"]
+    assert width.minimum is None and width.warning is None, "a wrong guess is dropped, not shown"
+    assert height.minimum == 1
+
+
+def test_warnings_claim_a_server_only_when_one_was_consulted():
+    workflow = {
+        "1": {"class_type": "VAELoader", "inputs": {"vae_name": "ae.safetensors"}},
+        "2": {"class_type": "KSampler", "inputs": {"sampler_name": "my_sampler"}},
+    }
+    bundled = by_key(infer_fields(workflow))
+    assert bundled["1-inputs-vae_name"].warning is None
+    assert "server" not in bundled["2-inputs-sampler_name"].warning
+    assert bundled["2-inputs-sampler_name"].value == "my_sampler"
+    server = {
+        "VAELoader": {"input": {"required": {"vae_name": [["other.safetensors"], {}]}}},
+        "KSampler": {"input": {"required": {"sampler_name": [["euler"], {}]}}},
+    }
+    consulted = by_key(infer_fields(workflow, server))
+    assert "on the server" in consulted["1-inputs-vae_name"].warning
+    assert "on the server" in consulted["2-inputs-sampler_name"].warning
+
+
+def test_form_order_prompts_and_uploads_then_sampler_then_size_then_the_rest():
+    fields = infer_fields(load_workflow(FIXTURES / "sd15_img2img.json"))
+    opened = [f for f in fields if not f.advanced]
+    assert sorted(f.kind for f in opened[:3]) == ["image", "textarea", "textarea"]
+    names = [f.input_name for f in opened]
+    assert names.index("seed") < names.index("steps") < names.index("sampler_name")
+    advanced = {f.input_name for f in fields if f.advanced}
+    assert {"ckpt_name", "filename_prefix"} <= advanced
+
+
+def test_internal_knobs_go_to_advanced_and_at_most_25_fields_are_open():
+    knobs = {
+        "precision": "fp16", "device": "cuda", "tile_size": 512, "config": '{"a": [1, 2]}',
+        "prompt": "a cat",
+    }  # fmt: skip
+    workflow = {
+        "1": {"class_type": "MyNode", "inputs": knobs},
+        "2": {"class_type": "ShowText|pysssss", "inputs": {"text": "shown, not edited"}},
+        "3": {"class_type": "Many", "inputs": {f"knob_{i}": i for i in range(40)}},
+    }
+    fields = by_key(infer_fields(workflow))
+    for name in ("precision", "device", "tile_size", "config"):
+        assert fields[f"1-inputs-{name}"].advanced, name
+    assert not fields["1-inputs-prompt"].advanced
+    assert fields["2-inputs-text"].advanced
+    opened = [f for f in fields.values() if not f.advanced]
+    assert len(opened) == 25 and opened[0].input_name == "prompt"
+
+
+def test_title_markers_choose_the_basic_and_advanced_forms():
+    workflow = {
+        "3": {"class_type": "KSampler", "_meta": {"title": "VC_ADV Sampler"}, "inputs": {"seed": 1, "steps": 20}},
+        "6": {"class_type": "CLIPTextEncode", "_meta": {"title": "VC_BASIC Your prompt"}, "inputs": {"text": "a cat"}},
+        "7": {"class_type": "CLIPTextEncode", "inputs": {"text": "ugly"}},
+    }  # fmt: skip
+    fields = by_key(infer_fields(workflow))
+    assert set(fields) == {"3-inputs-seed", "3-inputs-steps", "6-inputs-text"}
+    assert not fields["6-inputs-text"].advanced and fields["6-inputs-text"].label == "Your prompt"
+    assert fields["3-inputs-seed"].advanced and fields["3-inputs-seed"].node_title == "Sampler"
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus not present")
+def test_every_corpus_form_opens_with_at_most_25_fields_prompts_and_uploads_first():
+    for path in sorted(CORPUS.glob("*.json")):
+        fields = infer_fields(load_workflow(path))
+        opened = [f for f in fields if not f.advanced]
+        assert len(opened) <= 25, path.name
+        leads = {  # nodes with an open prompt or upload
+            f.node_id
+            for f in opened
+            if f.kind in MEDIA_KINDS
+            or (f.kind in ("text", "textarea") and "prompt" in f.label.lower())
+        }
+        lead = [f.node_id in leads for f in opened]
+        assert lead == sorted(lead, reverse=True), f"{path.name}: they come first"
+
+
+def test_two_prompts_of_one_encoder_get_distinct_labels():
+    workflow = {
+        "131": {"class_type": "CLIPTextEncodeFlux", "inputs": {"clip_l": "", "t5xxl": "", "guidance": 3.5}},
+        "3": {"class_type": "KSampler", "inputs": {"negative": ["131", 0]}},
+    }  # fmt: skip
+    labels = {f.input_name: f.label for f in infer_fields(workflow)}
+    assert labels["clip_l"] == "Negative CLIP-L prompt"
+    assert labels["t5xxl"] == "Negative T5-XXL prompt"

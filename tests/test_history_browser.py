@@ -78,7 +78,8 @@ def test_a_batch_of_3_fills_the_gallery_queue_and_history(browser, data_dir, por
         page.goto(url)
         total(page, 0)
         set_number(page, "#batch-count input", 3)
-        page.locator("#batch-seeds").get_by_text("increment").click()
+        page.locator("#field-3-inputs-value-mode input").click()
+        page.get_by_role("option", name="+1").click()
         page.locator("#run").click()
         wait_done(page)
         assert "3 of 3 done" in page.locator("#status").inner_text()
@@ -118,7 +119,7 @@ def test_history_survives_a_restart_and_use_these_settings_restores_the_form(
         page.locator("#history-use").click()
         expect(page.locator(SEED).first).to_have_value(used_seed, timeout=TIMEOUT)
         assert page.locator(BLUR).first.input_value() == "5"
-        assert not page.locator("#field-3-inputs-value-randomize input").is_checked()
+        expect(page.locator("#field-3-inputs-value-mode input")).to_have_value("fixed")
         page.locator("#history-delete").click()
         total(page, 3)
     context.close()

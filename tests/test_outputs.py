@@ -6,8 +6,12 @@ import base64
 
 import pytest
 
+from viewcomfy_ui.errors import MalformedResultError
 from viewcomfy_ui.models import FileOutput, PromptResult
 from viewcomfy_ui.outputs import media_kind, safe_filename, save_outputs
+
+# A file or socket the client leaks fails these tests, even when only the GC finds it.
+pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
 
 
 def result(*outputs):
@@ -73,3 +77,26 @@ def test_media_kind(name, content_type, head, kind):
 def test_safe_filename_keeps_unicode_and_bounds_length():
     assert safe_filename("café 猫.png") == "café 猫.png"
     assert len(safe_filename("x" * 500 + ".png")) <= 120
+
+
+def test_ten_thousand_outputs_with_one_name_are_all_saved(tmp_path):
+    outputs = [out("a.png", str(i).encode()) for i in range(10_050)]
+    paths = save_outputs(result(*outputs), tmp_path)
+    assert len(set(paths)) == 10_050
+    assert paths[0].name == "a.png" and paths[-1].name == "a_10049.png"
+    assert paths[-1].read_bytes() == b"10049"
+    [again] = save_outputs(result(out("a.png", b"next")), tmp_path)
+    assert again.name == "a_10050.png"
+
+
+def test_repr_of_an_output_leaves_out_its_data():
+    big = out("video.mp4", b"x" * 3_000_000, content_type="video/mp4")
+    text = repr(result(big))
+    assert "video.mp4" in text and len(text) < 300
+
+
+def test_invalid_base64_is_a_malformed_result_and_leaves_no_file(tmp_path):
+    broken = FileOutput("a.png", "image/png", "not base64!!", 3)
+    with pytest.raises(MalformedResultError, match="not valid base64"):
+        save_outputs(result(broken), tmp_path)
+    assert list(tmp_path.iterdir()) == []

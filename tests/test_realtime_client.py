@@ -6,8 +6,12 @@ import asyncio
 import io
 import json
 import os
+import signal
+import subprocess
+import sys
 import threading
 import uuid
+from pathlib import Path
 
 import pytest
 from fake_gateway import CLIENT_ID, SECRET, FakeGateway, Run
@@ -24,6 +28,9 @@ from viewcomfy_ui.errors import (
     TransportError,
 )
 from viewcomfy_ui.outputs import save_outputs
+
+# A file or socket the client leaks fails these tests, even when only the GC finds it.
+pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
 
 API_URL = "https://app.viewcomfy.com/api/deployment/abc"
 PNG = b"\x89PNG\r\n\x1a\n" + os.urandom(3000)
@@ -374,3 +381,77 @@ def test_save_outputs_of_a_result_from_elsewhere_streams_too(gateway, tmp_path):
     result = api.PromptResult("p", "success", True, 1.0, {}, [output])
     [path] = save_outputs(result, tmp_path)
     assert path.read_bytes() == PNG and "data" not in repr(output)
+
+
+async def test_saving_runs_off_the_event_loop(gateway, tmp_path):
+    release = threading.Event()
+    output = api.FileOutput.from_json(gateway.store("a.png", PNG, hold=release))
+    result = api.PromptResult("p", "success", True, 1.0, {}, [output])
+    async with client(gateway) as c:
+        saving = asyncio.create_task(c.save_outputs(result, tmp_path))
+        # the download waits for us; we only get to run if saving left the loop free
+        while not gateway.storage_requests:
+            await asyncio.sleep(0.01)
+        release.set()
+        [path] = await saving
+    assert path.read_bytes() == PNG
+
+
+async def test_busy_gateway_submit_is_retried_after_retry_after(gateway):
+    gateway.busy = 1
+    async with client(gateway) as c:
+        result = await c.infer({"1-inputs-a": 1})
+    assert result.completed
+    assert len(gateway.submits) == 2
+    assert gateway.submits[0]["fields"]["prompt_id"] == gateway.submits[1]["fields"]["prompt_id"]
+
+
+async def test_failed_run_keeps_only_the_last_1000_log_lines(gateway):
+    async def script(run: Run) -> None:
+        for i in range(1500):
+            await run.log(f"line {i}")
+        await run.error("boom")
+
+    gateway.on_submit = script
+    seen: list[str] = []
+    async with client(gateway) as c:
+        with pytest.raises(RunFailedError, match="boom") as err:
+            await c.infer_with_logs({"1-inputs-a": 1}, seen.append)
+    assert len(seen) == 1500
+    assert err.value.logs == [f"line {i}" for i in range(500, 1500)]
+
+
+CTRL_C_SCRIPT = """
+import sys
+from viewcomfy_ui.api import SyncViewComfyClient
+
+def on_log(line):
+    print("running", flush=True)
+
+with SyncViewComfyClient(sys.argv[1], sys.argv[2], sys.argv[3], protocol="realtime",
+                         gateway_url=sys.argv[4], timeout=60) as client:
+    client.infer_with_logs({"1-inputs-a": 1}, on_log)
+"""
+
+
+def test_ctrl_c_in_the_sync_client_cancels_the_run_on_the_gateway(gateway):
+    gateway.on_submit = lambda run: _log_then_wait(run)
+    root = str(Path(__file__).resolve().parent.parent)
+    with subprocess.Popen(
+        [sys.executable, "-c", CTRL_C_SCRIPT, API_URL, CLIENT_ID, SECRET, gateway.url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": root},
+    ) as child:
+        assert child.stdout.readline() == "running\n"
+        child.send_signal(signal.SIGINT)
+        _, stderr = child.communicate(timeout=30)
+    assert "KeyboardInterrupt" in stderr and SECRET not in stderr
+    prompt_id = gateway.submits[0]["fields"]["prompt_id"]
+    assert [c["json"]["prompt_id"] for c in gateway.cancels] == [prompt_id]
+
+
+async def _log_then_wait(run: Run) -> None:
+    await run.log("got prompt")
+    await run.wait_cancelled()

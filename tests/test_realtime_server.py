@@ -6,15 +6,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import tempfile
 import threading
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
 import socketio
-from fake_comfyui import FakeComfyUI, RunningFake
+from fake_comfyui import SLOW_NODE, FakeComfyUI, RunningFake
 from local_server import local_server
 
 from viewcomfy_ui.server.comfyui import ComfyUIEngine
@@ -53,13 +51,17 @@ class Listener:
     def sid(self) -> str:
         return self.sio.get_sid()
 
-    async def until(self, *names: str) -> tuple[str, dict]:
-        """The first event named one of `names` (waits for it)."""
+    async def until(self, *names: str, text: str = "") -> tuple[str, dict]:
+        """The first event named one of `names` (with `text` in its data), waiting for it."""
+
+        def match(event: str, data: dict) -> bool:
+            return event in names and text in str(data.get("data"))
+
         async with self._arrived:
             await asyncio.wait_for(
-                self._arrived.wait_for(lambda: any(e in names for e, _ in self.events)), WAIT
+                self._arrived.wait_for(lambda: any(match(e, d) for e, d in self.events)), WAIT
             )
-        return next((e, d) for e, d in self.events if e in names)
+        return next((e, d) for e, d in self.events if match(e, d))
 
     def names(self) -> list[str]:
         return [e for e, _ in self.events]
@@ -222,7 +224,8 @@ async def test_fire_and_forget_is_collected_in_camel_case_from_running_to_comple
             engine.gate.set()
             done = await until_completed(http, prompt_id)
             both = await results(http, prompt_id, "not-a-run", other)
-            body = (await httpx.AsyncClient().get(done["outputs"][0]["filepath"])).content
+            async with httpx.AsyncClient() as keyless:
+                body = (await keyless.get(done["outputs"][0]["filepath"])).content
     for entry in (running, done):
         assert set(entry) == CAMEL_KEYS
     assert running["completed"] is False and running["status"] != "success"
@@ -264,18 +267,13 @@ class Clock:
         return self.now
 
 
-def output_folders() -> set[Path]:
-    return set(Path(tempfile.gettempdir()).glob("viewcomfy-outputs-*"))
-
-
-async def test_links_expire_with_403_and_their_files_are_deleted():
+async def test_links_expire_with_403_and_their_files_are_deleted(tmp_path):
     clock = Clock()
-    with local_server(link_ttl=600, clock=clock) as url:
-        before = output_folders()
+    with local_server(link_ttl=600, clock=clock, work_dir=tmp_path) as url:
         async with api(url, None) as http:
             prompt_id = await submit(http, {"3-inputs-value": 9})
             link = (await until_completed(http, prompt_id))["outputs"][0]["filepath"]
-            [folder] = output_folders() - before
+            [folder] = tmp_path.glob("viewcomfy-outputs-*")
             fresh = await http.get(link)
             clock.now += 601
             expired = await http.get(link)
@@ -392,3 +390,47 @@ async def test_realtime_runs_on_the_comfyui_engine_with_an_upload(tmp_path):
     assert bodies and all(
         len(b) == o["size"] > 0 for b, o in zip(bodies, result["outputs"], strict=True)
     )
+
+
+async def test_runs_beyond_the_limit_are_refused_until_one_ends():
+    engine = BlockingEngine()
+    with local_server(engine=engine, max_active_runs=1) as url:
+        async with api(url, None) as http:
+            first = await submit(http, {"3-inputs-value": 1})
+            form = {"params": '{"3-inputs-value": 2}', "prompt_id": "second"}
+            realtime = await http.post("/api/workflow/infer", data=form)
+            direct = await http.post(
+                "/", files={"logs": (None, "false"), "params": (None, form["params"])}
+            )
+            await http.post("/api/workflow/infer/cancel", json={"prompt_id": first})
+            await until_completed(http, first)
+            engine.gate.set()
+            later = await submit(http, {"3-inputs-value": 3})
+            done = await until_completed(http, later)
+    for refused in (realtime, direct):
+        assert refused.status_code == 503 and "1 runs are in progress" in refused.json()["detail"]
+    assert done["status"] == "success"
+
+
+async def test_cancel_interrupts_the_run_on_comfyui():
+    fake = FakeComfyUI()
+    slow = {
+        "1": {"class_type": SLOW_NODE, "inputs": {"steps": 100}},
+        "2": {"class_type": "PreviewAny", "inputs": {"source": ["1", 0]}},
+    }
+    with (
+        RunningFake(fake) as comfy_url,
+        local_server(engine=ComfyUIEngine(comfy_url), workflow=slow) as url,
+    ):
+        listener = await Listener().connect(url, auth=None)
+        async with api(url, None) as http:
+            prompt_id = await submit(http, {"1-inputs-steps": 99}, listener.sid)
+            await listener.until("infer_log_message", text="%|")  # a progress line: it runs
+            running = fake.running
+            cancel = await http.post("/api/workflow/infer/cancel", json={"prompt_id": prompt_id})
+            await listener.until("infer_canceled_message")
+            [ended] = await results(http, prompt_id)
+        await listener.sio.disconnect()
+    assert cancel.status_code == 201 and running is not None
+    assert fake.interrupts == [running], "ComfyUI was told to stop the running prompt"
+    assert ended["status"] == "cancelled"

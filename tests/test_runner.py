@@ -8,8 +8,12 @@ import base64
 import gc
 import json
 import logging
+import threading
 
 import pytest
+from fake_gateway import CLIENT_ID as GATEWAY_ID
+from fake_gateway import SECRET as GATEWAY_SECRET
+from fake_gateway import FakeGateway, Run
 from scripted_server import Reply, ScriptedServer, result_json, sse, stream
 
 from viewcomfy_ui.ui import status as st
@@ -121,3 +125,38 @@ async def test_cancelling_a_run_closes_the_request_and_leaves_no_pending_task(
     gc.collect()
     assert "Task was destroyed" not in caplog.text
     assert json.loads(scripted.requests[0].fields["params"]) == {"a": 1}
+
+
+async def test_realtime_run_shows_the_cold_start_wait_then_progress_then_done(tmp_path):
+    """Over the realtime gateway, the page sees what it sees over SSE: waiting (no line yet),
+    running with tqdm progress, done with the saved outputs. Each step waits for the page."""
+    booted, halfway = threading.Event(), threading.Event()
+
+    async def script(run: Run) -> None:
+        await asyncio.to_thread(booted.wait, 60)  # a worker still booting
+        await run.log("got prompt")
+        await run.log(" 50%|#####     | 5/10 [00:01<00:01,  5.00it/s]")
+        await asyncio.to_thread(halfway.wait, 60)
+        await run.finish([gateway.store("a.png", b"\x89PNG\r\n\x1a\n" + b"\0" * 8)])
+
+    with FakeGateway() as gateway:
+        gateway.on_submit = script
+        endpoint = Endpoint(
+            "https://deploy.example/api",
+            client_id=GATEWAY_ID,
+            client_secret=GATEWAY_SECRET,
+            protocol="realtime",
+            gateway_url=gateway.url,
+        )
+        runner = Runner(endpoint)
+        states = []
+        async for update in runner.run(Params(values={"a": 1}), stream=True, run_dir=tmp_path):
+            states.append(update.status.state)
+            if update.status.state == "waiting":
+                booted.set()
+            elif update.status.progress is not None:
+                assert update.status.progress.fraction == 0.5
+                halfway.set()
+        await runner.client().aclose()
+    assert states[0] == "waiting" and states[-1] == "done" and "running" in states
+    assert [p.name for p in tmp_path.iterdir()] == ["a.png"]

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import json
+import socket
 import threading
 import time
+import tracemalloc
+from contextlib import ExitStack
+from pathlib import Path
 
 import httpx
 import pytest
@@ -16,13 +21,19 @@ from PIL import Image
 from viewcomfy_ui.api import ViewComfyClient
 from viewcomfy_ui.errors import AuthenticationError, HTTPStatusError, RunFailedError
 from viewcomfy_ui.server.engine import BuiltinEngine
+from viewcomfy_ui.server.http import ConnectionLimits
 
 SEED_KEY = "3-inputs-value"
 
 
 @pytest.fixture(scope="module")
-def url():
-    with local_server() as u:
+def work(tmp_path_factory):
+    return tmp_path_factory.mktemp("work")
+
+
+@pytest.fixture(scope="module")
+def url(work):
+    with local_server(work_dir=work) as u:
         yield u
 
 
@@ -226,3 +237,259 @@ async def test_http_error_from_server_reaches_client_as_typed_error(url):
         with pytest.raises(HTTPStatusError) as err:
             await client.infer({"99-inputs-x": 1})
     assert err.value.status_code == 422 and "99" in str(err.value)
+
+
+# --- hostile and huge inputs (issue 10) ----------------------------------------------------------
+
+SMALL_BUDGET = 48 * 2**20
+
+
+def run_folders(work: Path) -> list[Path]:
+    return list(work.glob("viewcomfy-run-*"))
+
+
+def apng(size: int, frames: int) -> bytes:
+    buffer = io.BytesIO()
+    images = [Image.new("RGB", (size, size), (i * 40, 0, 0)) for i in range(frames)]
+    images[0].save(buffer, format="PNG", save_all=True, append_images=images[1:])
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def small_budget_url():
+    with local_server(engine=BuiltinEngine(max_image_bytes=SMALL_BUDGET)) as u:
+        yield u
+
+
+@pytest.mark.parametrize(
+    ("workflow", "files", "needle"),
+    [
+        (  # 4096x4096 is 192 MiB as float32
+            {"2": {"class_type": "EmptyImage", "inputs": {"width": 4096, "height": 4096}}},
+            {},
+            "node 2 (EmptyImage) would make 1 image(s) of 4096x4096",
+        ),
+        (
+            {
+                "2": {
+                    "class_type": "EmptyImage",
+                    "inputs": {"width": 64, "height": 64, "batch_size": 4096},
+                }
+            },
+            {},
+            "4096 image(s) of 64x64",
+        ),
+        (  # one frame fits the budget, three do not: frames are counted from the header
+            {"1": {"class_type": "LoadImage", "inputs": {"image": "anim.png"}}},
+            {"1-inputs-image": ("anim.png", apng(1100, 3))},
+            "node 1 (LoadImage) would make 3 image(s) of 1100x1100",
+        ),
+        (
+            {
+                "2": {"class_type": "EmptyImage", "inputs": {"width": 512, "height": 512}},
+                "3": {"class_type": "ImageScaleBy", "inputs": {"image": ["2", 0], "scale_by": 8.0}},
+            },
+            {},
+            "node 3 (ImageScaleBy) would make 1 image(s) of 4096x4096",
+        ),
+    ],
+)
+def test_runs_over_the_image_budget_are_refused_before_allocating(
+    small_budget_url, workflow, files, needle
+):
+    last = max(workflow, key=int)
+    graph = {
+        **workflow,
+        "9": {"class_type": "SaveImage", "inputs": {"images": [last, 0], "filename_prefix": "x"}},
+    }
+    params = {"9-inputs-filename_prefix": "big"}
+    tracemalloc.start()
+    try:
+        reply = post(
+            small_budget_url,
+            {"logs": "false", "params": json.dumps(params), "workflow_api": json.dumps(graph)},
+            files,
+        )
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert reply.status_code == 422, reply.text
+    assert needle in reply.json()["detail"] and "the limit is 48 MiB" in reply.json()["detail"]
+    assert peak < SMALL_BUDGET, "refused from sizes and headers, not after decoding"
+
+
+def test_the_image_budget_is_configurable(monkeypatch):
+    graph = {
+        "1": {"class_type": "EmptyImage", "inputs": {"width": 1024, "height": 1024, "color": 0}},
+        "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0]}},
+    }
+    with local_server(engine=BuiltinEngine(), workflow=graph) as url:
+        allowed = post(url, {"logs": "false", "params": '{"1-inputs-color": 1}'})
+    monkeypatch.setenv("VIEWCOMFY_MAX_IMAGE_MB", "1")
+    with local_server(engine=BuiltinEngine(), workflow=graph) as url:
+        refused = post(url, {"logs": "false", "params": '{"1-inputs-color": 1}'})
+    assert allowed.status_code == 201
+    assert refused.status_code == 422 and "the limit is 1 MiB" in refused.json()["detail"]
+
+
+def test_failed_runs_release_their_images_without_the_garbage_collector():
+    """Each run makes 2 x 192 MiB of images, then fails in SaveImage (an empty crop)."""
+    graph = {
+        "1": {
+            "class_type": "EmptyImage",
+            "inputs": {"width": 2048, "height": 2048, "batch_size": 4, "color": 0},
+        },
+        "2": {"class_type": "ImageInvert", "inputs": {"image": ["1", 0]}},
+        "3": {"class_type": "ImageCrop", "inputs": {"image": ["2", 0], "width": 0, "height": 0}},
+        "4": {"class_type": "SaveImage", "inputs": {"images": ["3", 0]}},
+    }
+    with local_server(workflow=graph) as url:
+        gc.collect()
+        gc.disable()
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            for logs in ("false", "true", "false"):
+                reply = post(url, {"logs": logs, "params": '{"1-inputs-color": 5}'})
+                assert "cannot write empty image" in reply.text
+            held = tracemalloc.get_traced_memory()[0] - before
+        finally:
+            tracemalloc.stop()
+            gc.enable()
+    assert held < 64 * 2**20, f"{held / 2**20:.0f} MiB still held after 3 failed runs"
+
+
+DEEP = "[" * 1000 + "]" * 1000
+
+
+@pytest.mark.parametrize(
+    ("fields", "needle"),
+    [
+        ({"params": json.dumps({"1-inputs-image": "a\0b.png"})}, "1-inputs-image"),
+        (
+            {
+                "params": '{"1-inputs-width": 8}',
+                "workflow_api": json.dumps({"1": {"class_type": "EmptyImage", "inputs": None}}),
+            },
+            "inputs must be a JSON object, not null",
+        ),
+        ({"params": '{"3-inputs-value": 1}', "workflow_api": "[1, 2]"}, "not a JSON array"),
+        ({"params": '{"3-inputs-value": ' + DEEP + "}"}, "nested deeper than 64 levels"),
+        (
+            {"params": '{"3-inputs-value": 1}', "workflow_api": '{"1": ' + DEEP + "}"},
+            "nested deeper than 64 levels",
+        ),
+        ({"params": '{"3-inputs-value": ' + "9" * 4300 + "}"}, "'3-inputs-value' is an integer"),
+        ({"params": '{"3-inputs-value": ' + "9" * 5000 + "}"}, "params is not usable JSON"),
+        ({"params": '{"3-inputs-value": NaN}'}, "send a finite number"),
+        ({"params": '{"2-inputs-width": "wide"}'}, "node 2 (ImageScale)"),
+    ],
+)
+def test_hostile_values_are_422_naming_the_problem_and_leave_no_run_folder(
+    url, work, fields, needle
+):
+    upload = (
+        {} if "1-inputs-image" in fields["params"] else {"1-inputs-image": ("x.png", png_bytes())}
+    )
+    reply = post(url, {"logs": "false", **fields}, upload)
+    assert reply.status_code == 422, reply.text
+    assert needle in reply.json()["detail"]
+    assert run_folders(work) == [], "the run folder is removed"
+
+
+def raw_request(url: str, head: bytes, body: bytes = b"") -> bytes:
+    """Send a request head and some body, then read the server's answer: b"" if it just closes."""
+    host, port = httpx.URL(url).host, httpx.URL(url).port
+    answer = b""
+    with socket.create_connection((host, port), timeout=20) as sock:
+        try:
+            sock.sendall(head + body)
+            while b"\r\n\r\n" not in answer or len(answer.split(b"\r\n\r\n", 1)[1]) < _length(
+                answer
+            ):
+                data = sock.recv(65536)
+                if not data:
+                    break
+                answer += data
+        except ConnectionResetError:  # closed with our data unread
+            pass
+    return answer
+
+
+def _length(answer: bytes) -> int:
+    for line in answer.split(b"\r\n\r\n", 1)[0].split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value)
+    return 0
+
+
+def multipart_head(path: str = "/", extra: str = "") -> bytes:
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n{extra}"
+        "Content-Type: multipart/form-data; boundary=XX\r\n\r\n"
+    ).encode()
+
+
+def chunk(data: bytes) -> bytes:
+    return f"{len(data):x}\r\n".encode() + data + b"\r\n"
+
+
+@pytest.mark.parametrize(
+    ("part", "needle"),
+    [
+        (
+            b'--XX\r\nContent-Disposition: form-data; name="1-inputs-image"; filename="a.png"\r\n\r\n'
+            + b"x" * 3000,
+            b"upload '1-inputs-image' is over the 2000 byte limit",
+        ),
+        (
+            b'--XX\r\nContent-Disposition: form-data; name="params"\r\n\r\n' + b"x" * 3000,
+            b"the text fields are over the 1000 byte limit",
+        ),
+    ],
+)
+def test_size_limits_hold_while_a_chunked_body_streams_in(tmp_path, part, needle):
+    """The body never ends: only a limit enforced while reading can answer."""
+    with local_server(max_upload_bytes=2000, max_text_bytes=1000, work_dir=tmp_path) as url:
+        for path in ("/", "/api/workflow/infer"):
+            answer = raw_request(url, multipart_head(path), chunk(part))
+            assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+            assert needle in answer
+        assert run_folders(tmp_path) == []
+
+
+def test_a_request_head_that_never_ends_is_cut_off_and_connections_are_capped():
+    limits = ConnectionLimits(head_timeout=0.5, body_timeout=0.5, max_connections=8)
+    with local_server(limits=limits) as url:
+        assert raw_request(url, b"POST / HTTP/1.1\r\nHost: x\r\nX-Slow: 1") == b"", "a slow head"
+        assert raw_request(url, multipart_head(), chunk(b"--XX\r\n")) == b"", "a stalled body"
+        host, port = httpx.URL(url).host, httpx.URL(url).port
+        held = [socket.create_connection((host, port)) for _ in range(8)]
+        try:
+            over = raw_request(url, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        finally:
+            for sock in held:
+                sock.close()
+        assert over == b"", "a connection over the cap is closed at once"
+        assert httpx.get(url + "health").status_code == 200, "the server still serves"
+
+
+def test_runs_at_once_share_one_image_budget_and_wait_their_turn():
+    engine = BuiltinEngine(max_image_bytes=SMALL_BUDGET)
+    with local_server(engine=engine) as url:
+        parts = {"logs": (None, "true"), "params": (None, json.dumps({SEED_KEY: 3}))}
+        with ExitStack() as other_runs:
+            other_runs.enter_context(
+                engine.memory.hold(engine.memory.capacity, threading.Event(), print)
+            )
+            with (
+                httpx.Client(timeout=60) as client,
+                client.stream("POST", url, files=parts) as reply,
+            ):
+                lines = reply.iter_lines()
+                waited = next(line for line in lines if "waiting" in line or "result" in line)
+                other_runs.close()
+                rest = list(lines)
+    assert waited == "data: waiting for other runs to free memory"
+    assert "event: prompt_result" in rest

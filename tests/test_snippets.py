@@ -38,7 +38,7 @@ def call_keywords(code: str) -> dict[str, str]:
 
 
 def test_python_snippet_keeps_every_value_exactly():
-    code = python_snippet("https://deploy.example/api", TRICKY, {})
+    code = python_snippet(REMOTE, TRICKY, {})
     assert python_params(code) == TRICKY  # the prompt's "true"/"null" stay text
     assert "style: true, mood: null, done: false" in code
 
@@ -100,10 +100,11 @@ def test_realtime_snippets_use_the_gateway():
 
 def test_default_gateway_is_not_repeated_in_python():
     endpoint = Endpoint(REMOTE.url, protocol="realtime", gateway_url="https://api.viewcomfy.com")
-    assert "gateway_url" not in call_keywords(
-        python_snippet(endpoint.url, {}, {}, protocol="realtime", gateway_url=endpoint.gateway_url)
+    local = Endpoint(
+        "http://127.0.0.1:1/", local=True, protocol="realtime", gateway_url="http://127.0.0.1:1/"
     )
-    assert curl_snippet(None, {}, {}, protocol="realtime").count("https://api.viewcomfy.com") == 2
+    assert "gateway_url" not in call_keywords(python_snippet(endpoint, {}, {}))
+    assert curl_snippet(local, {}, {}).count("https://api.viewcomfy.com") == 2
 
 
 def _curl_commands(text: str) -> list[list[str]]:

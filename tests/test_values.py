@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import replace
 from pathlib import Path
 
 import gradio as gr
+import pytest
 from PIL import Image
 
 from viewcomfy_ui.fields import MEDIA_KINDS, infer_fields
 from viewcomfy_ui.ui.kinds import KINDS, Media, field_widget, kind_of
 from viewcomfy_ui.ui.values import build_params, validate
+from viewcomfy_ui.workflow import load_workflow
 
 WORKFLOW = {
     "3": {
@@ -41,25 +44,47 @@ def values_of(fields, **changes):
 def test_only_changed_values_are_sent_with_json_types():
     fields, _ = form()
     params = build_params(
-        fields, values_of(fields, **{"3-inputs-steps": 30.0, "6-inputs-text": "a dog"}), {}
+        fields,
+        values_of(fields, **{"3-inputs-steps": 30.0, "6-inputs-text": "a dog"}),
+        {"3-inputs-seed": "fixed"},
     )
     assert params.values == {"3-inputs-steps": 30, "6-inputs-text": "a dog"}
     assert type(params.values["3-inputs-steps"]) is int
 
 
-def test_unchanged_form_sends_a_fresh_seed_and_ticked_seeds_are_random_in_range():
+def test_unchanged_form_sends_only_a_fresh_seed_in_range():
     fields, by_key = form()
     params = build_params(fields, values_of(fields), {}, rng=random.Random(1))
     assert list(params.values) == ["3-inputs-seed"] and params.values["3-inputs-seed"] != 5
-    ticked = build_params(fields, values_of(fields), {"3-inputs-seed": True}, rng=random.Random(2))
-    seed = ticked.seeds["3-inputs-seed"]
+    seed = params.seeds["3-inputs-seed"]
     assert by_key["3-inputs-seed"].minimum <= seed <= 2**53 - 1
+
+
+@pytest.mark.parametrize(
+    ("mode", "shown", "sent"),
+    [("fixed", "9", 9), ("increment", "5", 6), ("decrement", "5", 4),
+     ("decrement", "0", 2**64 - 1), ("increment", str(2**64 - 1), 0),
+     ("fixed", "5", None)],  # nothing changed, nothing randomized
+)  # fmt: skip
+def test_seed_modes(mode, shown, sent):
+    fields, _ = form()
+    modes = {"3-inputs-seed": mode}
+    params = build_params(fields, values_of(fields, **{"3-inputs-seed": shown}), modes)
+    assert params.seeds == {"3-inputs-seed": int(shown) if sent is None else sent}
+    if sent is not None:
+        assert params.values == {"3-inputs-seed": sent}
+    else:  # a request is never empty: one of the workflow's own values
+        [(key, value)] = params.values.items()
+        node, name = key.split("-inputs-")
+        assert value == WORKFLOW[node]["inputs"][name]
 
 
 def test_a_typed_64_bit_seed_stays_exact():
     fields, _ = form()
     params = build_params(
-        fields, values_of(fields, **{"3-inputs-seed": "18446744073709551615"}), {}
+        fields,
+        values_of(fields, **{"3-inputs-seed": "18446744073709551615"}),
+        {"3-inputs-seed": "fixed"},
     )
     assert params.values["3-inputs-seed"] == 2**64 - 1
 
@@ -94,6 +119,13 @@ def test_uploads_are_sent_only_when_they_differ_from_the_workflow_file(tmp_path)
 
 def test_media_kinds_are_the_fields_upload_kinds():
     assert {name for name, kind in KINDS.items() if isinstance(kind, Media)} == set(MEDIA_KINDS)
+
+
+def test_the_workflows_own_value_is_never_refused():
+    [steps] = infer_fields({"3": {"class_type": "KSampler", "inputs": {"steps": 0}}})
+    assert steps.value == 0 and "kept" in steps.warning
+    assert validate(steps, 0) is None and validate(steps, 0.0) is None
+    assert "at least 1" in validate(steps, -1)
 
 
 def test_validation_messages_name_the_field_and_the_limit():
@@ -138,3 +170,55 @@ def test_mask_field_gets_an_image_editor_with_its_element_id():
         widget = field_widget(f)
     assert isinstance(widget.component, gr.ImageEditor)
     assert widget.component.elem_id == "field-8-inputs-image"
+
+
+CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "workflows"
+OBJECT_INFO = CORPUS.parent.parent / "comfyui" / "object_info-0.3.64.json"
+
+
+def feeds_a_seed(workflow, node_id: str) -> bool:
+    node = workflow.api[node_id]
+    if "seed" in (node.get("_meta") or {}).get("title", "").lower():
+        return True
+    return any(
+        value == [node_id, 0] and "seed" in name
+        for other in workflow.api.values()
+        for name, value in other.get("inputs", {}).items()
+    )
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus not present")
+def test_untouched_run_sends_only_real_seeds_on_every_corpus_workflow():
+    """Each form as the browser holds it (through the real components' postprocess, JSON and
+    preprocess): nothing is refused, and Run sends the randomized seeds, nothing else."""
+    object_info = json.loads(OBJECT_INFO.read_text())
+    files = sorted(CORPUS.glob("*.json"))
+    assert len(files) > 200
+    with gr.Blocks():
+        for path in files:
+            workflow = load_workflow(path)
+            for info in (None, object_info):
+                fields = infer_fields(workflow, info)
+                values = {}
+                for f in fields:
+                    widget, kind = field_widget(f), kind_of(f)
+                    shown = widget.component.postprocess(kind.reset(f, None))
+                    raw = (
+                        None
+                        if kind.media
+                        else widget.component.preprocess(json.loads(json.dumps(shown)))
+                    )
+                    assert validate(f, raw) is None, (path.name, f.key)
+                    values[f.key] = raw
+                params = build_params(fields, values, rng=random.Random(0))
+                seeds = {f.key for f in fields if f.kind == "seed" and f.seed_mode == "randomize"}
+                others = {k: v for k, v in params.values.items() if k not in seeds}
+                assert params.files == {}
+                if seeds:
+                    assert set(params.values) == seeds, path.name
+                else:  # one of the workflow's own values (a request is never empty)
+                    assert len(others) == any(not kind_of(f).media for f in fields), path.name
+                    assert all(value == workflow.params[k] for k, value in others.items())
+                for f in fields:
+                    if f.kind == "seed" and f.input_name == "value":  # a primitive
+                        assert feeds_a_seed(workflow, f.node_id), (path.name, f.key)

@@ -31,7 +31,13 @@ from .client.params import is_file_param, split_params
 from .client.realtime import DEFAULT_GATEWAY
 from .client.types import LogCallback, Phase, PhaseCallback, Protocol
 from .client.urls import Scope, check_output_url, host_scope
-from .errors import APIError, APITimeoutError, EmptyParamsError, ParamsError
+from .errors import (
+    APIError,
+    APITimeoutError,
+    EmptyParamsError,
+    ParamsError,
+    RunCancelledError,
+)
 from .models import FileOutput, PromptResult
 from .outputs import save_outputs
 
@@ -307,6 +313,8 @@ __all__ = [
     "FileOutput",
     "Phase",
     "PromptResult",
+    "Protocol",
+    "RunCancelledError",
     "SyncViewComfyClient",
     "ViewComfyClient",
     "infer",

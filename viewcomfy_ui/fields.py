@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from .arrange import arrange
 from .nodespecs import InputSpec, NodeSpecs, core_specs
 from .workflow import (
     CONTEXT_SUFFIX,
@@ -28,6 +29,10 @@ from .workflow import (
 FieldKind = str  # the name of a kind registered in ui/kinds.py: "text", "seed", "image", ...
 MEDIA_KINDS = ("image", "image-mask", "video", "audio")  # the upload kinds  # the upload kinds
 SEED_MAX = 2**64 - 1
+SEED_MODES = ("randomize", "fixed", "increment", "decrement")  # ComfyUI's control_after_generate
+SEED_NAME = re.compile(r"(^|[_\s])seed($|[_\s\d])", re.IGNORECASE)  # seed, noise_seed, "Tint seed"
+PASS_THROUGH_CLASSES = {"Reroute"}
+TITLE_MARKER = re.compile(r"(VC_BASIC|VC_ADV)(?:\s+|$)")
 
 UI_ONLY_INPUTS = {
     "upload", "choose file to upload", "video-preview", "control_after_generate",
@@ -68,7 +73,9 @@ class Field:
     `key` is the flattened parameter key; `value` is the workflow's value (seeds stay exact
     ints). `choices` is set for kind ``choice`` (and lists known files for uploads);
     `allow_custom` says a value outside `choices` is acceptable (model lists differ per server).
-    `warning` flags a value that does not fit the node's declaration.
+    `warning` flags a value that does not fit the node's declaration (the value is kept).
+    `seed_mode` is what a seed does on each run: one of `SEED_MODES` (``randomize`` unless the
+    workflow saved another).
     """
 
     key: str
@@ -86,6 +93,7 @@ class Field:
     allow_custom: bool = False
     advanced: bool = False
     warning: str | None = None
+    seed_mode: str = "randomize"
 
 
 @dataclass
@@ -94,6 +102,7 @@ class _Node:
     title: str
     class_type: str | None
     inputs: dict[str, Any]
+    marker: str | None = None  # VC_BASIC / VC_ADV, taken off the title
 
 
 def infer_fields(
@@ -113,12 +122,27 @@ def infer_fields(
         spec = specs.get(node.class_type)
         for name, value in node.inputs.items():
             declared = spec.inputs.get(name) if spec else None
+            seedlike = is_seed_name(name)
             if node.class_type in PRIMITIVE_CLASSES and name == "value":
                 declared = _primitive_spec(declared, _primitive_target(node, consumers, specs))
-            made = _field(node, name, value, declared, spec.category if spec else "")
+                seedlike = _primitive_is_seed(node, consumers)
+            rules = _Rules(spec.category if spec else "", seedlike, bool(object_info))
+            made = _field(node, name, value, declared, rules)
             if made is not None:
                 fields.append(made)
-    return _finish_labels(fields, nodes, specs, consumers)
+    fields = _finish_labels(fields, nodes, specs, consumers)
+    marked = {node.node_id: node.marker for node in nodes.values() if node.marker}
+    if marked:  # the author chose: marked nodes only, basic or advanced, in workflow order
+        return [
+            replace(f, advanced=marked[f.node_id] == "VC_ADV")
+            for f in fields
+            if f.node_id in marked
+        ]
+    reads = {
+        node.node_id: {value[0] for value in node.inputs.values() if is_link(value)}
+        for node in nodes.values()
+    }
+    return arrange(fields, reads)
 
 
 # --- nodes from params -----------------------------------------------------------------------
@@ -134,11 +158,13 @@ def _nodes(params: Mapping[str, Any] | Workflow, specs: NodeSpecs) -> dict[str, 
             api, params = params, {}
     if api is not None:
         return {
-            str(node_id): _Node(
-                node_id=str(node_id),
-                title=str(node_title(node) or ""),
-                class_type=node.get("class_type"),
-                inputs=dict(node.get("inputs") or {}),
+            str(node_id): _marked(
+                _Node(
+                    node_id=str(node_id),
+                    title=str(node_title(node) or ""),
+                    class_type=node.get("class_type"),
+                    inputs=dict(node.get("inputs") or {}),
+                )
             )
             for node_id, node in api.items()
             if isinstance(node, Mapping)
@@ -155,11 +181,20 @@ def _nodes(params: Mapping[str, Any] | Workflow, specs: NodeSpecs) -> dict[str, 
         if sep and node_id and name:
             _node_for(nodes, node_id).inputs[name] = value
     for node in nodes.values():  # a flattened file names titles, not classes: recover them
+        _marked(node)
         if node.title in specs:
             node.class_type = node.title
         else:
             node.class_type = specs.guess_class(set(node.inputs))
     return nodes
+
+
+def _marked(node: _Node) -> _Node:
+    """Take a ``VC_BASIC`` / ``VC_ADV`` marker off the node's title (ViewComfy's convention)."""
+    match = TITLE_MARKER.match(node.title)
+    if match:
+        node.marker, node.title = match[1], node.title[match.end() :] or node.title
+    return node
 
 
 def _node_for(nodes: dict[str, _Node], node_id: str) -> _Node:
@@ -187,6 +222,27 @@ def _primitive_spec(own: InputSpec | None, target: InputSpec | None) -> InputSpe
     return target
 
 
+def _primitive_is_seed(node: _Node, consumers: Mapping[str, list[tuple[_Node, str]]]) -> bool:
+    """A primitive is a seed when titled like one or when it feeds an input named like one
+    (following the API workflow's links, through reroutes)."""
+    if is_seed_name(node.title):
+        return True
+    seen, todo = {node.node_id}, [node.node_id]
+    while todo:
+        for consumer, name in consumers.get(todo.pop(), []):
+            if is_seed_name(name):
+                return True
+            if consumer.class_type in PASS_THROUGH_CLASSES and consumer.node_id not in seen:
+                seen.add(consumer.node_id)
+                todo.append(consumer.node_id)
+    return False
+
+
+def is_seed_name(name: str) -> bool:
+    """``seed``, ``noise_seed``, ``seed_2``, a title such as "Tint seed"; not "seedream"."""
+    return bool(SEED_NAME.search(name))
+
+
 def _primitive_target(
     node: _Node, consumers: Mapping[str, list[tuple[_Node, str]]], specs: NodeSpecs
 ) -> InputSpec | None:
@@ -202,8 +258,17 @@ def _primitive_target(
 # --- one field -------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Rules:
+    """What one input's field depends on besides its declaration."""
+
+    category: str  # the node's category (advanced sections)
+    seedlike: bool  # named like a seed (or a primitive feeding one): may be randomized
+    consulted: bool  # declarations came from a server's /object_info, not the bundled spec
+
+
 def _field(
-    node: _Node, name: str, value: Any, declared: InputSpec | None, category: str
+    node: _Node, name: str, value: Any, declared: InputSpec | None, rules: _Rules
 ) -> Field | None:
     if name in UI_ONLY_INPUTS or value is None or isinstance(value, Mapping | list):
         return None
@@ -217,21 +282,27 @@ def _field(
         value=value,
         class_type=node.class_type,
     )
-    made = _from_declaration(base, declared) if declared is not None else None
+    made = _from_declaration(base, declared, rules) if declared is not None else None
     if made is None:
-        made = _from_heuristics(base, node.class_type or node.title)
+        made = _from_heuristics(base, node.class_type or node.title, rules.seedlike)
         if declared is not None and declared.is_widget:
             made = replace(
                 made,
                 warning=f"value {value!r} does not fit the node's {declared.type} input "
                 "(the export may be corrupted)",
             )
-    advanced = _is_advanced(made, category, node.class_type in PRIMITIVE_CLASSES)
+    advanced = _is_advanced(made, rules.category, node.class_type in PRIMITIVE_CLASSES)
+    mode = node.inputs.get("control_after_generate")
+    if made.kind == "seed" and mode in SEED_MODES:
+        made = replace(made, seed_mode=mode)
     return replace(made, advanced=advanced)
 
 
-def _from_declaration(field: Field, spec: InputSpec) -> Field | None:
-    """A field that follows the declaration, or None when the value does not fit it."""
+def _from_declaration(field: Field, spec: InputSpec, rules: _Rules) -> Field | None:
+    """A field that follows the declaration, or None when the value does not fit it.
+
+    A saved value the declaration does not allow is kept, with a quiet warning.
+    """
     value, opts = field.value, spec.options
     if spec.upload:
         if not isinstance(value, str):
@@ -244,7 +315,10 @@ def _from_declaration(field: Field, spec: InputSpec) -> Field | None:
         if choices and value not in choices:
             if not isinstance(value, str | int | float) or isinstance(value, bool):
                 return None
-            warning = f"{value!r} is not one of this node's choices on the server"
+            if rules.consulted:
+                warning = f"{value!r} is not one of this node's choices on the server (kept)"
+            elif not model:  # model lists differ per server: the bundled one says nothing
+                warning = f"{value!r} is not one of ComfyUI's usual choices here (kept)"
             choices = (value, *choices)
         elif not choices:
             choices = (value,)
@@ -260,7 +334,7 @@ def _from_declaration(field: Field, spec: InputSpec) -> Field | None:
         if spec.type == "INT":
             if isinstance(value, float) and not value.is_integer():
                 return None
-            kind = "seed" if opts.get("control_after_generate") else "int"
+            kind = "seed" if opts.get("control_after_generate") and rules.seedlike else "int"
             if kind == "int" and opts.get("display") == "color":
                 kind = "color"
             step = opts.get("step", 1)
@@ -269,9 +343,10 @@ def _from_declaration(field: Field, spec: InputSpec) -> Field | None:
             kind = "float"
             step = opts.get("step", 0.01)
             value = _rounded(float(value), opts.get("round"))
+        low, high = opts.get("min"), opts.get("max")
         return replace(
-            field, kind=kind, value=value, minimum=opts.get("min"), maximum=opts.get("max"),
-            step=step,
+            field, kind=kind, value=value, minimum=low, maximum=high, step=step,
+            warning=_outside(value, low, high, "the server's" if rules.consulted else "ComfyUI's"),
         )  # fmt: skip
     if spec.type == "STRING":
         if not isinstance(value, str):
@@ -281,7 +356,16 @@ def _from_declaration(field: Field, spec: InputSpec) -> Field | None:
     return None  # a socket type holding a literal: let the heuristics decide
 
 
-def _from_heuristics(field: Field, class_type: str) -> Field:
+def _outside(value: float, low: Any, high: Any, whose: str) -> str | None:
+    """A quiet note when a saved number lies outside the declared range."""
+    if is_number(low) and value < low:
+        return f"the saved value {value} is below {whose} minimum {low} (kept)"
+    if is_number(high) and value > high:
+        return f"the saved value {value} is above {whose} maximum {high} (kept)"
+    return None
+
+
+def _from_heuristics(field: Field, class_type: str, seedlike: bool) -> Field:
     """Name and value rules for inputs the spec does not declare (custom nodes)."""
     name, value, low = field.input_name, field.value, field.input_name.lower()
     if isinstance(value, bool):
@@ -305,28 +389,30 @@ def _from_heuristics(field: Field, class_type: str) -> Field:
             return replace(field, kind="textarea")
         return replace(field, kind="text")
     if is_number(value):
-        if isinstance(value, int) and (
-            low in ("seed", "noise_seed", "rand_seed") or low.endswith("_seed")
-        ):
+        if isinstance(value, int) and seedlike and 0 <= value <= SEED_MAX:
             return replace(field, kind="seed", minimum=0, maximum=SEED_MAX, step=1)
         if isinstance(value, int):
-            return replace(field, kind="int", step=1, **_guess_range(low))
+            return replace(field, kind="int", step=1, **_guess_range(low, value))
         return replace(
-            field, kind="float", value=_rounded(value, None), step=0.01, **_guess_range(low)
-        )
+            field, kind="float", value=_rounded(value, None), step=0.01,
+            **_guess_range(low, value),
+        )  # fmt: skip
     return replace(field, kind="text", value=str(value))
 
 
-def _guess_range(name: str) -> dict[str, Any]:
+def _guess_range(name: str, value: float) -> dict[str, Any]:
+    """A range for a well-known name, unless the saved value shows the guess is wrong."""
     if name == "steps":
-        return {"minimum": 1, "maximum": 10000}
-    if name in ("denoise", "denoise_strength"):
-        return {"minimum": 0.0, "maximum": 1.0}
-    if name in ("width", "height") or name.endswith(("_width", "_height")):
-        return {"minimum": 1, "maximum": 16384}
-    if name in ("batch_size", "length", "num_frames", "frame_count", "amount"):
-        return {"minimum": 1, "maximum": 4096}
-    return {}
+        low, high = 1, 10000
+    elif name in ("denoise", "denoise_strength"):
+        low, high = 0.0, 1.0
+    elif name in ("width", "height") or name.endswith(("_width", "_height")):
+        low, high = 1, 16384
+    elif name in ("batch_size", "length", "num_frames", "frame_count", "amount"):
+        low, high = 1, 4096
+    else:
+        return {}
+    return {"minimum": low, "maximum": high} if low <= value <= high else {}
 
 
 def _media_kind(class_type: str, name: str, value: str) -> str | None:
@@ -387,6 +473,7 @@ def _finish_labels(
 ) -> list[Field]:
     """Readable labels, and node titles made unique where they repeat."""
     per_node = Counter(f.node_id for f in fields)
+    texts = Counter(f.node_id for f in fields if f.kind == "textarea")
     titles = {node_id: _display_title(nodes[node_id], specs, consumers) for node_id in per_node}
     repeats = Counter(titles.values())
     unique_titles = {
@@ -405,6 +492,10 @@ def _finish_labels(
             and (custom_title or f.class_type in PRIMITIVE_CLASSES)
         ):
             label = titles[f.node_id]
+        elif f.kind == "textarea" and role and texts[f.node_id] > 1:  # e.g. CLIP-L and T5-XXL
+            name = _humanize(f.input_name)
+            kind = name if name.endswith("prompt") else f"prompt ({name})"
+            label = f"{role.capitalize()} {kind}"
         elif f.kind == "textarea" and role:
             label = f"{role.capitalize()} prompt"
         else:

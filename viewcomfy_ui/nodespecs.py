@@ -1,7 +1,11 @@
-"""Node input declarations: from a ComfyUI ``/object_info`` dict, or the bundled core spec.
+"""Node input declarations: from a ComfyUI ``/object_info`` dict, or the bundled ones.
 
 The bundled ``data/core_nodes.json`` is derived (types, ranges, defaults, choices only) from
-ComfyUI 0.3.64's ``/object_info`` by ``scripts/build_core_nodes.py``.
+ComfyUI 0.3.64's ``/object_info`` by ``scripts/build_core_nodes.py``; ``data/custom_nodes.json``
+likewise from the most used custom node packs installed in that ComfyUI, by
+``scripts/build_custom_nodes.py`` (packs, commits and licences: ``data/CUSTOM_NODES_LICENSES.md``).
+A choice list that was empty on that model-less server (model files, input files) is bundled as
+an *open* list: ``["COMBO", {"options": [], "open": true}]``.
 """
 
 from __future__ import annotations
@@ -29,6 +33,11 @@ class InputSpec:
         return self.type in SCALAR_TYPES
 
     @property
+    def open_choices(self) -> bool:
+        """A list of files that differs per server (models, inputs): any value may be right."""
+        return bool(self.options.get("open"))
+
+    @property
     def upload(self) -> str | None:
         """``image``, ``audio`` or ``video`` for upload inputs, else None."""
         for kind in ("image", "audio", "video"):
@@ -48,25 +57,32 @@ class NodeSpec:
 
 
 class NodeSpecs:
-    """A lookup of node declarations by class_type, parsed from ``/object_info`` on first use."""
+    """A lookup of node declarations by class_type, parsed from ``/object_info`` on first use.
 
-    def __init__(self, object_info: Mapping[str, Any]) -> None:
+    Classes it does not declare are looked up in `fallback` (e.g. core, then custom packs).
+    """
+
+    def __init__(self, object_info: Mapping[str, Any], fallback: NodeSpecs | None = None) -> None:
         self._raw = {k: v for k, v in object_info.items() if isinstance(v, Mapping)}
+        self._fallback = fallback
         self._parsed: dict[str, NodeSpec] = {}
         self._signatures: list[tuple[frozenset[str], frozenset[str], str]] | None = None
 
     def __contains__(self, class_type: object) -> bool:
-        return class_type in self._raw
+        return class_type in self._raw or (
+            self._fallback is not None and class_type in self._fallback
+        )
 
     def get(self, class_type: str | None) -> NodeSpec | None:
         if not class_type or class_type not in self._raw:
-            return None
+            return self._fallback.get(class_type) if self._fallback is not None else None
         if class_type not in self._parsed:
             self._parsed[class_type] = _node_spec(class_type, self._raw[class_type])
         return self._parsed[class_type]
 
     def guess_class(self, input_names: set[str]) -> str | None:
-        """The one class whose declared inputs fit these names (all required present), if unique."""
+        """The one class whose declared inputs fit these names (all required present), if unique;
+        the fallback is asked only when no class of this lookup fits."""
         if self._signatures is None:
             specs = [self.get(name) for name in self._raw]
             self._signatures = [(s.required, frozenset(s.inputs), s.class_type) for s in specs if s]
@@ -75,12 +91,16 @@ class NodeSpecs:
             for required, declared, name in self._signatures
             if required and required <= input_names <= declared
         ]
+        if not fits and self._fallback is not None:
+            return self._fallback.guess_class(input_names)
         return fits[0] if len(fits) == 1 else None
 
     @classmethod
-    def from_object_info(cls, object_info: Mapping[str, Any]) -> NodeSpecs:
+    def from_object_info(
+        cls, object_info: Mapping[str, Any], fallback: NodeSpecs | None = None
+    ) -> NodeSpecs:
         """Wrap a ComfyUI ``/object_info`` response (classes are parsed when looked up)."""
-        return cls(object_info)
+        return cls(object_info, fallback)
 
 
 def _node_spec(class_type: str, info: Mapping[str, Any]) -> NodeSpec:
@@ -114,10 +134,9 @@ def _input_spec(spec: Any) -> InputSpec:
     return InputSpec(type=str(head), options=options)
 
 
-@cache
-def core_object_info() -> dict[str, Any]:
-    """The bundled core node declarations, in ComfyUI's ``/object_info`` shape (shared: do not modify)."""
-    text = resources.files("viewcomfy_ui").joinpath("data/core_nodes.json").read_text("utf-8")
+def _bundled_object_info(filename: str) -> dict[str, Any]:
+    """A bundled declarations file, in ComfyUI's ``/object_info`` shape."""
+    text = resources.files("viewcomfy_ui").joinpath(f"data/{filename}").read_text("utf-8")
     return {
         name: {
             "display_name": node["display_name"],
@@ -133,6 +152,26 @@ def core_object_info() -> dict[str, Any]:
 
 
 @cache
+def core_object_info() -> dict[str, Any]:
+    """The bundled core node declarations, in ComfyUI's ``/object_info`` shape (shared: do not modify)."""
+    return _bundled_object_info("core_nodes.json")
+
+
+@cache
+def custom_object_info() -> dict[str, Any]:
+    """The bundled declarations of the most used custom node packs (shared: do not modify)."""
+    return _bundled_object_info("custom_nodes.json")
+
+
+@cache
 def core_specs() -> NodeSpecs:
     """The bundled declarations of ComfyUI's core nodes."""
     return NodeSpecs.from_object_info(core_object_info())
+
+
+@cache
+def bundled_specs() -> NodeSpecs:
+    """Every bundled declaration: ComfyUI's core nodes, then the bundled custom node packs."""
+    return NodeSpecs.from_object_info(
+        core_object_info(), fallback=NodeSpecs.from_object_info(custom_object_info())
+    )

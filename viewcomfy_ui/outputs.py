@@ -8,7 +8,6 @@ Outputs given as links stream to disk in chunks, without the ViewComfy keys.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import mimetypes
 import os
@@ -144,7 +143,7 @@ def _decode_into(output: FileOutput, sink: BinaryIO) -> None:
     data = output.data
     try:
         for start in range(0, len(data), B64_CHUNK):
-            sink.write(base64.b64decode(data[start : start + B64_CHUNK], validate=True))
+            sink.write(binascii.a2b_base64(data[start : start + B64_CHUNK], strict_mode=True))
     except (binascii.Error, ValueError) as exc:
         raise MalformedResultError(
             f"output {output.filename!r} is not valid base64; the server sent a broken result"

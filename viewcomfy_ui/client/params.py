@@ -14,6 +14,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from ..errors import ParamsError
+
 FileParam = IO[bytes] | Path | bytes | bytearray
 Part = tuple[str, tuple[str, FileParam]]
 
@@ -53,7 +55,14 @@ class FileParts:
     def __enter__(self) -> FileParts:
         for key, (name, value) in self._files:
             if isinstance(value, Path):
-                handle: IO[bytes] = self._stack.enter_context(value.open("rb"))
+                try:
+                    handle: IO[bytes] = self._stack.enter_context(value.open("rb"))
+                except OSError as exc:
+                    self._stack.close()
+                    raise ParamsError(
+                        f"cannot read the file for {key!r} ({exc.strerror or exc}: {value}); "
+                        "check the path"
+                    ) from exc
             elif isinstance(value, bytes | bytearray):
                 handle = io.BytesIO(bytes(value))
             else:

@@ -18,7 +18,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
-import engineio
 import httpx
 import socketio
 
@@ -103,7 +102,7 @@ class Listener:
                 return
             except socketio.exceptions.ConnectionError as exc:
                 status = _handshake_status(exc)
-                refused = not isinstance(exc.__cause__, engineio.exceptions.ConnectionError)
+                refused = bool(self._sio.failed_namespaces)  # the server said no (auth)
                 if refused or status in (401, 403):
                     detail = f": {self._refusal}" if refused and self._refusal else ""
                     raise AuthenticationError(

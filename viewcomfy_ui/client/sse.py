@@ -9,11 +9,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
-from httpx_sse import EventSource
 
-from ..errors import IncompleteStreamError, RunFailedError, TransportError
+from ..errors import IncompleteStreamError, MalformedResultError, RunFailedError
 from ..models import PromptResult
-from .http import MAX_LOG_LINES, Session, call, one_line, parse_result, reason, too_large
+from .events import Event, EventParser
+from .http import MAX_LOG_LINES, Session, call, one_line, parse_result, reason
 from .params import FileParts, Part
 from .types import LogCallback, PhaseCallback
 
@@ -64,22 +64,32 @@ async def _read_events(
 ) -> PromptResult:
     logs: deque[str] = deque(maxlen=MAX_LOG_LINES)
     seen = 0
+    parser = EventParser(session.max_result_bytes)
+
+    async def handle(event: Event) -> PromptResult | None:
+        nonlocal seen
+        if event.event == "log_message":
+            if not seen:
+                await call(on_phase, "running")
+            seen += 1
+            logs.append(event.data)
+            await call(logging_callback, event.data)
+        elif event.event == "error":
+            message = one_line(session.scrub(event.data)) or "the run failed"
+            raise RunFailedError(f"the run failed: {message}", logs=list(logs))
+        elif event.event == "prompt_result":
+            await call(on_phase, "receiving")
+            return parse_result(event.data)
+        return None
+
     try:
-        async for event in EventSource(response).aiter_sse():
-            if len(event.data) > session.max_result_bytes:
-                raise too_large("an event from the endpoint", session.max_result_bytes)
-            if event.event == "log_message":
-                if not seen:
-                    await call(on_phase, "running")
-                seen += 1
-                logs.append(event.data)
-                await call(logging_callback, event.data)
-            elif event.event == "error":
-                message = one_line(session.scrub(event.data)) or "the run failed"
-                raise RunFailedError(f"the run failed: {message}", logs=list(logs))
-            elif event.event == "prompt_result":
-                await call(on_phase, "receiving")
-                return parse_result(event.data)
+        async for chunk in response.aiter_bytes():
+            for event in parser.feed(chunk):
+                if (result := await handle(event)) is not None:
+                    return result
+        for event in parser.close():
+            if (result := await handle(event)) is not None:
+                return result
     except httpx.TransportError as exc:
         raise IncompleteStreamError(
             f"the connection dropped before the result arrived ({reason(exc)}); "
@@ -87,7 +97,10 @@ async def _read_events(
             logs=list(logs),
         ) from exc
     except httpx.DecodingError as exc:
-        raise TransportError("the event stream could not be decoded (bad compression)") from exc
+        raise MalformedResultError(
+            "the event stream could not be decoded (bad compression); the server sent a "
+            "broken reply"
+        ) from exc
     raise IncompleteStreamError(
         "the event stream ended without a result (the worker or a proxy closed it); "
         f"{seen} log lines were received",

@@ -8,9 +8,7 @@ import base64
 import json
 import logging
 import shutil
-import tempfile
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import socketio
@@ -19,10 +17,10 @@ from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from .config import DEFAULT_MAX_UPLOAD, ServerConfig
-from .engine import EngineError, RunCancelled
+from .engine import RunCancelled
 from .nodes import OutputFile
 from .realtime import Realtime, lifespan
-from .run import Run
+from .run import Run, RunSlots, failure
 from .submit import RequestError, check_keys, prepare, read_form, text_field
 
 __all__ = ["DEFAULT_MAX_UPLOAD", "ServerConfig", "create_app"]
@@ -32,7 +30,8 @@ logger = logging.getLogger("viewcomfy_ui.server")
 
 def create_app(config: ServerConfig) -> socketio.ASGIApp:
     """The ASGI app: socket.io at ``/socket.io/``, everything else to the FastAPI routes."""
-    realtime = Realtime(config)
+    slots = RunSlots(config.max_active_runs)
+    realtime = Realtime(config, slots)
     app = FastAPI(
         title="viewcomfy-ui local API", docs_url=None, redoc_url=None, openapi_url=None,
         lifespan=lambda _: lifespan(realtime),
@@ -49,17 +48,22 @@ def create_app(config: ServerConfig) -> socketio.ASGIApp:
     @app.post("/")
     async def infer(request: Request) -> Any:
         check_keys(request, config)
-        form = await read_form(request, config)
-        run_dir = Path(tempfile.mkdtemp(prefix="viewcomfy-run-"))
+        release = slots.take()
         try:
-            stream = str(text_field(form, "logs") or "false").strip().lower() == "true"
-            prepared = prepare(form, config, run_dir)
+            form = await read_form(request, config)
+            run_dir = config.new_folder("run")
+            try:
+                stream = str(text_field(form, "logs") or "false").strip().lower() == "true"
+                prepared = prepare(form, config, run_dir)
+            except BaseException:
+                shutil.rmtree(run_dir, ignore_errors=True)
+                raise
+            finally:
+                await form.close()
         except BaseException:
-            shutil.rmtree(run_dir, ignore_errors=True)
+            release()
             raise
-        finally:
-            await form.close()
-        run = Run(config.engine, prepared, run_dir)
+        run = Run(config.engine, prepared, run_dir, on_finished=release)
         if stream:
             return EventSourceResponse(
                 _events(run), status_code=201, ping=KEEPALIVE_SECONDS, sep="\n",
@@ -92,28 +96,14 @@ def _result(run: Run, outputs: list[OutputFile]) -> dict[str, Any]:
 
 async def _events(run: Run) -> AsyncIterator[ServerSentEvent]:
     """The run as SSE events (sse-starlette frames them: one ``data:`` line per line of text)."""
-    loop = asyncio.get_running_loop()
-    lines: asyncio.Queue[str] = asyncio.Queue()
-    future = run.start(lambda line: loop.call_soon_threadsafe(lines.put_nowait, line))
     try:
-        while not (future.done() and lines.empty()):
-            getter = asyncio.ensure_future(lines.get())
-            await asyncio.wait({getter, future}, return_when=asyncio.FIRST_COMPLETED)
-            if getter.done():
-                yield ServerSentEvent(getter.result(), event="log_message")
-            else:
-                getter.cancel()
-        try:
-            outputs = future.result()
-        except EngineError as exc:
-            yield ServerSentEvent(str(exc), event="error")
-            return
-        except Exception as exc:
-            logger.exception("run %s failed", run.prompt_id)
-            detail = f"internal error in the engine: {type(exc).__name__}"
-            yield ServerSentEvent(detail, event="error")
-            return
-        yield ServerSentEvent(json.dumps(_result(run, outputs)), event="prompt_result")
+        async for line in run.follow():
+            yield ServerSentEvent(line, event="log_message")
+        outcome = run.outcome()
+        if isinstance(outcome, BaseException):
+            yield ServerSentEvent(failure(run, outcome), event="error")
+        else:
+            yield ServerSentEvent(json.dumps(_result(run, outcome)), event="prompt_result")
     finally:
         run.cancelled.set()
 
@@ -126,17 +116,10 @@ async def _json_reply(run: Run, request: Request) -> JSONResponse:
             if not future.done() and await request.is_disconnected():
                 run.cancelled.set()
                 raise RunCancelled("the client disconnected")
-        try:
-            outputs = future.result()
-        except RunCancelled:
-            raise
-        except EngineError as exc:
-            return JSONResponse({"detail": str(exc)}, status_code=500)
-        except Exception as exc:
-            logger.exception("run %s failed", run.prompt_id)
-            detail = f"internal error in the engine: {type(exc).__name__}"
-            return JSONResponse({"detail": detail}, status_code=500)
-        return JSONResponse(_result(run, outputs), status_code=201)
+        outcome = run.outcome()
+        if isinstance(outcome, BaseException):
+            return JSONResponse({"detail": failure(run, outcome)}, status_code=500)
+        return JSONResponse(_result(run, outcome), status_code=201)
     except RunCancelled:
         return JSONResponse({"detail": "cancelled"}, status_code=499)
     finally:

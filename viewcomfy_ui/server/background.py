@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import uvicorn
 
 from .app import ServerConfig, create_app
+from .http import ConnectionLimits, uvicorn_config
 
 
 @dataclass
@@ -23,19 +24,16 @@ class BackgroundServer:
 
 
 def start_background_server(
-    config: ServerConfig, host: str = "127.0.0.1", port: int = 0
+    config: ServerConfig,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    limits: ConnectionLimits | None = None,
 ) -> BackgroundServer:
     """Start the server (port 0: any free port) and return once it accepts connections."""
     # uvicorn binds the socket itself: its accepted connections then get TCP_NODELAY (a socket
     # handed in through `sockets=` did not, which cost ~40 ms of delayed ACK per request).
     server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(config),
-            host=host,
-            port=port,
-            log_level="warning",
-            timeout_graceful_shutdown=2,
-        )
+        uvicorn_config(create_app(config), host, port, limits, timeout_graceful_shutdown=2)
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -9,9 +9,11 @@ from pathlib import Path
 from ..demo import DEMO_INPUTS, DEMO_WORKFLOW
 from ..errors import WorkflowError
 from ..workflow import load_workflow
+from .budget import ENV_MAX_IMAGE_MB, default_max_image_bytes
 from .comfyui import ComfyUIEngine
 from .config import DEFAULT_LINK_TTL, DEFAULT_MAX_UPLOAD, ServerConfig
 from .engine import BuiltinEngine, Engine
+from .http import ConnectionLimits
 
 
 def add_serve_command(commands: argparse._SubParsersAction) -> None:
@@ -44,29 +46,42 @@ def add_serve_command(commands: argparse._SubParsersAction) -> None:
         "--link-ttl", type=float, default=DEFAULT_LINK_TTL, metavar="SECONDS",
         help="realtime API: output links expire (and their files are deleted) this long after a run",
     )  # fmt: skip
+    serve.add_argument(
+        "--max-image-mb", type=float, default=default_max_image_bytes() / 2**20,
+        help=f"builtin engine: image data a run may hold (default 1024, or {ENV_MAX_IMAGE_MB})",
+    )  # fmt: skip
+    serve.add_argument(
+        "--max-connections", type=int, default=ConnectionLimits.max_connections,
+        help="open connections at once; more are closed at once",
+    )  # fmt: skip
+    serve.add_argument(
+        "--head-timeout", type=float, default=ConnectionLimits.head_timeout, metavar="SECONDS",
+        help="a request's line and headers must arrive within this time",
+    )  # fmt: skip
     serve.set_defaults(run=run_serve)
 
 
-def make_engine(name: str, comfyui_url: str | None) -> Engine:
+def make_engine(name: str, comfyui_url: str | None, max_image_bytes: int | None = None) -> Engine:
     """The engine by name; a ComfyUI engine is checked for reachability first."""
     if name == "comfyui":
         engine = ComfyUIEngine(comfyui_url or "http://127.0.0.1:8188")
         engine.ping()
         return engine
-    return BuiltinEngine()
+    return BuiltinEngine(max_image_bytes)
 
 
 def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .app import create_app
+    from .http import uvicorn_config
 
     workflow = load_workflow(args.workflow)
     if workflow.api is None:
         raise WorkflowError(
             f"{args.workflow.name} holds flattened parameters; serve needs the API-format workflow"
         )
-    engine = make_engine(args.engine, args.comfyui_url)
+    engine = make_engine(args.engine, args.comfyui_url, int(args.max_image_mb * 2**20))
     config = ServerConfig(
         engine=engine,
         workflow=workflow.api,
@@ -80,5 +95,6 @@ def run_serve(args: argparse.Namespace) -> int:
     print(
         f"ViewComfy API on http://{args.host}:{args.port}/ running {args.workflow.name} on {where}"
     )
-    uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="warning")
+    limits = ConnectionLimits(head_timeout=args.head_timeout, max_connections=args.max_connections)
+    uvicorn.Server(uvicorn_config(create_app(config), args.host, args.port, limits)).run()
     return 0

@@ -7,6 +7,7 @@ ComfyUI-like console lines (tqdm progress included); outputs come from ``execute
 
 from __future__ import annotations
 
+import hashlib
 import json
 import mimetypes
 import threading
@@ -82,7 +83,12 @@ class ComfyUIEngine:
 
     def _upload_files(self, workflow: ApiWorkflow, inputs: InputFiles) -> ApiWorkflow:
         """Upload each file the graph names that we hold (uploads, then the input folder), and
-        point its node input at the name ComfyUI gives it."""
+        point its node input at the name ComfyUI gives it.
+
+        ComfyUI's input folder is shared by every run, so each file is stored under a name
+        prefixed with a digest of its bytes: two runs that both upload a different
+        ``photo.png`` never overwrite each other's file, and identical bytes keep one name
+        (so ComfyUI's cache still recognises them)."""
         result = {
             node_id: {**node, "inputs": dict(node.get("inputs") or {})}
             for node_id, node in workflow.items()
@@ -92,12 +98,13 @@ class ComfyUIEngine:
                 path = inputs.find(value) if isinstance(value, str) else None
                 if path is None:
                     continue
-                with path.open("rb") as handle:
-                    reply = self._http.post(
-                        "/upload/image",
-                        files={"image": (path.name, handle)},
-                        data={"type": "input", "overwrite": "true"},
-                    )
+                content = path.read_bytes()
+                stored = f"{hashlib.sha256(content).hexdigest()[:16]}-{path.name}"
+                reply = self._http.post(
+                    "/upload/image",
+                    files={"image": (stored, content)},
+                    data={"type": "input", "overwrite": "true"},
+                )
                 if reply.status_code != 200:
                     raise EngineError(
                         f"ComfyUI refused the upload {path.name!r} (HTTP {reply.status_code})"
@@ -250,8 +257,29 @@ def _validation_message(reply: httpx.Response, workflow: ApiWorkflow) -> str:
             where = f"node {node_id} ({_describe(workflow, node_id)})" + (
                 f" input {input_name!r}" if input_name else ""
             )
-            problems.append(f"{where}: {error.get('message')} {error.get('details') or ''}".strip())
+            problems.append(f"{where}: {_error_text(error, input_name)}")
     if not problems:
         error = body.get("error") or {}
         problems.append(str(error.get("message") or body))
     return "ComfyUI rejected the workflow: " + "; ".join(problems)
+
+
+def _error_text(error: Mapping[str, Any], input_name: str | None) -> str:
+    """One node error of a ComfyUI 400 in words (ComfyUI 0.3.x shapes)."""
+    kind, extra = error.get("type"), error.get("extra_info") or {}
+    message, details = str(error.get("message") or kind), str(error.get("details") or "")
+    if kind == "value_not_in_list":
+        config = extra.get("input_config") or [[]]
+        choices = config[0] if isinstance(config[0], list) else []
+        value = extra.get("received_value")
+        if not choices:
+            return f"{value!r} is not available on this ComfyUI, which lists none (install it)"
+        shown = ", ".join(map(repr, choices[:8])) + (" ..." if len(choices) > 8 else "")
+        return f"{value!r} is not one of its choices ({shown})"
+    if kind == "exception_during_validation" and extra.get("exception_type") == "KeyError":
+        return f"links to node {details.strip(chr(39))!r}, which is not in the workflow"
+    if input_name and details.startswith(f"{input_name} - "):
+        details = details[len(input_name) + 3 :]  # custom_validation_failed repeats the name
+    elif details == input_name:
+        details = ""
+    return f"{message}: {details}" if details else message

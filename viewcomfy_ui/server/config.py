@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from ..workflow import ApiWorkflow
 from .engine import Engine
 
 DEFAULT_MAX_UPLOAD = 50 * 1024 * 1024
+DEFAULT_MAX_TEXT = 16 * 1024 * 1024
 DEFAULT_LINK_TTL = 3600.0
 DEFAULT_MAX_KEPT_RUNS = 1000
 
@@ -19,10 +21,12 @@ DEFAULT_MAX_KEPT_RUNS = 1000
 class ServerConfig:
     """`workflow` is the deployed workflow (a request may override it with `workflow_api`);
     `input_dir` holds files the workflow names; keys, when set, are required on every request.
+    Each upload may have `max_upload_bytes`, all text fields together `max_text_bytes`; at most
+    `max_active_runs` runs are in progress at once.
 
     Realtime API: output links expire `link_ttl` seconds after the run ends (their files are then
     deleted); at most `max_kept_runs` finished runs are remembered for the results endpoint.
-    `clock` (wall-clock seconds) is the time seam for expiry.
+    `clock` (wall-clock seconds) is the time seam for expiry; `work_dir` holds the runs' files.
     """
 
     engine: Engine
@@ -31,9 +35,22 @@ class ServerConfig:
     client_id: str | None = None
     client_secret: str | None = None
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD
+    max_text_bytes: int = DEFAULT_MAX_TEXT
     link_ttl: float = DEFAULT_LINK_TTL
     max_kept_runs: int = DEFAULT_MAX_KEPT_RUNS
+    max_active_runs: int = 64
     clock: Callable[[], float] = time.time
+    work_dir: Path | None = None
+
+    def new_folder(self, kind: str) -> Path:
+        """A fresh private folder for one run's uploads (`kind` "run") or outputs ("outputs"),
+        under `work_dir` (default: the system's temporary folder)."""
+        return Path(tempfile.mkdtemp(prefix=f"viewcomfy-{kind}-", dir=self.work_dir))
+
+    @property
+    def max_body_bytes(self) -> int:
+        """A whole request: up to 8 uploads at their limit plus the text fields."""
+        return 8 * self.max_upload_bytes + self.max_text_bytes
 
     @property
     def needs_keys(self) -> bool:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any, Protocol
@@ -18,6 +19,7 @@ from ..errors import ViewComfyError
 from ..nodespecs import core_specs
 from ..progress import tqdm_line
 from ..workflow import ApiWorkflow, is_link
+from .budget import PlanError, check_budget, default_max_image_bytes
 from .nodes import NODES, OutputFile, RunContext
 
 
@@ -76,10 +78,47 @@ def find_inside(folder: Path, name: object) -> Path | None:
     return candidate if candidate.is_relative_to(folder) and candidate.is_file() else None
 
 
+class MemoryPool:
+    """Image bytes shared by the runs at once: `hold` waits until a run's planned bytes fit."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = self.free = capacity
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def hold(
+        self, amount: int, cancelled: threading.Event, log: Callable[[str], None]
+    ) -> Iterator[None]:
+        amount = min(amount, self.capacity)
+        with self._changed:
+            if self.free < amount:
+                log("waiting for other runs to free memory")
+            while self.free < amount:
+                if cancelled.is_set():
+                    raise RunCancelled("the run was cancelled while it waited")
+                self._changed.wait(0.2)
+            self.free -= amount
+        try:
+            yield
+        finally:
+            with self._changed:
+                self.free += amount
+                self._changed.notify_all()
+
+
 class BuiltinEngine:
-    """Runs graphs of model-free core ComfyUI nodes (image operations) with Pillow and numpy."""
+    """Runs graphs of model-free core ComfyUI nodes (image operations) with Pillow and numpy.
+
+    A run may hold at most `max_image_bytes` of image data (default: `default_max_image_bytes`);
+    `check` refuses a graph over it before anything is decoded or allocated. Runs at once share
+    twice that: a run whose images do not fit yet waits for others to finish.
+    """
 
     name = "builtin"
+
+    def __init__(self, max_image_bytes: int | None = None) -> None:
+        self.max_image_bytes = max_image_bytes or default_max_image_bytes()
+        self.memory = MemoryPool(2 * self.max_image_bytes)
 
     def check(self, workflow: ApiWorkflow, inputs: InputFiles) -> None:
         needed = _needed_nodes(workflow)
@@ -107,6 +146,14 @@ class BuiltinEngine:
                         f"was not uploaded; send it as the file part '{node_id}-inputs-image'",
                         key=f"{node_id}-inputs-image",
                     )
+        self._image_bytes(workflow, inputs)
+
+    def _image_bytes(self, workflow: ApiWorkflow, inputs: InputFiles) -> int:
+        order = _execution_order(workflow, _needed_nodes(workflow))
+        try:
+            return check_budget(order, workflow, _inputs, inputs.find, self.max_image_bytes)
+        except PlanError as exc:
+            raise InvalidInputError(str(exc), key=exc.node_id) from exc
 
     def run(
         self,
@@ -117,6 +164,17 @@ class BuiltinEngine:
     ) -> list[OutputFile]:
         start = time.monotonic()
         log("got prompt")
+        with self.memory.hold(self._image_bytes(workflow, inputs), cancelled, log):
+            return self._execute(workflow, inputs, log, cancelled, start)
+
+    def _execute(
+        self,
+        workflow: ApiWorkflow,
+        inputs: InputFiles,
+        log: Callable[[str], None],
+        cancelled: threading.Event,
+        start: float,
+    ) -> list[OutputFile]:
         order = _execution_order(workflow, _needed_nodes(workflow))
         results: dict[str, tuple[Any, ...]] = {}
         ctx = RunContext(

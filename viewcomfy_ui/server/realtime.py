@@ -13,9 +13,7 @@ import contextlib
 import logging
 import re
 import shutil
-import tempfile
 import uuid
-from pathlib import Path
 from typing import Any
 
 import socketio
@@ -23,8 +21,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 
 from .config import ServerConfig
-from .engine import EngineError
-from .run import Run
+from .run import Run, RunSlots, failure
 from .storage import LinkExpired, PromptRecord, RunStore
 from .submit import RequestError, check_keys, keys_match, prepare, read_form, text_field
 
@@ -37,9 +34,14 @@ SWEEP_SECONDS = 30.0
 class Realtime:
     """The socket.io server, the realtime routes and the runs they started."""
 
-    def __init__(self, config: ServerConfig) -> None:
-        self.config = config
-        self.store = RunStore(config.link_ttl, config.max_kept_runs, config.clock)
+    def __init__(self, config: ServerConfig, slots: RunSlots) -> None:
+        self.config, self.slots = config, slots
+        self.store = RunStore(
+            config.link_ttl,
+            config.max_kept_runs,
+            config.clock,
+            lambda: config.new_folder("outputs"),
+        )
         self.sio = socketio.AsyncServer(async_mode="asgi", logger=False, engineio_logger=False)
         self.sio.on("connect", self._connect)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -72,7 +74,12 @@ class Realtime:
 
     async def submit(self, request: Request) -> JSONResponse:
         check_keys(request, self.config)
-        form = await read_form(request, self.config)
+        release = self.slots.take()
+        try:
+            form = await read_form(request, self.config)
+        except BaseException:
+            release()
+            raise
         try:
             prompt_id = text_field(form, "prompt_id") or str(uuid.uuid4())
             if not PROMPT_ID.fullmatch(prompt_id):
@@ -86,19 +93,22 @@ class Realtime:
                 )
             if self.store.get(prompt_id) is not None:
                 raise RequestError(409, f"prompt_id {prompt_id} is already used; send a new UUID")
-            run_dir = Path(tempfile.mkdtemp(prefix="viewcomfy-run-"))
+            run_dir = self.config.new_folder("run")
             try:
                 prepared = prepare(form, self.config, run_dir)
             except BaseException:
                 shutil.rmtree(run_dir, ignore_errors=True)
                 raise
+        except BaseException:
+            release()
+            raise
         finally:
             await form.close()
         workflow = {
             "view_comfy_api_url": text_field(form, "view_comfy_api_url") or "",
             "engine": self.config.engine.name,
         }
-        run = Run(self.config.engine, prepared, run_dir, prompt_id)
+        run = Run(self.config.engine, prepared, run_dir, prompt_id, on_finished=release)
         record = PromptRecord(
             prompt_id=prompt_id,
             client_id=request.headers.get("client_id") or None,
@@ -117,39 +127,25 @@ class Realtime:
 
     async def _drive(self, record: PromptRecord, run: Run, sid: str | None) -> None:
         """Run the engine, send its lines and outcome to `sid`, and record the result."""
-        loop = asyncio.get_running_loop()
-        lines: asyncio.Queue[str] = asyncio.Queue()
-        future = run.start(lambda line: loop.call_soon_threadsafe(lines.put_nowait, line))
-        outputs, error = None, None
         try:
-            while not (future.done() and lines.empty()):
-                getter = asyncio.ensure_future(lines.get())
-                await asyncio.wait({getter, future}, return_when=asyncio.FIRST_COMPLETED)
-                if getter.done():
-                    await self._emit(sid, "infer_log_message", record, getter.result())
-                else:
-                    getter.cancel()
-            outputs = future.result()
+            async for line in run.follow():
+                await self._emit(sid, "infer_log_message", record, line)
         except asyncio.CancelledError:
             run.cancelled.set()
             raise
-        except EngineError as exc:
-            error = str(exc)
-        except Exception as exc:
-            logger.exception("run %s failed", record.prompt_id)
-            error = f"internal error in the engine: {type(exc).__name__}"
+        outcome = run.outcome()
         record.execution_time_seconds = run.elapsed()
         if run.cancelled.is_set():  # whatever the engine raised or returned
             record.status = "cancelled"
             self.store.ended(record)
             await self._emit(sid, "infer_canceled_message", record, "the run was cancelled")
-        elif error is not None or outputs is None:
-            record.status, record.error_data = "error", error
+        elif isinstance(outcome, BaseException):
+            record.status, record.error_data = "error", failure(run, outcome)
             self.store.ended(record)
-            await self._emit(sid, "infer_error_message", record, error)
+            await self._emit(sid, "infer_error_message", record, record.error_data)
         else:
             record.status = "success"
-            await self.store.finish(record, outputs)
+            await self.store.finish(record, outcome)
             executed = {"outputs": [o.filename for o in record.outputs]}
             await self._emit(sid, "infer_executed_message", record, executed)
             if sid is not None:

@@ -3,25 +3,35 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 import threading
 import time
+import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-from .engine import Engine
+from .engine import Engine, EngineError
 from .nodes import OutputFile
-from .submit import Prepared
+from .submit import Prepared, RequestError
+
+logger = logging.getLogger("viewcomfy_ui.server")
 
 
 class Run:
     """Start with `start(on_line)`; set `cancelled` to stop the engine between steps."""
 
     def __init__(
-        self, engine: Engine, prepared: Prepared, run_dir: Path, prompt_id: str | None = None
+        self,
+        engine: Engine,
+        prepared: Prepared,
+        run_dir: Path,
+        prompt_id: str | None = None,
+        on_finished: Callable[[], None] = lambda: None,
     ) -> None:
         self.engine, self.prepared, self.run_dir = engine, prepared, run_dir
+        self.on_finished = on_finished
         self.workflow = prepared.workflow
         self.cancelled = threading.Event()
         self.prompt_id = prompt_id or str(uuid.uuid4())
@@ -33,12 +43,36 @@ class Run:
         def execute() -> list[OutputFile]:
             if self.prepared.refusal is not None:
                 raise self.prepared.refusal
-            return self.engine.run(self.workflow, self.prepared.inputs, on_line, self.cancelled)
+            try:
+                return self.engine.run(self.workflow, self.prepared.inputs, on_line, self.cancelled)
+            except BaseException as exc:
+                release_frames(exc)
+                raise
 
         self.started = time.monotonic()
         future = asyncio.get_running_loop().run_in_executor(None, execute)
         future.add_done_callback(self._finished)
+        self.future = future
         return future
+
+    async def follow(self) -> AsyncIterator[str]:
+        """Start the engine and yield its console lines as they come, until it returns."""
+        loop = asyncio.get_running_loop()
+        lines: asyncio.Queue[str] = asyncio.Queue()
+        future = self.start(lambda line: loop.call_soon_threadsafe(lines.put_nowait, line))
+        while not (future.done() and lines.empty()):
+            getter = asyncio.ensure_future(lines.get())
+            await asyncio.wait({getter, future}, return_when=asyncio.FIRST_COMPLETED)
+            if getter.done():
+                yield getter.result()
+            else:
+                getter.cancel()
+
+    def outcome(self) -> list[OutputFile] | BaseException:
+        """The outputs or the exception of a finished run, without raising it: raising would add
+        the caller's frame to its traceback, a cycle (frame -> future -> exception -> frame) that
+        only the GC breaks."""
+        return self.future.exception() or self.future.result()
 
     def elapsed(self) -> float:
         return round(time.monotonic() - self.started, 3)
@@ -46,5 +80,51 @@ class Run:
     def _finished(self, future: asyncio.Future[list[OutputFile]]) -> None:
         """Runs when the engine returns, even after its client left: clean up the run's files."""
         shutil.rmtree(self.run_dir, ignore_errors=True)
+        self.on_finished()
         if not future.cancelled():
             future.exception()  # retrieved here, so an abandoned failure is not reported twice
+
+
+class RunSlots:
+    """At most `limit` runs in progress (queued for the engine included), across both protocols:
+    one more is refused (503) before its body is read."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.active = limit, 0
+
+    def take(self) -> Callable[[], None]:
+        """Take a slot; returns its release function (safe to call more than once)."""
+        if self.active >= self.limit:
+            raise RequestError(503, f"{self.limit} runs are in progress; try again in a moment")
+        self.active += 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released, self.active = True, self.active - 1
+
+        return release
+
+
+def failure(run: Run, error: BaseException) -> str:
+    """The one line a client sees for a failed run (details of an engine bug go to the log)."""
+    if isinstance(error, EngineError):
+        return str(error)
+    logger.error("run %s failed", run.prompt_id, exc_info=error)
+    return f"internal error in the engine: {type(error).__name__}"
+
+
+def release_frames(exc: BaseException) -> None:
+    """Drop the local variables (images) of the finished frames in `exc`'s tracebacks and
+    those of its causes, keeping file and line for debugging: a failed run frees its memory at
+    once, not when the cyclic GC next runs."""
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        error = stack.pop()
+        if error is None or id(error) in seen:
+            continue
+        seen.add(id(error))
+        traceback.clear_frames(error.__traceback__)
+        stack += [error.__cause__, error.__context__]

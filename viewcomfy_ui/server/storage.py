@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 import shutil
-import tempfile
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -113,8 +112,10 @@ class LinkExpired(Exception):
 class RunStore:
     """Runs by prompt id, and output links by token; see the module docstring for the bounds."""
 
-    def __init__(self, ttl: float, max_kept: int, clock: Callable[[], float]) -> None:
-        self.ttl, self.max_kept, self.clock = ttl, max_kept, clock
+    def __init__(
+        self, ttl: float, max_kept: int, clock: Callable[[], float], new_folder: Callable[[], Path]
+    ) -> None:
+        self.ttl, self.max_kept, self.clock, self.new_folder = ttl, max_kept, clock, new_folder
         self._runs: OrderedDict[str, PromptRecord] = OrderedDict()
         self._links: dict[str, tuple[PromptRecord, StoredOutput]] = {}
 
@@ -138,7 +139,7 @@ class RunStore:
 
     async def finish(self, record: PromptRecord, outputs: list[OutputFile]) -> None:
         """Write `outputs` to the run's own folder (off the event loop) and give them links."""
-        stored = await asyncio.to_thread(_write, outputs)
+        stored = await asyncio.to_thread(_write, outputs, self.new_folder)
         record.folder, record.outputs = stored
         for output in record.outputs:
             self._links[output.token] = (record, output)
@@ -189,10 +190,12 @@ class RunStore:
         self._runs.pop(record.prompt_id, None)
 
 
-def _write(outputs: list[OutputFile]) -> tuple[Path | None, list[StoredOutput]]:
+def _write(
+    outputs: list[OutputFile], new_folder: Callable[[], Path]
+) -> tuple[Path | None, list[StoredOutput]]:
     if not outputs:
         return None, []
-    folder = Path(tempfile.mkdtemp(prefix="viewcomfy-outputs-"))
+    folder = new_folder()
     stored = []
     for index, output in enumerate(outputs):
         path = folder / str(index)

@@ -5,20 +5,24 @@ from __future__ import annotations
 
 import hmac
 import json
+import math
 import shutil
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from starlette.datastructures import FormData, UploadFile
-from starlette.requests import Request
+from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
+from starlette.requests import ClientDisconnect, Request
 
 from ..errors import ParamsError, WorkflowError
-from ..outputs import safe_filename
+from ..outputs import safe_filename, unique_file
 from ..workflow import ApiWorkflow, apply_params, load_workflow, split_key
 from .config import ServerConfig
 from .engine import EngineError, InputFiles, InvalidInputError
+
+MAX_JSON_DEPTH = 64
 
 
 class RequestError(Exception):
@@ -57,17 +61,75 @@ def check_keys(request: Request, config: ServerConfig) -> None:
 
 
 async def read_form(request: Request, config: ServerConfig) -> FormData:
-    """The multipart or urlencoded body."""
-    limit = config.max_upload_bytes
+    """The multipart or urlencoded body, with every limit enforced while it streams in: each file
+    part, all text fields together (they are held in memory) and the whole body."""
     declared = int(request.headers.get("content-length") or 0)
-    if declared > 8 * limit + 1024 * 1024:
+    if declared > config.max_body_bytes:
         raise RequestError(
-            413, f"the request is {declared} bytes; uploads are limited to {limit} bytes each"
+            413, f"the request is {declared} bytes; the limit is {config.max_body_bytes}"
+        )
+    stream = _counted(request.stream(), config.max_body_bytes)
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        parser: Any = _LimitedMultiPartParser(request.headers, stream, config)
+    elif content_type.startswith("application/x-www-form-urlencoded"):
+        stream = _counted(stream, config.max_text_bytes)
+        parser = FormParser(request.headers, stream, max_part_size=config.max_text_bytes)
+    else:
+        raise RequestError(
+            422, "send the fields as multipart/form-data (or urlencoded without files)"
         )
     try:
-        return await request.form(max_files=100, max_fields=1000, max_part_size=64 * 1024 * 1024)
-    except Exception as exc:
-        raise RequestError(422, f"the body is not a valid form ({exc})") from exc
+        return await parser.parse()
+    except _TooLarge as exc:
+        raise RequestError(413, str(exc)) from exc
+    except MultiPartException as exc:
+        raise RequestError(422, f"the body is not a valid form ({exc.message})") from exc
+    except ClientDisconnect as exc:
+        raise RequestError(400, "the client went away before sending the whole body") from exc
+
+
+class _TooLarge(MultiPartException):
+    pass
+
+
+async def _counted(stream: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
+    total = 0
+    async for chunk in stream:
+        total += len(chunk)
+        if total > limit:
+            raise _TooLarge(f"the request body is over the {limit} byte limit")
+        yield chunk
+
+
+class _LimitedMultiPartParser(MultiPartParser):
+    """Starlette's parser, refusing a file part over `max_upload_bytes` and text fields over
+    `max_text_bytes` in total as soon as the bytes arrive (files spool to disk, text is in RAM)."""
+
+    def __init__(self, headers: Any, stream: AsyncIterator[bytes], config: ServerConfig) -> None:
+        super().__init__(
+            headers, stream, max_files=100, max_fields=1000, max_part_size=config.max_text_bytes
+        )  # type: ignore[arg-type]
+        self.file_limit, self.text_limit = config.max_upload_bytes, config.max_text_bytes
+        self.part_bytes = self.text_bytes = 0
+
+    def on_part_begin(self) -> None:
+        super().on_part_begin()
+        self.part_bytes = 0
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        part = self._current_part
+        if part.file is None:
+            self.text_bytes += end - start
+            if self.text_bytes > self.text_limit:
+                raise _TooLarge(f"the text fields are over the {self.text_limit} byte limit")
+        else:
+            self.part_bytes += end - start
+            if self.part_bytes > self.file_limit:
+                raise _TooLarge(
+                    f"upload {part.field_name!r} is over the {self.file_limit} byte limit"
+                )
+        super().on_part_data(data, start, end)
 
 
 def prepare(form: FormData, config: ServerConfig, run_dir: Path) -> Prepared:
@@ -83,7 +145,7 @@ def prepare(form: FormData, config: ServerConfig, run_dir: Path) -> Prepared:
     input_dir.mkdir()
     for key, value in form.multi_items():
         if isinstance(value, UploadFile):
-            params[key] = _store_upload(key, value, workflow, input_dir, config.max_upload_bytes)
+            params[key] = _store_upload(key, value, workflow, input_dir)
     if not params:
         raise RequestError(422, "params is empty: change at least one value (or the seed)")
     try:
@@ -114,15 +176,50 @@ def json_field(form: FormData, name: str, *, required: bool) -> Any:
             raise RequestError(422, f"{name} is missing: send it as a JSON text field")
         return None
     try:
-        return json.loads(raw)
+        value = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise RequestError(
             422, f"{name} is not valid JSON ({exc.msg} at column {exc.colno})"
         ) from exc
+    except RecursionError as exc:
+        raise RequestError(422, f"{name} is nested deeper than {MAX_JSON_DEPTH} levels") from exc
+    except ValueError as exc:  # an integer of over 4300 digits
+        raise RequestError(422, f"{name} is not usable JSON ({_first_line(exc)})") from exc
+    _check_json(value, name)
+    return value
+
+
+def _check_json(value: Any, name: str) -> None:
+    """Refuse nesting deeper than MAX_JSON_DEPTH, integers beyond 64 bits and NaN/Infinity."""
+    stack = [(value, 1, name)]
+    while stack:
+        item, depth, where = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise RequestError(422, f"{name} is nested deeper than {MAX_JSON_DEPTH} levels")
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1, str(k)) for k, v in item.items())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1, where) for v in item)
+        elif isinstance(item, int) and item.bit_length() > 64:
+            raise RequestError(
+                422, f"{name}: {where!r} is an integer of {item.bit_length()} bits; the limit is 64"
+            )
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise RequestError(422, f"{name}: {where!r} is {item}; send a finite number")
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).split(";")[0].splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def _workflow(override: Any, config: ServerConfig) -> ApiWorkflow:
     if override is not None:
+        if not isinstance(override, dict):
+            kind = "array" if isinstance(override, list) else type(override).__name__
+            raise RequestError(
+                422, f"workflow_api must be a JSON object of nodes, not a JSON {kind}"
+            )
+        _check_nodes(override)
         try:
             workflow = load_workflow(override, name="workflow_api")
         except WorkflowError as exc:
@@ -137,24 +234,29 @@ def _workflow(override: Any, config: ServerConfig) -> ApiWorkflow:
     return config.workflow
 
 
-def _store_upload(
-    key: str, upload: UploadFile, workflow: ApiWorkflow, folder: Path, limit: int
-) -> str:
+def _check_nodes(workflow: dict[str, Any]) -> None:
+    """Each node must be an object whose `class_type` is text and whose `inputs` is an object."""
+    for node_id, node in workflow.items():
+        if not isinstance(node, dict):
+            continue  # not a node; load_workflow skips it
+        if "class_type" in node and not isinstance(node["class_type"], str):
+            raise RequestError(422, f"workflow_api node {node_id!r}: class_type must be text")
+        if "inputs" in node and not isinstance(node["inputs"], dict):
+            got = "null" if node["inputs"] is None else type(node["inputs"]).__name__
+            raise RequestError(
+                422, f"workflow_api node {node_id!r}: inputs must be a JSON object, not {got}"
+            )
+
+
+def _store_upload(key: str, upload: UploadFile, workflow: ApiWorkflow, folder: Path) -> str:
     try:
         node_id, input_name = split_key(key)
     except ParamsError as exc:
         raise RequestError(422, f"file part {key!r}: {exc}") from exc
     if input_name not in (workflow.get(node_id, {}).get("inputs") or {}):
         raise RequestError(422, f"file part {key!r} does not name an input of the workflow")
-    size = upload.size if upload.size is not None else 0
-    if size > limit:
-        raise RequestError(413, f"upload {key!r} is {size} bytes; the limit is {limit} bytes")
-    name = safe_filename(upload.filename or key, default="upload")
-    stem, dot, ext = name.rpartition(".")
-    target, n = folder / name, 1
-    while target.exists():
-        target, n = folder / (f"{stem}_{n}.{ext}" if dot else f"{name}_{n}"), n + 1
+    target, out = unique_file(folder, safe_filename(upload.filename or key, default="upload"))
     upload.file.seek(0)
-    with target.open("wb") as out:
+    with out:
         shutil.copyfileobj(upload.file, out)
     return target.name

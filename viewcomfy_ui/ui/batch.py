@@ -1,6 +1,7 @@
 """Batches and a queue: N runs of one form, with the seeds varied, run side by side.
 
-No Gradio here. `batch_params` makes the N params (seed mode randomize / increment / fixed);
+No widgets here. `batch_params` makes the N params (each seed by its mode: randomize, fixed,
+increment, decrement);
 `RunQueue` is one visitor's queue: runs may be added while others go, each is pending, running,
 done, failed or cancelled. Over SSE a run holds one of the app's `--concurrency` slots while it
 streams; over the realtime protocol runs are submitted fire-and-forget and collected together
@@ -14,7 +15,7 @@ import asyncio
 import dataclasses
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -23,12 +24,11 @@ from ..errors import ViewComfyError
 from ..fields import Field
 from ..models import PromptResult
 from ..outputs import SavedOutput, save_output
+from .kinds import JS_SAFE_INT
 from .runner import Runner
 from .status import Status
 from .values import Params, random_seed
 
-SeedMode = Literal["randomize", "increment", "fixed"]
-SEED_MODES: tuple[SeedMode, ...] = ("randomize", "increment", "fixed")
 JobState = Literal["pending", "running", "done", "failed", "cancelled"]
 MAX_BATCH = 100
 POLL_INTERVAL = 0.5  # seconds between two `results` calls for realtime runs
@@ -38,12 +38,12 @@ def batch_params(
     base: Params,
     seed_fields: Sequence[Field],
     count: int,
-    mode: SeedMode,
+    modes: Mapping[str, str],
     rng: random.Random | None = None,
 ) -> list[Params]:
-    """`count` params: the first is `base`; the others vary its seeds by `mode` (randomize: a
-    fresh seed each; increment: the first seed + n, wrapping at the field's maximum; fixed: the
-    same seed)."""
+    """`count` params: the first is `base`; the others vary each seed by its mode (randomize: a
+    fresh one each; increment / decrement: the first seed + / - n, wrapping around the field's
+    range; fixed: the same)."""
     if not 1 <= count <= MAX_BATCH:
         raise ValueError(f"a batch is 1 to {MAX_BATCH} runs, not {count}")
     rng = rng or random.Random()
@@ -51,14 +51,16 @@ def batch_params(
     for n in range(1, count):
         values, seeds = dict(base.values), dict(base.seeds)
         for f in seed_fields:
-            if f.key not in seeds:
+            mode = modes.get(f.key, f.seed_mode)
+            if f.key not in seeds or mode not in ("randomize", "increment", "decrement"):
                 continue
             if mode == "randomize":
                 seeds[f.key] = random_seed(f, rng)
-            elif mode == "increment":
+            else:
                 low = int(f.minimum) if f.minimum is not None else 0
-                high = int(f.maximum) if f.maximum is not None else 2**53 - 1
-                seeds[f.key] = low + (seeds[f.key] - low + n) % (high - low + 1)
+                high = int(f.maximum) if f.maximum is not None else JS_SAFE_INT
+                step = n if mode == "increment" else -n
+                seeds[f.key] = low + (seeds[f.key] - low + step) % (high - low + 1)
             values[f.key] = seeds[f.key]
         batch.append(Params(values=values, files=dict(base.files), seeds=seeds))
     return batch

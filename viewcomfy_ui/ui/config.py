@@ -12,15 +12,14 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, NoReturn
+from typing import NoReturn
 
 import httpx
 
+from ..api import DEFAULT_GATEWAY, Protocol
 from ..demo import DEMO_WORKFLOW
 
-Protocol = Literal["sse", "realtime"]
 PROTOCOLS: tuple[Protocol, ...] = ("realtime", "sse")
-DEFAULT_GATEWAY_URL = "https://api.viewcomfy.com"
 MAX_FILE_SIZE = "200mb"
 KEEP_OUTPUTS_MINUTES = "120"
 _SIZE = re.compile(r"(\d+)\s*([kmgt]?i?b?)", re.I)
@@ -90,7 +89,7 @@ def parse_config(
         concurrency=args.concurrency,
         auth=args.auth,
         protocol=protocol,
-        gateway_url=(args.gateway_url or DEFAULT_GATEWAY_URL)
+        gateway_url=(args.gateway_url or DEFAULT_GATEWAY)
         if args.api_url and protocol == "realtime"
         else None,
         max_file_size=args.max_file_size,
@@ -123,7 +122,7 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     )  # fmt: skip
     flag(
         "--gateway-url", "VIEWCOMFY_GATEWAY_URL",
-        f"ViewComfy's realtime gateway (default {DEFAULT_GATEWAY_URL})", type=_url,
+        f"ViewComfy's realtime gateway (default {DEFAULT_GATEWAY})", type=_url,
     )  # fmt: skip
     flag(
         "--comfyui-url", "VIEWCOMFY_COMFYUI_URL",

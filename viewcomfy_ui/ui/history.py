@@ -28,7 +28,7 @@ from PIL import Image as PILImage
 from ..history import HistoryStore, RunRecord
 from ..progress import Progress
 from . import status as st
-from .batch import MAX_BATCH, SEED_MODES, Job, RunQueue, SeedMode, batch_params
+from .batch import MAX_BATCH, Job, RunQueue, batch_params
 from .kinds import FieldWidget, Media
 from .runner import Runner, RunUpdate
 from .values import Params, validate
@@ -61,7 +61,6 @@ class Controls:
     """Batch controls (under the form) and the queue (under the results)."""
 
     count: gr.Number
-    seed_mode: gr.Radio
     queue: gr.Dataframe
     queue_cancel: gr.Button
 
@@ -108,16 +107,12 @@ class HistorySection:
     # --- layout ------------------------------------------------------------------------------
 
     def build_controls(self) -> None:
-        """`#batch-count`, the seed mode and `#queue` (this visitor's runs, pending, running and
+        """`#batch-count` and `#queue` (this visitor's runs, pending, running and
         done; pick one to cancel it), under the form."""
         with gr.Row(elem_id="batch"):
             count = gr.Number(
                 1, minimum=1, maximum=MAX_BATCH, precision=0, step=1, label="Batch count",
-                elem_id="batch-count", min_width=120,
-            )  # fmt: skip
-            mode = gr.Radio(
-                list(SEED_MODES), value="randomize", label="Seeds across a batch",
-                elem_id="batch-seeds", scale=2,
+                info="runs queued by Run; each seed varies by its own mode", elem_id="batch-count",
             )  # fmt: skip
         with gr.Accordion("Queue", open=True, elem_id="queue-panel"):
             queue = gr.Dataframe(
@@ -125,7 +120,7 @@ class HistorySection:
                 elem_id="queue", max_height=220, wrap=True,
             )  # fmt: skip
             cancel = gr.Button("Cancel the picked run", size="sm", elem_id="queue-cancel")
-        self.controls = Controls(count, mode, queue, cancel)
+        self.controls = Controls(count, queue, cancel)
 
     def build_browser(self) -> None:
         """The `#history` section (full width, below the form and results)."""
@@ -176,7 +171,7 @@ class HistorySection:
     @property
     def inputs(self) -> set[Component]:
         assert self.controls is not None
-        return {self.owner, self.controls.count, self.controls.seed_mode}
+        return {self.owner, self.controls.count}
 
     @property
     def outputs(self) -> list[Component]:
@@ -192,6 +187,7 @@ class HistorySection:
         self,
         values: dict[Component, Any],
         params: Params,
+        modes: dict[str, str],
         directory: Path,
         results: Any,
         buttons: tuple[gr.Button, gr.Button],
@@ -203,9 +199,8 @@ class HistorySection:
         assert self.controls is not None
         owner = self._owner(values[self.owner], request)
         count = int(values[self.controls.count] or 1)
-        mode: SeedMode = values[self.controls.seed_mode] or "randomize"
         seed_fields = [w.field for w in self.widgets if w.mode is not None]
-        batch = batch_params(params, seed_fields, max(1, min(count, MAX_BATCH)), mode)
+        batch = batch_params(params, seed_fields, max(1, min(count, MAX_BATCH)), modes)
         tag = secrets.token_hex(4)
         queue = self._queues.get(owner)
         if queue is not None and queue.busy:  # added to the running queue: its stream shows it
@@ -383,7 +378,7 @@ class HistorySection:
             else:
                 values.append(w.kind.reset(w.field, w.default_file))
             if w.mode is not None:
-                modes.append(_fixed(w.mode))
+                modes.append("fixed")
         return values + modes
 
     def deleted(
@@ -429,7 +424,7 @@ class HistorySection:
                     restored = candidate
             values.append(restored)
             if w.mode is not None:
-                modes.append(_fixed(w.mode) if raw is not None else True)
+                modes.append("fixed" if raw is not None else w.field.seed_mode)
         return values + modes if query else [gr.skip()] * (len(values) + len(modes))
 
     async def cancel_picked(self, token: str | None, number: int | None, request: gr.Request):
@@ -508,13 +503,6 @@ def _placeholder(directory: Path, state: str) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
         PILImage.new("RGB", (96, 96), colors.get(state, (120, 160, 120))).save(path)
     return path
-
-
-def _fixed(mode: Component) -> Any:
-    """The seed-mode value meaning 'keep this seed': unticked, or the 'fixed' choice."""
-    if isinstance(mode, gr.Checkbox):
-        return False
-    return "fixed"
 
 
 def _picked(event: gr.SelectData) -> str | None:

@@ -19,13 +19,14 @@ import gradio as gr
 from PIL import Image as PILImage
 from PIL import ImageChops, ImageColor, ImageOps
 
-from ..fields import Field
+from ..fields import SEED_MODES, Field
 from ..workflow import is_number
 
 JS_SAFE_INT = 2**53 - 1  # larger ints lose digits in the browser: such values stay text
 SLIDER_MAX_INT_RANGE = 256
 SLIDER_MAX_FLOAT_RANGE = 10.0
 MEDIA_HEIGHT = 260
+SEED_MODE_LABELS = ("random", "fixed", "+1", "−1")  # shown after "Each run"
 
 
 @dataclass
@@ -44,8 +45,16 @@ class FieldWidget:
             self.component: self.kind.reset(self.field, self.default_file)
         }
         if self.mode is not None:
-            restored[self.mode] = True
+            restored[self.mode] = self.field.seed_mode
         return restored
+
+    def mark(self, error: str | None) -> Any:
+        """An update that marks the field as refused (with the reason), or clears the mark."""
+        classes = ["vc-refused"] if error else []
+        if self.kind.media:  # uploads have no info line
+            return gr.update(elem_classes=classes)
+        reason = error.removeprefix(f"{self.field.label}: ") if error else None
+        return gr.update(elem_classes=classes, info=reason or self.field.warning)
 
 
 class Kind:
@@ -187,6 +196,15 @@ def _fmt(number: float) -> str:
     return f"{number:g}" if isinstance(number, float) else str(number)
 
 
+def range_slider(**options: Any) -> gr.Slider:
+    """Gradio's slider without Gradio's own range check, whose error names no field: the kind's
+    `validate` checks the range and says which field. (A subclass would make Gradio write a
+    .pyi file into this package, so the one instance's preprocess is replaced instead.)"""
+    slider = gr.Slider(**options)
+    slider.preprocess = lambda payload: gr.Number.round_to_precision(payload, slider.precision)  # type: ignore[method-assign]
+    return slider
+
+
 @register
 class Int(Kind):
     name = "int"
@@ -194,19 +212,17 @@ class Int(Kind):
     slider_range: ClassVar[float] = SLIDER_MAX_INT_RANGE
 
     def build(self, f: Field, common: dict[str, Any], default_file: Path | None) -> FieldWidget:
+        """A slider for a small range holding the saved value, else a number box. Ranges are
+        checked by `validate` (naming the field), never by Gradio, so a number box gets none."""
         low, high, step = f.minimum, f.maximum, f.step or self.default_step
-        if low is not None and high is not None and high - low <= self.slider_range:
-            return FieldWidget(
-                f, self, gr.Slider(minimum=low, maximum=high, step=step, value=f.value, **common)
-            )
-        number = gr.Number(
-            value=f.value,
-            minimum=low if low is not None and abs(low) <= JS_SAFE_INT else None,
-            maximum=high if high is not None and abs(high) <= JS_SAFE_INT else None,
-            step=step,
-            precision=0 if self.name == "int" else None,
-            **common,
-        )
+        span = high - low if low is not None and high is not None else None
+        if span is not None and span <= self.slider_range and low <= f.value <= high:
+            slider = range_slider(minimum=low, maximum=high, step=step, value=f.value, **common)
+            return FieldWidget(f, self, slider)
+        if self.name == "int" and abs(f.value) > JS_SAFE_INT:  # the browser would round it
+            return FieldWidget(f, self, gr.Textbox(value=str(f.value), **common))
+        precision = 0 if self.name == "int" else None
+        number = gr.Number(value=f.value, step=step, precision=precision, **common)
         return FieldWidget(f, self, number)
 
     def validate(self, f: Field, raw: Any) -> str | None:
@@ -236,18 +252,19 @@ class Float(Int):
 
 @register
 class Seed(Int):
-    """A 64-bit seed: exact digits in a text box, and a 'randomize each run' control."""
+    """A 64-bit seed: exact digits in a text box, and what each run does with it (ComfyUI's
+    control after generate: randomize, fixed, increment, decrement)."""
 
     name = "seed"
 
     def build(self, f: Field, common: dict[str, Any], default_file: Path | None) -> FieldWidget:
         with gr.Row(equal_height=True):
             box = gr.Textbox(value=str(f.value), scale=3, **common)
-            randomize = gr.Checkbox(
-                value=True, label="Randomize each run", scale=1, min_width=120,
-                elem_id=f"{common['elem_id']}-randomize",
+            mode = gr.Dropdown(
+                choices=list(zip(SEED_MODE_LABELS, SEED_MODES, strict=True)), value=f.seed_mode, label="Each run", scale=2,
+                min_width=150, filterable=False, elem_classes=["vc-seed-mode"], elem_id=f"{common['elem_id']}-mode",
             )  # fmt: skip
-        return FieldWidget(f, self, box, mode=randomize)
+        return FieldWidget(f, self, box, mode=mode)
 
     def reset(self, f: Field, default_file: Path | None) -> Any:
         return str(f.value)

@@ -33,6 +33,15 @@ CSS = Path(__file__).with_name("style.css").read_text(encoding="utf-8")
 THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="violet", neutral_hue="slate")
 LAUNCH_STYLE = {"theme": THEME, "css": CSS}  # Gradio 6 takes these in launch()
 Component = gr.components.Component
+PHONE = "window.matchMedia('(max-width: 720px)').matches"
+SHOW_STATUS_ON_PHONES = f"""(...values) => {{
+  if ({PHONE}) document.getElementById('status')?.scrollIntoView({{behavior: 'smooth'}});
+  return values;
+}}"""  # runs in the browser before Run's function, and passes the inputs through
+SHOW_RESULTS_ON_PHONES = f"""() => {{
+  const done = document.querySelector('#status [data-state="done"]');
+  if (done && {PHONE}) document.getElementById('gallery')?.scrollIntoView({{behavior: 'smooth'}});
+}}"""
 
 
 def build_page(
@@ -76,10 +85,11 @@ def build_page(
 
         handler = RunHandler(runner, form, results, stream, run, cancel, run_dir, kept or None)
         run_event = run.click(
-            handler.start, inputs=handler.inputs, outputs=handler.outputs,
-            validator=handler.check, concurrency_id="run", show_progress="hidden", api_name="run",
+            handler.start, inputs=handler.inputs, outputs=handler.outputs, concurrency_id="run",
+            show_progress="hidden", api_name="run", js=SHOW_STATUS_ON_PHONES,
             trigger_mode="multiple" if kept else "once",
         )  # fmt: skip
+        run_event.then(None, js=SHOW_RESULTS_ON_PHONES)
         cancel.click(
             handler.cancelled, outputs=[results.status, run, cancel], cancels=[run_event],
             queue=False, api_visibility="private",
@@ -209,13 +219,10 @@ class Results:
         return shown
 
     def code(
-        self, url: str, values: dict[str, Any], files: dict[str, Path]
+        self, endpoint: Endpoint, values: dict[str, Any], files: dict[str, Path]
     ) -> dict[Component, Any]:
-        return {
-            self.api_params: snippets.params_json(values, files),
-            self.api_python: snippets.python_snippet(url, values, files),
-            self.api_curl: snippets.curl_snippet(url, values, files),
-        }
+        views = snippets.code_views(endpoint, values, files)
+        return dict(zip((self.api_params, self.api_python, self.api_curl), views, strict=True))
 
 
 # --- wiring ----------------------------------------------------------------------------------
@@ -241,49 +248,55 @@ class RunHandler:
 
     @property
     def outputs(self) -> list[Component]:
-        seeds = [w.component for w in self.form.widgets if w.mode]
+        fields = [w.component for w in self.form.widgets]  # seeds used, and refusal marks
         kept = self.history.outputs if self.history else []
-        return [*self.results.components, self.run, self.cancel, self.run_dir, *seeds, *kept]
-
-    def check(self, values: dict[Component, Any]) -> dict[Component, Any]:
-        verdicts = {}
-        for w in self.form.widgets:
-            error = validate(w.field, values[w.component])
-            verdicts[w.component] = gr.validate(error is None, error or "")
-        return verdicts
+        return [*self.results.components, self.run, self.cancel, self.run_dir, *fields, *kept]
 
     async def start(
         self, values: dict[Component, Any], request: gr.Request
     ) -> AsyncIterator[dict[Component, Any]]:
+        """Refuse invalid values (status at the top, marks on the fields, nothing sent), or run."""
+        widgets = self.form.widgets
+        errors = {w.component: validate(w.field, values[w.component]) for w in widgets}
+        marks = {w.component: w.mark(errors[w.component]) for w in widgets}
+        refused = [error for error in errors.values() if error]
+        if refused:
+            status = st.Status("failed", "Not sent. Fix the marked fields: " + "; ".join(refused))
+            yield {self.results.status: status.html(), **marks}
+            return
         if not (self.history and self.history.busy(values, request)):  # not a queued run's
             _remove_dir(values[self.run_dir])
         directory = Path(tempfile.mkdtemp(prefix="run-", dir=_output_root()))
-        widgets = self.form.widgets
         form = {
             w.field.key: w.kind.upload(values[w.component], w.default_file, directory)
             if isinstance(w.kind, Media)
             else values[w.component]
             for w in widgets
         }
-        randomize = {w.field.key: bool(values[w.mode]) for w in widgets if w.mode}
-        params = build_params([w.field for w in widgets], form, randomize)
-        code = self.results.code(self.runner.endpoint.url, params.values, params.files)
+        modes = {w.field.key: values[w.mode] for w in widgets if w.mode}
+        params = build_params([w.field for w in widgets], form, modes)
+        code = self.results.code(self.runner.endpoint, params.values, params.files)
         if self.history:  # queued and kept; Run stays on, to queue more
             buttons = (self.run, self.cancel)
-            kept = self.history.run(values, params, directory, self.results, buttons, request)
+            kept = self.history.run(
+                values, params, modes, directory, self.results, buttons, request
+            )
             async for shown in kept:
-                yield {**shown, **code, self.run_dir: str(directory)}
+                yield {**marks, **shown, **code, self.run_dir: str(directory)}
             return
         streaming = values[self.stream] != "plain"
+        first = True
         async for update in self.runner.run(
             params, stream=streaming, run_dir=directory / "outputs"
         ):
             shown = {
+                **(marks if first else {}),  # clears the marks of a refused run
                 **self.results.show(update, directory),
                 **code,
                 **self.buttons(update.finished),
                 self.run_dir: str(directory),
             }
+            first = False
             if update.outputs is not None:  # show the seeds used
                 for w in widgets:
                     if w.field.key in params.seeds:

@@ -18,12 +18,11 @@ from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
-from ..api import Phase, ViewComfyClient
-from ..errors import ViewComfyError
+from ..api import Phase, Protocol, ViewComfyClient
+from ..errors import RunCancelledError, ViewComfyError
 from ..outputs import SavedOutput, save_output
 from ..progress import parse_progress
 from . import status as st
-from .config import Protocol
 from .values import Params
 
 UPDATE_INTERVAL = 0.1  # seconds: at most ~10 page updates a second, however fast logs arrive
@@ -132,6 +131,9 @@ class Runner:
                 status = self._live_status(phase[-1], logs, last_update - started)
                 yield RunUpdate(status, list(logs))
             result = task.result()
+        except RunCancelledError:  # stopped elsewhere (the dashboard, another client)
+            yield RunUpdate(st.cancelled(), list(logs), finished=True)
+            return
         except ViewComfyError as exc:  # logs so far stay visible with the reason
             yield RunUpdate(st.failed(scrub(str(exc))), list(logs), finished=True)
             return

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .config import DEFAULT_GATEWAY_URL, Protocol
+from ..api import DEFAULT_GATEWAY
 
 if TYPE_CHECKING:
     from .runner import Endpoint
@@ -25,12 +25,10 @@ def code_views(
     endpoint: Endpoint, values: Mapping[str, Any], files: Mapping[str, Path]
 ) -> tuple[str, str, str]:
     """The API accordion's params JSON, Python and cURL for `endpoint`."""
-    url, protocol = endpoint.public_url, endpoint.protocol
-    gateway = None if endpoint.local else endpoint.gateway_url
     return (
         params_json(values, files),
-        python_snippet(url, values, files, protocol=protocol, gateway_url=gateway),
-        curl_snippet(url, values, files, protocol=protocol, gateway_url=gateway),
+        python_snippet(endpoint, values, files),
+        curl_snippet(endpoint, values, files),
     )
 
 
@@ -39,20 +37,14 @@ def params_json(values: Mapping[str, Any], files: Mapping[str, Path]) -> str:
     return json.dumps(shown, indent=2, ensure_ascii=False)
 
 
-def python_snippet(
-    api_url: str | None,
-    values: Mapping[str, Any],
-    files: Mapping[str, Path],
-    *,
-    protocol: Protocol = "sse",
-    gateway_url: str | None = None,
-) -> str:
-    """Our client's call; `api_url` None reads it from $VIEWCOMFY_API_URL."""
+def python_snippet(endpoint: Endpoint, values: Mapping[str, Any], files: Mapping[str, Path]) -> str:
+    """Our client's call (the local server's URL is read from $VIEWCOMFY_API_URL)."""
+    api_url, gateway_url = endpoint.public_url, _shown_gateway(endpoint)
     url = repr(api_url) if api_url else f"os.environ[{API_URL_VARIABLE!r}]"
     options = []
-    if protocol == "realtime":
+    if endpoint.protocol == "realtime":
         options.append('    protocol="realtime",')
-        if gateway_url and gateway_url != DEFAULT_GATEWAY_URL:
+        if gateway_url and gateway_url != DEFAULT_GATEWAY:
             options.append(f"    gateway_url={gateway_url!r},")
     lines = [
         "import asyncio, os",
@@ -78,23 +70,17 @@ def python_snippet(
     return "\n".join(lines)
 
 
-def curl_snippet(
-    api_url: str | None,
-    values: Mapping[str, Any],
-    files: Mapping[str, Path],
-    *,
-    protocol: Protocol = "sse",
-    gateway_url: str | None = None,
-) -> str:
+def curl_snippet(endpoint: Endpoint, values: Mapping[str, Any], files: Mapping[str, Path]) -> str:
     """The same run with curl: one POST (sse), or submit then poll for results (realtime)."""
+    api_url, gateway_url = endpoint.public_url, _shown_gateway(endpoint)
     url = shlex.quote(api_url) if api_url else f'"${API_URL_VARIABLE}"'
     keys = ['-H "client_id: $VIEWCOMFY_CLIENT_ID"', '-H "client_secret: $VIEWCOMFY_CLIENT_SECRET"']
     form = [f"-F {shlex.quote('params=' + json.dumps(values, ensure_ascii=False))}"]
     form += [f"-F {shlex.quote(f'{key}=@{path.name}')}" for key, path in files.items()]
-    if protocol == "sse":
+    if endpoint.protocol == "sse":
         parts = [f"curl -X POST {url}", *keys, "-F logs=false", *form, f"--max-time {MAX_TIME} -L"]
         return " \\\n  ".join(parts)
-    gateway = shlex.quote((gateway_url or DEFAULT_GATEWAY_URL).rstrip("/") + "/api/workflow/infer")
+    gateway = shlex.quote((gateway_url or DEFAULT_GATEWAY).rstrip("/") + "/api/workflow/infer")
     submit = [
         f"curl -X POST {gateway}",
         *keys,
@@ -115,3 +101,8 @@ def curl_snippet(
             " \\\n  ".join(results),
         ]
     )
+
+
+def _shown_gateway(endpoint: Endpoint) -> str | None:
+    """The gateway a reader should use: the local server's own one means nothing to them."""
+    return None if endpoint.local else endpoint.gateway_url

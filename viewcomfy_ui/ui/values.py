@@ -1,7 +1,7 @@
 """From form values to request params: validation, changed values, seeds. Pure: no I/O.
 
-Only values that differ from the workflow are sent, plus new uploads; a seed whose "randomize"
-box is ticked gets a fresh value; params are never empty. Uploads arrive already resolved by
+Only values that differ from the workflow are sent, plus new uploads; a seed in "randomize"
+mode gets a fresh value (increment/decrement: one up/down); params are never empty. Uploads arrive already resolved by
 the page (`Media.upload`: a path to send, or None for the workflow's own file).
 """
 
@@ -30,22 +30,28 @@ class Params:
 
 
 def validate(f: Field, raw: Any) -> str | None:
-    """Why `raw` is not acceptable for field `f`, or None when it is."""
-    return kind_of(f).validate(f, raw)
+    """Why `raw` is not acceptable for field `f`, or None. The workflow's own value always is."""
+    kind = kind_of(f)
+    error = kind.validate(f, raw)
+    if error is not None and raw == kind.reset(f, None):
+        return None
+    return error
 
 
 def build_params(
     fields: Sequence[Field],
     values: Mapping[str, Any],
-    randomize: Mapping[str, bool],
+    modes: Mapping[str, str] | None = None,
     *,
     rng: random.Random | None = None,
 ) -> Params:
     """The params to send for these form values, by field key (assumed valid: `validate` first).
 
     A media field's value is the path of a new upload, or None to keep the workflow's file.
+    `modes` gives each seed's mode (default: the field's `seed_mode`).
     """
     rng = rng or random.Random()
+    modes = modes or {}
     params = Params()
     for f in fields:
         kind, raw = kind_of(f), values[f.key]
@@ -53,19 +59,29 @@ def build_params(
             if raw:
                 params.files[f.key] = Path(raw)
             continue
-        if f.kind == "seed" and randomize.get(f.key):
-            value = random_seed(f, rng)
-            params.seeds[f.key] = value
-            params.values[f.key] = value
-            continue
         value = kind.coerce(f, raw)
         if f.kind == "seed":
+            value = next_seed(f, value, modes.get(f.key, f.seed_mode), rng)
             params.seeds[f.key] = value
         if value != f.value or type(value) is not type(f.value):
             params.values[f.key] = value
     if not params.values and not params.files:
-        _ensure_not_empty(fields, params, rng)
+        _ensure_not_empty(fields, params)
     return params
+
+
+def next_seed(f: Field, value: int, mode: str, rng: random.Random) -> int:
+    """The seed a run uses: fresh (randomize), as shown (fixed), or one up or down, wrapping
+    around the field's range."""
+    if mode == "randomize":
+        return random_seed(f, rng)
+    low = int(f.minimum) if f.minimum is not None else 0
+    high = int(f.maximum) if f.maximum is not None else JS_SAFE_INT
+    if mode == "increment":
+        return value + 1 if value < high else low
+    if mode == "decrement":
+        return value - 1 if value > low else high
+    return value
 
 
 def random_seed(f: Field, rng: random.Random) -> int:
@@ -74,13 +90,9 @@ def random_seed(f: Field, rng: random.Random) -> int:
     return rng.randint(low, max(low, high))
 
 
-def _ensure_not_empty(fields: Sequence[Field], params: Params, rng: random.Random) -> None:
-    """Nothing changed: a fresh seed makes the request valid and the result new."""
-    seed = next((f for f in fields if f.kind == "seed"), None)
-    if seed is not None:
-        value = random_seed(seed, rng)
-        params.values[seed.key] = params.seeds[seed.key] = value
-        return
+def _ensure_not_empty(fields: Sequence[Field], params: Params) -> None:
+    """Nothing changed and no seed is randomized: send one of the workflow's own values, since
+    a request needs at least one parameter."""
     first = next((f for f in fields if not kind_of(f).media), None)
     if first is not None:
         params.values[first.key] = first.value

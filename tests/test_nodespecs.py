@@ -1,0 +1,97 @@
+"""Bundled node declarations: core first, then the custom node packs; facts only, with licences."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+from viewcomfy_ui.fields import infer_fields
+from viewcomfy_ui.nodespecs import (
+    NodeSpecs,
+    bundled_specs,
+    core_object_info,
+    core_specs,
+    custom_object_info,
+)
+
+
+def data(name: str) -> str:
+    return resources.files("viewcomfy_ui").joinpath(f"data/{name}").read_text("utf-8")
+
+
+def test_bundled_lookup_knows_core_and_the_most_used_custom_nodes():
+    specs = bundled_specs()
+    assert specs.get("KSampler").inputs["cfg"].options["round"] == 0.01
+    combine = specs.get("VHS_VideoCombine")
+    assert combine.inputs["frame_rate"].type == "FLOAT", "VHS frame rate saved as 8 is a float"
+    assert combine.inputs["format"].choices and "video/h264-mp4" in combine.inputs["format"].choices
+    assert specs.get("ImageResize+").inputs["interpolation"].type == "COMBO"
+    assert "VHS_VideoCombine" in specs and "VHS_VideoCombine" not in core_specs()
+    assert specs.get("NoSuchNode") is None
+
+
+def test_core_declarations_win_over_a_custom_class_of_the_same_name():
+    custom = NodeSpecs.from_object_info(
+        {"ImageBlur": {"input": {"required": {"blur_radius": ["STRING", {}]}}}}
+    )
+    specs = NodeSpecs.from_object_info(core_object_info(), fallback=custom)
+    assert specs.get("ImageBlur").inputs["blur_radius"].type == "INT"
+
+
+def test_guess_class_asks_the_fallback_only_when_no_core_class_fits():
+    custom = NodeSpecs.from_object_info(
+        {"MyNode": {"input": {"required": {"zzz_only_here": ["INT", {}]}}}}
+    )
+    specs = NodeSpecs.from_object_info(core_object_info(), fallback=custom)
+    assert specs.guess_class({"zzz_only_here"}) == "MyNode"
+    assert specs.guess_class({"blur_radius", "sigma", "image"}) == "ImageBlur"
+
+
+def test_model_lists_from_a_server_without_models_are_open_not_closed():
+    specs = bundled_specs()
+    unet = specs.get("UnetLoaderGGUF").inputs["unet_name"]
+    assert unet.type == "COMBO" and unet.open_choices and unet.choices == ()
+    assert not specs.get("VHS_VideoCombine").inputs["format"].open_choices
+
+
+def test_bundled_custom_data_holds_no_tooltips_descriptions_or_code():
+    text = data("custom_nodes.json")
+    for word in ('"tooltip"', '"description"', "def ", "import "):
+        assert word not in text
+    assert set(core_object_info()).isdisjoint(custom_object_info()), "core classes are not repeated"
+
+
+def test_every_bundled_pack_has_its_repository_commit_and_licence_noted():
+    packs = {node["pack"] for node in json.loads(data("custom_nodes.json")).values()}
+    notes = data("CUSTOM_NODES_LICENSES.md")
+    rows = {
+        line.split(" | ")[0].strip("| "): line
+        for line in notes.splitlines()
+        if line.startswith("| ")
+    }
+    for pack in packs:
+        assert pack in rows, f"{pack} has no licence row"
+        assert "none found" not in rows[pack] and "| yes |" in rows[pack]
+
+
+def test_custom_declarations_give_the_right_widgets_where_values_mislead():
+    workflow = {
+        "1": {"class_type": "VHS_VideoCombine", "inputs": {"frame_rate": 8, "format": "video/h264-mp4", "images": ["2", 0]}},
+        "2": {"class_type": "ImageResize+", "inputs": {"width": 512, "interpolation": "lanczos", "image": ["3", 0]}},
+    }  # fmt: skip
+    guessed = {f.key: f for f in infer_fields(workflow, core_object_info())}
+    declared = {
+        f.key: f for f in infer_fields(workflow, {**custom_object_info(), **core_object_info()})
+    }
+    assert guessed["1-inputs-frame_rate"].kind == "int", "without declarations 8 looks like an int"
+    assert declared["1-inputs-frame_rate"].kind == "float"
+    assert declared["1-inputs-format"].kind == "choice"
+    assert "video/h264-mp4" in declared["1-inputs-format"].choices
+    assert declared["2-inputs-interpolation"].kind == "choice"
+
+
+def test_custom_loaders_file_lists_are_uploads_as_the_frontend_shows_them():
+    specs = bundled_specs()
+    assert specs.get("VHS_LoadVideo").inputs["video"].upload == "video"
+    assert specs.get("VHS_LoadAudioUpload").inputs["audio"].upload == "audio"
+    assert specs.get("VHS_VideoCombine").inputs["format"].upload is None

@@ -1,0 +1,110 @@
+"""The order and sections of a form without curation. Pure: no I/O.
+
+Nodes come in this order: prompts and uploads first, then the seed, the size, the steps and the
+sampler, then the rest by graph position (inputs before what they feed). Internal knobs
+(precision, device, tiling, file prefixes, JSON blobs, display-only nodes) go to Advanced, and
+at most `MAX_OPEN` fields stay open at first: the rest, in order, go to Advanced too.
+"""
+
+from __future__ import annotations
+
+import graphlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .fields import Field
+
+MAX_OPEN = 25
+MEDIA = ("image", "image-mask", "video", "audio")
+SIZE_NAMES = {"width", "height", "megapixels", "resolution", "aspect_ratio", "scale_by", "size"}
+STEPS_NAMES = {"steps", "length", "num_frames", "frame_count", "duration", "seconds"}
+SAMPLER_NAMES = {"sampler_name", "sampler", "scheduler", "cfg", "guidance", "denoise"}
+INTERNAL = re.compile(
+    r"precision|dtype|device|tile|tiling|overlap|offload|attention|vram|cache|"
+    r"filename_prefix|save_output|format|^crf$|pix_fmt|quantization|weight_dtype|compile",
+    re.IGNORECASE,
+)
+DISPLAY_ONLY = re.compile(r"show|display|preview|note|markdown|console|debug", re.IGNORECASE)
+
+
+def arrange(fields: Sequence[Field], reads: Mapping[str, set[str]]) -> list[Field]:
+    """`fields` in form order, with internal knobs and what lies beyond `MAX_OPEN` advanced.
+
+    `reads` maps each node id to the node ids whose outputs it reads (the workflow's links).
+    """
+    fields = [replace(f, advanced=True) if _is_internal(f) else f for f in fields]
+    position = _graph_position(reads, [f.node_id for f in fields])
+    by_node: dict[str, list[Field]] = {}
+    for f in fields:
+        by_node.setdefault(f.node_id, []).append(f)
+    nodes = sorted(by_node, key=lambda n: (min(_rank(f) for f in by_node[n]), position[n]))
+    ordered = [f for node in nodes for f in by_node[node]]
+    open_count = 0
+    arranged = []
+    for f in ordered:
+        if not f.advanced:
+            open_count += 1
+            if open_count > MAX_OPEN:
+                f = replace(f, advanced=True)
+        arranged.append(f)
+    return arranged
+
+
+def _rank(f: Field) -> int:
+    """0 prompts and uploads, 1 seed, 2 size, 3 steps, 4 sampler, 5 the rest."""
+    name = f.input_name.lower()
+    if f.advanced:
+        return 5
+    if f.kind in MEDIA or (f.kind in ("text", "textarea") and "prompt" in f.label.lower()):
+        return 0
+    if f.kind == "seed":
+        return 1
+    if name in SIZE_NAMES or name.endswith(("_width", "_height")):
+        return 2
+    if name in STEPS_NAMES:
+        return 3
+    if name in SAMPLER_NAMES:
+        return 4
+    return 5
+
+
+def _is_internal(f: Field) -> bool:
+    """A knob most users never touch: precision, device, tiling, file names, JSON, displays."""
+    if f.kind in MEDIA or f.kind == "seed":
+        return False
+    if INTERNAL.search(f.input_name):
+        return True
+    if f.class_type and DISPLAY_ONLY.search(f.class_type) and f.kind in ("text", "textarea"):
+        return True
+    return isinstance(f.value, str) and _is_json_blob(f.value)
+
+
+def _is_json_blob(text: str) -> bool:
+    text = text.strip()
+    if not text.startswith(("{", "[")):
+        return False
+    try:
+        return isinstance(json.loads(text), dict | list)
+    except ValueError:
+        return False
+
+
+def _graph_position(reads: Mapping[str, set[str]], node_ids: Sequence[str]) -> dict[str, int]:
+    """Each node's place in a topological order (ties: as the workflow lists them)."""
+    listed = {node: i for i, node in enumerate(dict.fromkeys([*reads, *node_ids]))}
+    sorter = graphlib.TopologicalSorter({n: reads.get(n, set()) & listed.keys() for n in listed})
+    try:
+        sorter.prepare()
+    except graphlib.CycleError:  # not a valid ComfyUI graph: keep the workflow's order
+        return listed
+    position: dict[str, int] = {}
+    while sorter.is_active():
+        ready = sorted(sorter.get_ready(), key=listed.__getitem__)
+        for node in ready:
+            position[node] = len(position)
+        sorter.done(*ready)
+    return position

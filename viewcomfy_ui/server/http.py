@@ -1,0 +1,98 @@
+"""uvicorn settings that bound what slow or numerous clients can hold: a deadline for a request's
+head, an idle timeout while its body arrives, keep-alive, and a cap on open connections.
+
+uvicorn times out idle keep-alive connections, but not a request head that never completes
+(slowloris) nor a stalled body; `guarded_protocol` adds both to its h11 protocol.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+import h11
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """`head_timeout`: seconds for a request line and headers to arrive in full;
+    `body_timeout`: longest silence while a body arrives; `keep_alive`: idle seconds between
+    requests; `max_connections`: open connections (websockets included); more are closed at once."""
+
+    head_timeout: float = 10.0
+    body_timeout: float = 30.0
+    keep_alive: int = 5
+    max_connections: int = 1000
+
+
+def guarded_protocol(limits: ConnectionLimits) -> type[H11Protocol]:
+    """uvicorn's h11 protocol with `limits` enforced."""
+
+    class GuardedH11Protocol(H11Protocol):
+        _timer: asyncio.TimerHandle | None = None
+        _waiting_for: Any = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            if len(self.connections) > limits.max_connections:
+                transport.close()
+                return
+            self._watch()
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            self._watch(data_arrived=True)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._stop()
+            super().connection_lost(exc)
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._stop()  # idle now: uvicorn's keep-alive timeout takes over
+
+        def _watch(self, data_arrived: bool = False) -> None:
+            """A deadline for the head (from its first byte), an idle timer for the body."""
+            state = self.conn.their_state
+            if state is h11.IDLE and (data_arrived or self.cycle is None):
+                if self._waiting_for is not h11.IDLE:
+                    self._arm(h11.IDLE, limits.head_timeout)
+            elif state is h11.SEND_BODY:
+                self._arm(h11.SEND_BODY, limits.body_timeout)
+            elif state is not h11.IDLE:
+                self._stop()
+
+        def _arm(self, state: Any, seconds: float) -> None:
+            self._stop()
+            self._waiting_for = state
+            self._timer = self.loop.call_later(seconds, self._expired)
+
+        def _stop(self) -> None:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer, self._waiting_for = None, None
+
+        def _expired(self) -> None:
+            self._timer = None
+            if self.conn.their_state is self._waiting_for and not self.transport.is_closing():
+                self.transport.close()
+
+    return GuardedH11Protocol
+
+
+def uvicorn_config(
+    app: Any, host: str, port: int, limits: ConnectionLimits | None = None, **options: Any
+) -> uvicorn.Config:
+    limits = limits or ConnectionLimits()
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http=guarded_protocol(limits),
+        timeout_keep_alive=limits.keep_alive,
+        log_level="warning",
+        **options,
+    )

@@ -22,10 +22,11 @@ BLUR = "#field-6-inputs-blur_radius input[type=number]"
 
 
 @contextmanager
-def app_on(data_dir, port: int):
+def app_on(data_dir, port: int, **settings):
     """The demo app with history in `data_dir`, on a fixed port (a browser's storage is per
     origin, so a restart must come back on the same one)."""
-    app = create_app(AppConfig(workflow=DEMO_WORKFLOW, api_url=None, data_dir=data_dir))
+    config = AppConfig(workflow=DEMO_WORKFLOW, api_url=None, data_dir=data_dir, **settings)
+    app = create_app(config)
     app.launch(prevent_thread_lock=True, server_port=port, quiet=True, **LAUNCH_STYLE)
     try:
         yield f"http://127.0.0.1:{port}/"
@@ -148,4 +149,33 @@ def test_a_share_link_restores_the_form(browser, data_dir, port):  # noqa: F811
         other.goto(shared)
         expect(other.locator(BLUR).first).to_have_value("7", timeout=TIMEOUT)
         other.context.close()
+    page.context.close()
+
+
+def test_a_result_goes_into_the_image_field_in_one_click(browser, data_dir, port):  # noqa: F811
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    with app_on(data_dir, port) as url:
+        page.goto(url)
+        total(page, 0)
+        page.locator("#run").click()
+        wait_done(page)
+        page.locator("#gallery button.thumbnail-item").first.click()
+        page.locator("#send-result").click()
+        field = page.locator("#field-1-inputs-image img").first
+        expect(field).to_have_attribute("src", re.compile("photo_effects"), timeout=TIMEOUT)
+    page.context.close()
+
+
+def test_a_queued_run_can_be_cancelled_alone(browser, data_dir, port):  # noqa: F811
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    with app_on(data_dir, port, concurrency=1) as url:  # one run at a time: the rest wait
+        page.goto(url)
+        total(page, 0)
+        set_number(page, "#batch-count input", 3)
+        page.locator("#run").click()
+        page.locator("#queue").get_by_text("pending").last.click()
+        page.locator("#queue-cancel").click()
+        page.locator('#status:has-text("2 of 3 done (1 cancelled)")').wait_for(timeout=TIMEOUT)
+        assert [r[1] for r in queue_rows(page)] == ["done", "done", "cancelled"]
+        total(page, 2)
     page.context.close()

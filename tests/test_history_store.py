@@ -10,6 +10,7 @@ import pytest
 
 from viewcomfy_ui.history import HistoryStore
 from viewcomfy_ui.history.store import DB_NAME, MIGRATIONS, SCHEMA_VERSION, owner_key
+from viewcomfy_ui.ui.config import ConfigError, parse_config
 
 ALICE, BOB = "alice-token", "bob-token"
 
@@ -186,3 +187,13 @@ def test_threads_write_at_once(tmp_path):
 def test_file_lookups_refuse_foreign_run_ids(tmp_path, bad):
     store = HistoryStore(tmp_path / "data", max_bytes=1 << 30)
     assert store.file(ALICE, bad, "output/x.png") is None
+
+
+def test_data_folder_and_size_come_from_flags_or_the_environment(tmp_path):
+    env = {"VIEWCOMFY_DATA_DIR": str(tmp_path), "VIEWCOMFY_HISTORY_MAX_GB": "0.5"}
+    config = parse_config([], env)
+    assert config.data_dir == tmp_path and config.history_max_bytes == 512 << 20
+    assert parse_config([], {"XDG_DATA_HOME": "/x"}).data_dir == Path("/x/viewcomfy-ui")
+    assert parse_config(["--data-dir", "/d"], env).data_dir == Path("/d")
+    with pytest.raises(ConfigError, match="positive number, not 'lots'"):
+        parse_config(["--history-max-gb", "lots"], {})

@@ -198,6 +198,7 @@ LAYERS = [
     {"models", "api", "client", "outputs", "object_info"},
     {"progress"},
     {"server"},
+    {"history"},
     {"ui"},
 ]  # as viewcomfy_ui/__init__.py's docstring says
 

@@ -8,6 +8,7 @@ Layers, each importing only those before it:
                                  outputs (decoded or streamed from links), node declarations
   progress                     - console progress lines
   server/                      - a local ViewComfy-compatible server and its engines
+  history/                     - kept runs: a SQLite store and the files beside it
   ui/                          - the Gradio app (kinds -> values -> runner -> page -> main)
 """
 

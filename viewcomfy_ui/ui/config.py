@@ -51,6 +51,8 @@ class AppConfig:
     gateway_url: str | None = None  # realtime on ViewComfy; the local engine serves its own
     max_file_size: int = 200 << 20  # bytes, per upload
     keep_outputs: float = 7200.0  # seconds a run's folder is kept, even if its session never ends
+    data_dir: Path | None = None  # run history (SQLite + files); None: no history
+    history_max_bytes: int = 5 << 30
 
 
 class ConfigError(ValueError):
@@ -92,6 +94,8 @@ def parse_config(
         else None,
         max_file_size=args.max_file_size,
         keep_outputs=args.keep_outputs * 60.0,
+        data_dir=args.data_dir,
+        history_max_bytes=int(args.history_max_gb * (1 << 30)),
     )
 
 
@@ -151,7 +155,37 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         f"visitor does not leave cleanly (default {KEEP_OUTPUTS_MINUTES})", KEEP_OUTPUTS_MINUTES,
         type=_positive_int, metavar="MINUTES",
     )  # fmt: skip
+    flag(
+        "--data-dir", "VIEWCOMFY_DATA_DIR", "folder for the run history (a SQLite file and the "
+        "runs' files); default: /data on a Space with persistent storage, else a per-user folder",
+        str(default_data_dir(env)), type=Path, metavar="DIR",
+    )  # fmt: skip
+    flag(
+        "--history-max-gb", "VIEWCOMFY_HISTORY_MAX_GB", "the history's files stay under this "
+        "size, the oldest runs removed first (default 5)", "5", type=_positive_float, metavar="GB",
+    )  # fmt: skip
     return parser
+
+
+def default_data_dir(env: Mapping[str, str]) -> Path:
+    """/data on a Space with persistent storage; else the per-user data folder."""
+    if env.get("SPACE_ID") and Path("/data").is_dir():
+        return Path("/data")
+    if os.name == "nt":
+        base = Path(env.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    else:
+        base = Path(env.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "viewcomfy-ui"
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, not {text[:20]!r}")
+    return value
 
 
 def _url(text: str) -> str:

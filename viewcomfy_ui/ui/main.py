@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import socket
 import sys
 from collections.abc import Sequence
@@ -14,12 +16,14 @@ import gradio as gr
 from ..demo import DEMO_INPUTS
 from ..errors import ViewComfyError
 from ..fields import MEDIA_KINDS, infer_fields
+from ..history import HistoryStore
 from ..object_info import load_object_info
 from ..server import BackgroundServer, ServerConfig, start_background_server
 from ..server.cli import make_engine
 from ..server.engine import find_inside
 from ..workflow import Workflow, load_workflow
 from .config import AppConfig, ConfigError, parse_config
+from .history import HistoryContext
 from .page import LAUNCH_STYLE, OUTPUT_ROOT, build_page
 from .runner import Endpoint, FolderSweeper
 
@@ -33,6 +37,7 @@ class App:
     config: AppConfig
     sweeper: FolderSweeper
     local_server: BackgroundServer | None = None
+    history: HistoryContext | None = None
 
     def launch(self, **options: Any) -> None:
         """Serve the page with the configured limits; `options` go to Gradio's launch()."""
@@ -41,10 +46,14 @@ class App:
             "auth": self.config.auth, "max_file_size": self.config.max_file_size,
             "footer_links": ["api", "gradio"], **LAUNCH_STYLE, **options,
         }  # fmt: skip
+        if self.history:  # kept files: reachable only by their random run ids (ui/history.py)
+            settings["allowed_paths"] = [str(self.history.store.files.root)]
         self.page.launch(**settings)
 
     def close(self) -> None:
         self.sweeper.stop()
+        if self.history:
+            self.history.store.close()
         if self.local_server:
             self.local_server.stop()
 
@@ -91,12 +100,17 @@ def create_app(config: AppConfig) -> App:
         )  # fmt: skip
     fields = infer_fields(workflow, object_info)
     title = config.title or _title(workflow)
+    history = _history(config)
     page = build_page(
-        fields, endpoint, title=title, default_files=_default_files(fields, input_dir)
-    )
+        fields, endpoint, title=title, default_files=_default_files(fields, input_dir),
+        history=history,
+    )  # fmt: skip
     page.queue(default_concurrency_limit=config.concurrency)
     sweeper = FolderSweeper(OUTPUT_ROOT, max_age=config.keep_outputs).start()
-    return App(page=page, endpoint=endpoint, config=config, sweeper=sweeper, local_server=server)
+    return App(
+        page=page, endpoint=endpoint, config=config, sweeper=sweeper, local_server=server,
+        history=history,
+    )  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -124,6 +138,41 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
+
+
+def _history(config: AppConfig) -> HistoryContext | None:
+    """The run history in `config.data_dir` (None: no history). A store that cannot open says
+    so in one line and the app runs without it."""
+    if config.data_dir is None:
+        return None
+    store = HistoryStore(config.data_dir, max_bytes=config.history_max_bytes)
+    return HistoryContext(
+        store=store, secret=_browser_secret(config.data_dir), workflow_name=config.workflow.name,
+        workflow_hash=hashlib.sha256(config.workflow.read_bytes()).hexdigest(),
+        concurrency=config.concurrency,
+    )  # fmt: skip
+
+
+def _browser_secret(data_dir: Path) -> str:
+    """The key of the owner tokens kept in browsers: kept in the data folder, so a restart
+    keeps each browser's history (a new one, for this run only, if it cannot be kept)."""
+    path = data_dir / "browser-secret"
+    try:
+        return path.read_text(encoding="ascii").strip() or _new_secret(path)
+    except FileNotFoundError:
+        return _new_secret(path)
+    except OSError:
+        return secrets.token_urlsafe(32)
+
+
+def _new_secret(path: Path) -> str:
+    secret = secrets.token_urlsafe(32)
+    try:
+        path.touch(mode=0o600)
+        path.write_text(secret, encoding="ascii")
+    except OSError:
+        pass
+    return secret
 
 
 def _input_dir(workflow_path: Path) -> Path:

@@ -67,6 +67,7 @@ class RunUpdate:
     logs: list[str]
     outputs: list[SavedOutput] | None = None  # set once, when the run succeeded
     finished: bool = False
+    prompt_id: str = ""  # scrubbed; set with the outputs
 
 
 class Runner:
@@ -146,8 +147,9 @@ class Runner:
             yield RunUpdate(st.failed(reason), list(logs), finished=True)
             return
         seconds = time.monotonic() - started
-        done = st.done(seconds, scrub(result.prompt_id, 80), params.seeds, len(saved))
-        yield RunUpdate(done, list(logs), outputs=saved, finished=True)
+        prompt_id = scrub(result.prompt_id, 80)
+        done = st.done(seconds, prompt_id, params.seeds, len(saved))
+        yield RunUpdate(done, list(logs), outputs=saved, finished=True, prompt_id=prompt_id)
 
     @staticmethod
     def _live_status(phase: Phase, logs: deque[str], elapsed: float) -> st.Status:

@@ -51,6 +51,7 @@ class AppConfig:
     gateway_url: str | None = None  # realtime on ViewComfy; the local engine serves its own
     max_file_size: int = 200 << 20  # bytes, per upload
     keep_outputs: float = 7200.0  # seconds a run's folder is kept, even if its session never ends
+    edit: Path | None = None  # author mode: where the curated form is saved
 
 
 class ConfigError(ValueError):
@@ -92,6 +93,7 @@ def parse_config(
         else None,
         max_file_size=args.max_file_size,
         keep_outputs=args.keep_outputs * 60.0,
+        edit=args.edit,
     )
 
 
@@ -108,7 +110,7 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
 
     flag(
         "--workflow", "VIEWCOMFY_WORKFLOW", "API-format workflow_api.json (or its flattened "
-        "parameters); default: the bundled demo", str(DEMO_WORKFLOW), type=Path,
+        "parameters, or ViewComfy's curated view_comfy.json); default: the bundled demo", str(DEMO_WORKFLOW), type=Path,
     )  # fmt: skip
     flag("--api-url", "VIEWCOMFY_API_URL", "ViewComfy endpoint URL; default: the local engine", type=_url)  # fmt: skip
     flag(
@@ -151,6 +153,15 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         f"visitor does not leave cleanly (default {KEEP_OUTPUTS_MINUTES})", KEEP_OUTPUTS_MINUTES,
         type=_positive_int, metavar="MINUTES",
     )  # fmt: skip
+    parser.add_argument(
+        "--edit",
+        nargs="?",
+        const=Path("view_comfy.json"),
+        type=Path,
+        metavar="OUT",
+        help="author mode: pick, rename, reorder and group the fields, and save them as a "
+        "view_comfy.json that ViewComfy's app loads too (default OUT: ./view_comfy.json)",
+    )
     return parser
 
 

@@ -30,7 +30,7 @@ class Row:
     """One field's controls."""
 
     field: Field
-    section: gr.Dropdown
+    section: gr.Radio
     order: gr.Number
     title: gr.Textbox
     group: gr.Textbox
@@ -63,11 +63,12 @@ def build_editor(
         with gr.Row():
             form_title = gr.Textbox(title, label="Form title", elem_id="edit-form-title")
             description = gr.Textbox("", label="Description", elem_id="edit-description")
-        rows = [_row(f, *start[f.key]) for f in fields]
         with gr.Row(elem_id="actions"):
             save = gr.Button("Save", variant="primary", elem_id="save")
+            hide_all = gr.Button("Hide all (start from an empty form)", elem_id="hide-all")
         status = gr.HTML("", elem_id="edit-status")
         download = gr.File(label="view_comfy.json", elem_id="edit-file", interactive=False)
+        rows = [_row(f, *start[f.key]) for f in fields]
 
         def saved(values: dict[Component, Any]) -> dict[Component, Any]:
             picks = _picks(rows, values)
@@ -87,6 +88,10 @@ def build_editor(
 
         inputs = {form_title, description, *(c for r in rows for c in r.components)}
         save.click(saved, inputs=inputs, outputs=[status, download], api_visibility="private")
+        sections = [r.section for r in rows]
+        hide_all.click(
+            lambda: ["hidden"] * len(sections), outputs=sections, api_visibility="private"
+        )
     return page
 
 
@@ -116,9 +121,9 @@ def _row(f: Field, section: str, order: int, title: str, group: str, help_text: 
     with gr.Group(elem_classes=["vc-node"]):
         gr.HTML(f'<div class="vc-node-title">{html.escape(where)}</div>')
         with gr.Row(equal_height=True):
-            section_box = gr.Dropdown(
+            section_box = gr.Radio(
                 SECTIONS, value=section, label="Show in", elem_id=f"edit-section-{eid}",
-                filterable=False, min_width=140, scale=2,
+                min_width=260, scale=3,
             )  # fmt: skip
             order_box = gr.Number(order, label="Order", elem_id=f"edit-order-{eid}", min_width=80, scale=1)  # fmt: skip
             title_box = gr.Textbox(title, label="Title", elem_id=f"edit-title-{eid}", scale=3)

@@ -45,7 +45,9 @@ def run_plain(scope, page) -> None:
 
 
 def test_view_comfy_json_shows_only_its_fields_and_a_run_sends_them(page, scripted):
-    scripted.replies += [Reply(201, {"Content-Type": "application/json"}, result_json().encode())] * 2
+    scripted.replies += [
+        Reply(201, {"Content-Type": "application/json"}, result_json().encode())
+    ] * 2
     settings = {"api_url": scripted.url, "client_id": "id", "client_secret": "s"}
     with running_app(CURATED, **settings) as (url, _):
         page.goto(url)
@@ -53,14 +55,22 @@ def test_view_comfy_json_shows_only_its_fields_and_a_run_sends_them(page, script
         basic = ["field-1-inputs-image", "field-5-inputs-blend_factor", "field-5-inputs-blend_mode"]
         assert field_ids(first) == [*basic, "field-3-inputs-value"]  # Advanced is closed
         text = first.inner_text()
-        for shown in ("Photo to edit", "Tint strength", "How much of the tint shows", "Colour seed"):
+        for shown in (
+            "Photo to edit",
+            "Tint strength",
+            "How much of the tint shows",
+            "Colour seed",
+        ):
             assert shown in text
         assert "Helper Text" not in text and "Sharpen radius" not in text
         advanced = first.locator("#advanced")
         advanced.get_by_text("Advanced").first.click()
         advanced.locator("#field-6-inputs-blur_radius").wait_for(timeout=TIMEOUT)
         assert field_ids(first) == [
-            *basic, "field-3-inputs-value", "field-6-inputs-blur_radius", "field-11-inputs-quality"
+            *basic,
+            "field-3-inputs-value",
+            "field-6-inputs-blur_radius",
+            "field-11-inputs-quality",
         ]
         quality = page.locator("#field-11-inputs-quality input").first
         quality.fill("70")

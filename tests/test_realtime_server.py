@@ -224,7 +224,8 @@ async def test_fire_and_forget_is_collected_in_camel_case_from_running_to_comple
             engine.gate.set()
             done = await until_completed(http, prompt_id)
             both = await results(http, prompt_id, "not-a-run", other)
-            body = (await httpx.AsyncClient().get(done["outputs"][0]["filepath"])).content
+            async with httpx.AsyncClient() as keyless:
+                body = (await keyless.get(done["outputs"][0]["filepath"])).content
     for entry in (running, done):
         assert set(entry) == CAMEL_KEYS
     assert running["completed"] is False and running["status"] != "success"

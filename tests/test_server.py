@@ -493,3 +493,23 @@ def test_runs_at_once_share_one_image_budget_and_wait_their_turn():
                 rest = list(lines)
     assert waited == "data: waiting for other runs to free memory"
     assert "event: prompt_result" in rest
+
+
+def test_a_node_error_names_the_file_but_not_the_servers_folders(tmp_path):
+    import threading
+
+    from viewcomfy_ui.server.engine import EngineError, InputFiles
+
+    uploads, shared = tmp_path / "run-7f3a" / "uploads", tmp_path / "input"
+    uploads.mkdir(parents=True)
+    shared.mkdir()
+    (shared / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)  # header, no image
+    workflow = {
+        "1": {"class_type": "LoadImage", "inputs": {"image": "broken.png"}},
+        "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "x"}},
+    }
+    with pytest.raises(EngineError) as error:
+        BuiltinEngine().run(workflow, InputFiles(uploads, shared), print, threading.Event())
+    message = str(error.value)
+    assert "node 1 (LoadImage)" in message and "broken.png" in message
+    assert str(tmp_path) not in message, "the server's folders stay private"

@@ -65,9 +65,11 @@ def build_editor(
             description = gr.Textbox("", label="Description", elem_id="edit-description")
         with gr.Row(elem_id="actions"):
             save = gr.Button("Save", variant="primary", elem_id="save")
-            hide_all = gr.Button("Hide all (start from an empty form)", elem_id="hide-all")
+            hide_all = gr.Button("Hide all", elem_id="hide-all")
         status = gr.HTML("", elem_id="edit-status")
-        download = gr.File(label="view_comfy.json", elem_id="edit-file", interactive=False)
+        download = gr.File(
+            label="view_comfy.json", elem_id="edit-file", interactive=False, visible=False
+        )
         rows = [_row(f, *start[f.key]) for f in fields]
 
         def saved(values: dict[Component, Any]) -> dict[Component, Any]:
@@ -84,7 +86,10 @@ def build_editor(
                 return {status: _note(f"Not saved: cannot write {out} ({exc.strerror or exc}).")}
             shown = sum(not p.advanced for p in picks)
             note = f"Saved {out}: {shown} basic and {len(picks) - shown} advanced fields."
-            return {status: _note(note, ok=True), download: str(out.resolve())}
+            return {
+                status: _note(note, ok=True),
+                download: gr.update(value=str(out.resolve()), visible=True),
+            }
 
         inputs = {form_title, description, *(c for r in rows for c in r.components)}
         save.click(saved, inputs=inputs, outputs=[status, download], api_visibility="private")

@@ -135,11 +135,12 @@ def _forms(path: Path) -> list[_Form]:
 
 def _choose(forms: Sequence[_Form], pages: Sequence[gr.Blocks], title: str | None) -> gr.Blocks:
     """Several workflows: one tab each, so the user picks one on the page."""
-    blocks = gr.Blocks(title=title or forms[0].title, fill_width=True)
-    with blocks as page, gr.Tabs(elem_id="workflows"):
-        for i, (form, own) in enumerate(zip(forms, pages, strict=True)):
-            with gr.Tab(form.title, id=i, elem_id=f"workflow-{i}"):
-                own.render()
+    with gr.Blocks(title=title or forms[0].title, fill_width=True) as page:
+        gr.HTML(f'<div class="vc-banner">{len(forms)} workflows in this file: pick one.</div>')
+        with gr.Tabs(elem_id="workflows"):
+            for i, (form, own) in enumerate(zip(forms, pages, strict=True)):
+                with gr.Tab(form.title, id=i, elem_id=f"workflow-{i}"):
+                    own.render()
     return page
 
 

@@ -197,3 +197,34 @@ def test_writing_keeps_the_format_viewcomfy_reads():
     assert (item["key"], item["valueType"], item["value"]) == ("1-inputs-image", "image", None)
     original = copy.deepcopy(workflow.api)
     assert data["workflows"][0]["workflowApiJSON"] == original
+
+
+def test_the_app_refuses_a_bad_file_in_one_line(tmp_path, capsys):
+    from viewcomfy_ui.ui.main import main
+
+    data = _data()
+    data["workflows"][0]["viewComfyJSON"]["inputs"][0]["inputs"][0]["valueType"] = "colour"
+    bad = tmp_path / "view_comfy.json"
+    bad.write_text(json.dumps(data))
+    assert main(["--workflow", str(bad)]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1
+    assert "view_comfy.json workflows[0] viewComfyJSON.inputs[0].inputs[0]" in error
+    assert "unknown valueType 'colour'" in error
+
+
+def test_editing_a_curated_file_starts_from_its_picks():
+    from viewcomfy_ui.ui.editor import _start
+
+    curated = load_view_comfy(TWO)[0]
+    start = _start(infer_fields(curated.workflow), curated.fields())
+    assert start["1-inputs-image"] == (
+        "basic",
+        1,
+        "Photo to edit",
+        "Your photo",
+        "A portrait works best",
+    )
+    assert start["6-inputs-blur_radius"][:3] == ("advanced", 5, "Blur radius")
+    assert start["8-inputs-alpha"][0] == "hidden"
+    assert start["8-inputs-alpha"][1] > 6

@@ -228,3 +228,16 @@ def test_editing_a_curated_file_starts_from_its_picks():
     assert start["6-inputs-blur_radius"][:3] == ("advanced", 5, "Blur radius")
     assert start["8-inputs-alpha"][0] == "hidden"
     assert start["8-inputs-alpha"][1] > 6
+
+
+def test_a_linked_input_takes_the_curated_default_or_is_refused():
+    data = _data()
+    api = data["workflows"][0]["workflowApiJSON"]
+    api["4"]["inputs"]["width"] = ["2", 0]  # now a link: inference leaves it out
+    item = data["workflows"][0]["viewComfyJSON"]["inputs"][0]["inputs"][0]
+    item.update(key="4-inputs-width", valueType="number", value=320)
+    field = _one(data)[0]
+    assert (field.key, field.kind, field.value) == ("4-inputs-width", "int", 320)
+    item["value"] = None
+    with pytest.raises(WorkflowError, match="4-inputs-width: this input holds no value"):
+        _one(data)

@@ -182,12 +182,18 @@ def curated_fields(
 
 
 def _bare_field(key: str, workflow: Workflow, item: Mapping[str, Any]) -> Field:
-    """A field inference left out (e.g. a list value): typed by its value."""
+    """A field inference left out (e.g. a linked input): typed by its value, or the curated
+    default when the workflow holds none (an untouched run then keeps the workflow's link)."""
     node_id, name = split_key(key)
     node = (workflow.api or {})[node_id]
     value = node["inputs"][name]
     if value is None or is_link(value) or isinstance(value, Mapping | list):
         value = item.get("value")
+    if value is None or isinstance(value, Mapping | list):
+        raise WorkflowError(
+            f"{key}: this input holds no value a form can show (a link, a list or nothing) and "
+            "the field gives none; remove the field or give it a 'value'"
+        )
     kind = "bool" if isinstance(value, bool) else "float" if is_number(value) else "text"
     if isinstance(value, int) and not isinstance(value, bool):
         kind = "int"
@@ -225,6 +231,7 @@ def _typed(field: Field, value_type: str, item: Mapping[str, Any]) -> Field:
             o.get("value", o.get("label")) if isinstance(o, Mapping) else o
             for o in item.get("options") or []
         ]
+        options = [o for o in options if isinstance(o, str | int | float)]
         if options and value not in options:
             options.insert(0, value)  # the workflow's own value is never refused
         choices = tuple(dict.fromkeys(options)) or field.choices

@@ -278,8 +278,7 @@ class RunHandler:
             yield shown
 
     def cancelled(self) -> dict[Component, Any]:
-        done = st.Status("cancelled", "Cancelled. Ready to run again.")
-        return {self.results.status: done.html(), **self.buttons(True)}
+        return {self.results.status: st.cancelled().html(), **self.buttons(True)}
 
     def buttons(self, finished: bool) -> dict[Component, Any]:
         return {

@@ -194,7 +194,7 @@ def test_params_cli_reports_bad_file_in_one_line(tmp_path):
 
 LAYERS = [
     {"errors"},
-    {"workflow", "nodespecs", "fields", "arrange", "demo"},
+    {"workflow", "nodespecs", "fields", "arrange", "curated", "demo"},
     {"models", "api", "client", "outputs", "object_info"},
     {"progress"},
     {"server"},

@@ -3,6 +3,7 @@
 Layers, each importing only those before it:
   errors                       - the exception hierarchy (imports nothing)
   workflow, nodespecs, fields  - the workflow model and form-field inference (pure)
+  arrange, curated               (and the order of forms, curated or not)
   models, api, client/, outputs, object_info
                                - the ViewComfy client (HTTP + SSE + socket.io), saving its
                                  outputs (decoded or streamed from links), node declarations

@@ -53,6 +53,7 @@ class AppConfig:
     keep_outputs: float = 7200.0  # seconds a run's folder is kept, even if its session never ends
     data_dir: Path | None = None  # run history (SQLite + files); None: no history
     history_max_bytes: int = 5 << 30
+    edit: Path | None = None  # author mode: where the curated form is saved
 
 
 class ConfigError(ValueError):
@@ -96,6 +97,7 @@ def parse_config(
         keep_outputs=args.keep_outputs * 60.0,
         data_dir=args.data_dir,
         history_max_bytes=int(args.history_max_gb * (1 << 30)),
+        edit=args.edit,
     )
 
 
@@ -112,7 +114,7 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
 
     flag(
         "--workflow", "VIEWCOMFY_WORKFLOW", "API-format workflow_api.json (or its flattened "
-        "parameters); default: the bundled demo", str(DEMO_WORKFLOW), type=Path,
+        "parameters, or ViewComfy's curated view_comfy.json); default: the bundled demo", str(DEMO_WORKFLOW), type=Path,
     )  # fmt: skip
     flag("--api-url", "VIEWCOMFY_API_URL", "ViewComfy endpoint URL; default: the local engine", type=_url)  # fmt: skip
     flag(
@@ -164,6 +166,15 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         "--history-max-gb", "VIEWCOMFY_HISTORY_MAX_GB", "the history's files stay under this "
         "size, the oldest runs removed first (default 5)", "5", type=_positive_float, metavar="GB",
     )  # fmt: skip
+    parser.add_argument(
+        "--edit",
+        nargs="?",
+        const=Path("view_comfy.json"),
+        type=Path,
+        metavar="OUT",
+        help="author mode: pick, rename, reorder and group the fields, and save them as a "
+        "view_comfy.json that ViewComfy's app loads too (default OUT: ./view_comfy.json)",
+    )
     return parser
 
 

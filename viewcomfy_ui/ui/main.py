@@ -7,15 +7,16 @@ import secrets
 import socket
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
+from ..curated import CuratedWorkflow, load_view_comfy, sniff_view_comfy
 from ..demo import DEMO_INPUTS
 from ..errors import ViewComfyError
-from ..fields import MEDIA_KINDS, infer_fields
+from ..fields import MEDIA_KINDS, Field, infer_fields
 from ..history import HistoryStore
 from ..object_info import load_object_info
 from ..server import BackgroundServer, ServerConfig, start_background_server
@@ -23,6 +24,7 @@ from ..server.cli import make_engine
 from ..server.engine import find_inside
 from ..workflow import Workflow, load_workflow
 from .config import AppConfig, ConfigError, parse_config
+from .editor import build_editor
 from .history import HistoryContext
 from .page import LAUNCH_STYLE, OUTPUT_ROOT, build_page
 from .runner import Endpoint, FolderSweeper
@@ -60,7 +62,8 @@ class App:
 
 def create_app(config: AppConfig) -> App:
     """Everything but launching: raises ViewComfyError/ConfigError with a one-line reason."""
-    workflow = load_workflow(config.workflow)
+    forms = _forms(config.workflow)
+    workflow = forms[0].workflow
     input_dir = _input_dir(config.workflow)
     object_info = load_object_info(config.object_info) if config.object_info else None
     server = None
@@ -98,19 +101,65 @@ def create_app(config: AppConfig) -> App:
             url=server.url, local=True, description=description, protocol=config.protocol,
             gateway_url=server.url if config.protocol == "realtime" else None,
         )  # fmt: skip
-    fields = infer_fields(workflow, object_info)
-    title = config.title or _title(workflow)
     history = _history(config)
-    page = build_page(
-        fields, endpoint, title=title, default_files=_default_files(fields, input_dir),
-        history=history,
-    )  # fmt: skip
+    if config.edit is not None:
+        fields = infer_fields(workflow, object_info)
+        chosen = forms[0].fields(object_info) if forms[0].curated else None
+        title = config.title or forms[0].title
+        page = build_editor(workflow, fields, config.edit, title=title, chosen=chosen)
+    else:
+        pages = []
+        for i, form in enumerate(forms):
+            fields = form.fields(object_info)
+            own = replace(endpoint, workflow_api=form.workflow.api) if i else endpoint
+            title = config.title if config.title and len(forms) == 1 else form.title
+            default_files = _default_files(fields, input_dir)
+            pages.append(
+                build_page(
+                    fields, own, title=title, default_files=default_files,
+                    history=None if i else history,  # one #history per page: the first form's
+                )
+            )  # fmt: skip
+        page = pages[0] if len(pages) == 1 else _choose(forms, pages, config.title)
     page.queue(default_concurrency_limit=config.concurrency)
     sweeper = FolderSweeper(OUTPUT_ROOT, max_age=config.keep_outputs).start()
     return App(
         page=page, endpoint=endpoint, config=config, sweeper=sweeper, local_server=server,
         history=history,
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Form:
+    """One form to show: a plain workflow (inferred fields) or a curated one."""
+
+    title: str
+    workflow: Workflow
+    curated: CuratedWorkflow | None = None
+
+    def fields(self, object_info: Any) -> list[Field]:
+        if self.curated is not None:
+            return self.curated.fields(object_info)
+        return infer_fields(self.workflow, object_info)
+
+
+def _forms(path: Path) -> list[_Form]:
+    """The forms of a workflow file: one, or one per workflow of a ``view_comfy.json``."""
+    if sniff_view_comfy(path):
+        return [_Form(c.title, c.workflow, c) for c in load_view_comfy(path)]
+    workflow = load_workflow(path)
+    return [_Form(_title(workflow), workflow)]
+
+
+def _choose(forms: Sequence[_Form], pages: Sequence[gr.Blocks], title: str | None) -> gr.Blocks:
+    """Several workflows: one tab each, so the user picks one on the page."""
+    with gr.Blocks(title=title or forms[0].title, fill_width=True) as page:
+        gr.HTML(f'<div class="vc-banner">{len(forms)} workflows in this file: pick one.</div>')
+        with gr.Tabs(elem_id="workflows"):
+            for i, (form, own) in enumerate(zip(forms, pages, strict=True)):
+                with gr.Tab(form.title, id=i, elem_id=f"workflow-{i}"):
+                    own.render()
+    return page
 
 
 def main(argv: Sequence[str] | None = None) -> int:

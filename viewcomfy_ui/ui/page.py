@@ -133,7 +133,7 @@ def _form_widgets(fields: Sequence[Field], default_files: dict[str, Path]) -> li
             else gr.Column()
         )
         with container:
-            for _, group in groupby(chosen, key=lambda f: f.node_id):
+            for _, group in groupby(chosen, key=lambda f: f.group or f.node_id):
                 group = list(group)
                 with gr.Group(elem_classes=["vc-node"]):
                     gr.HTML(f'<div class="vc-node-title">{html.escape(group[0].node_title)}</div>')

@@ -18,6 +18,7 @@ import httpx
 
 from ..api import DEFAULT_GATEWAY, Protocol
 from ..demo import DEMO_WORKFLOW
+from ..server.cli import port_number
 
 PROTOCOLS: tuple[Protocol, ...] = ("realtime", "sse")
 MAX_FILE_SIZE = "200mb"
@@ -141,7 +142,7 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         "--host", "GRADIO_SERVER_NAME", "interface to listen on (default 127.0.0.1; 0.0.0.0 on a "
         "Space)", "0.0.0.0" if on_space else "127.0.0.1",
     )  # fmt: skip
-    flag("--port", "GRADIO_SERVER_PORT", "port (default 7860; 0: any free port)", "7860", type=_port)  # fmt: skip
+    flag("--port", "GRADIO_SERVER_PORT", "port (default 7860; 0: any free port)", "7860", type=port_number)  # fmt: skip
     flag(
         "--concurrency", "VIEWCOMFY_CONCURRENCY", "runs at once across all visitors (default 4)",
         "4", type=_positive_int, metavar="N",
@@ -216,14 +217,6 @@ def _protocol(text: str) -> Protocol:
     if value not in PROTOCOLS:
         raise argparse.ArgumentTypeError(f"must be realtime or sse, not {text[:40]!r}")
     return value  # type: ignore[return-value]
-
-
-def _port(text: str) -> int:
-    if not text.strip().isdigit() or int(text) > 65535:
-        raise argparse.ArgumentTypeError(
-            f"must be a port number from 1 to 65535 (or 0 for any free port), not {text[:20]!r}"
-        )
-    return int(text)
 
 
 def _positive_int(text: str) -> int:

@@ -390,3 +390,17 @@ def test_force_input_declarations_are_connections_not_fields():
     assert "1-inputs-caption" not in keys and "1-inputs-text" in keys
     shown = {"2": {"class_type": "ShowText|pysssss", "inputs": {"text": "shown, not edited"}}}
     assert infer_fields(shown) == [], "a display-only node's text is not an input"
+
+
+def test_load_image_whose_mask_is_used_gets_the_mask_editor():
+    """sd15_inpainting: LoadImage #20's MASK (output 1) feeds VAEEncodeForInpaint.mask."""
+    workflow = load_workflow(FIXTURES / "sd15_inpainting.json")
+    image = by_key(infer_fields(workflow))["20-inputs-image"]
+    assert image.kind == "image-mask" and not image.advanced
+    unused = {k: v for k, v in workflow.api.items() if k != "26"}  # nothing reads the mask
+    assert by_key(infer_fields(unused))["20-inputs-image"].kind == "image"
+    miswired = {  # a STRING input does not take a mask
+        "1": {"class_type": "LoadImage", "inputs": {"image": "a.png"}},
+        "2": {"class_type": "StringConcatenate", "inputs": {"string_a": "x", "string_b": ["1", 1]}},
+    }
+    assert by_key(infer_fields(miswired))["1-inputs-image"].kind == "image"

@@ -32,6 +32,7 @@ SEED_MAX = 2**64 - 1
 SEED_MODES = ("randomize", "fixed", "increment", "decrement")  # ComfyUI's control_after_generate
 SEED_NAME = re.compile(r"(^|[_\s])seed($|[_\s\d])", re.IGNORECASE)  # seed, noise_seed, "Tint seed"
 PASS_THROUGH_CLASSES = {"Reroute"}
+MASK_SOURCE = "LoadImage"  # its output 1 is the upload's alpha as a MASK
 TITLE_MARKER = re.compile(r"(VC_BASIC|VC_ADV)(?:\s+|$)")
 
 UI_ONLY_INPUTS = {
@@ -134,6 +135,8 @@ def infer_fields(
                 seedlike = _primitive_is_seed(node, consumers)
             rules = _Rules(spec.category if spec else "", seedlike, bool(object_info))
             made = _field(node, name, value, declared, rules)
+            if made is not None and made.kind == "image" and _mask_is_used(node, nodes, specs):
+                made = replace(made, kind="image-mask")
             if made is not None:
                 fields.append(made)
     fields = _finish_labels(fields, nodes, specs, consumers)
@@ -231,6 +234,21 @@ def _consumers(nodes: Mapping[str, _Node]) -> dict[str, list[tuple[_Node, str]]]
             if is_link(value):
                 consumers.setdefault(value[0], []).append((node, name))
     return consumers
+
+
+def _mask_is_used(node: _Node, nodes: Mapping[str, _Node], specs: NodeSpecs) -> bool:
+    """A ``LoadImage`` whose MASK output (index 1) feeds an input that takes a mask: the user
+    paints it (an input declared with another type, e.g. a miswired STRING, does not count)."""
+    if node.class_type != MASK_SOURCE:
+        return False
+    for other in nodes.values():
+        spec = specs.get(other.class_type)
+        for name, value in other.inputs.items():
+            if is_link(value) and value[0] == node.node_id and value[1] == 1:
+                declared = spec.inputs.get(name) if spec else None
+                if declared is None or declared.type in ("MASK", "*"):
+                    return True
+    return False
 
 
 def _primitive_spec(own: InputSpec | None, target: InputSpec | None) -> InputSpec | None:

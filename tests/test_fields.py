@@ -104,6 +104,8 @@ def test_float_noise_is_cleared_for_display():
         {"3": {"class_type": "KSampler", "inputs": {"denoise": 0.2700000000000001}}}
     )
     assert field.value == 0.27
+    [exact] = infer_fields({"1": {"class_type": "MyNode", "inputs": {"a": 6.283185307179586}}})
+    assert exact.value == 6.283185307179586, "a real value's digits are not noise"
 
 
 def test_corrupted_export_is_flagged_not_crashed():
@@ -243,7 +245,8 @@ def test_saved_seed_mode_is_kept():
 def test_saved_values_outside_a_range_are_kept_and_said_quietly():
     workflow = {
         "1": {"class_type": "KSampler", "inputs": {"steps": 0}},
-        "2": {"class_type": "VHS_LoadVideo", "inputs": {"custom_width": 0, "custom_height": 512}},
+        "2": {"class_type": "MyVideoLoader", "inputs": {"custom_width": 0, "custom_height": 512}},
+        "3": {"class_type": "VHS_LoadVideo", "inputs": {"custom_width": 0}},
     }
     fields = by_key(infer_fields(workflow))
     steps = fields["1-inputs-steps"]
@@ -251,6 +254,8 @@ def test_saved_values_outside_a_range_are_kept_and_said_quietly():
     width, height = fields["2-inputs-custom_width"], fields["2-inputs-custom_height"]
     assert width.minimum is None and width.warning is None, "a wrong guess is dropped, not shown"
     assert height.minimum == 1
+    vhs = fields["3-inputs-custom_width"]  # the pack's bundled declaration: 0 means "as saved"
+    assert vhs.minimum == 0 and vhs.warning is None
 
 
 def test_warnings_claim_a_server_only_when_one_was_consulted():
@@ -288,7 +293,7 @@ def test_internal_knobs_go_to_advanced_and_at_most_25_fields_are_open():
     }  # fmt: skip
     workflow = {
         "1": {"class_type": "MyNode", "inputs": knobs},
-        "2": {"class_type": "ShowText|pysssss", "inputs": {"text": "shown, not edited"}},
+        "2": {"class_type": "ShowTextMine", "inputs": {"text": "shown, not edited"}},
         "3": {"class_type": "Many", "inputs": {f"knob_{i}": i for i in range(40)}},
     }
     fields = by_key(infer_fields(workflow))
@@ -336,3 +341,66 @@ def test_two_prompts_of_one_encoder_get_distinct_labels():
     labels = {f.input_name: f.label for f in infer_fields(workflow)}
     assert labels["clip_l"] == "Negative CLIP-L prompt"
     assert labels["t5xxl"] == "Negative T5-XXL prompt"
+
+
+def test_bundled_custom_node_declarations_without_a_server():
+    workflow = {
+        "1": {"class_type": "VHS_LoadVideo", "inputs": {"video": "clip.mp4", "frame_load_cap": 0}},
+        "2": {"class_type": "VHS_VideoCombine", "inputs": {"frame_rate": 8, "format": "video/h264-mp4"}},
+    }  # fmt: skip
+    fields = by_key(infer_fields(workflow))
+    assert fields["1-inputs-video"].kind == "video"
+    assert (
+        fields["2-inputs-frame_rate"].kind == "float" and fields["2-inputs-frame_rate"].value == 8
+    )
+    fmt = fields["2-inputs-format"]
+    assert fmt.kind == "choice" and "image/gif" in fmt.choices and fmt.warning is None
+
+
+def test_open_choice_lists_take_any_value_without_a_warning():
+    """A model list empty on the server that built the bundled data says nothing of a value."""
+    workflow = {"1": {"class_type": "VHS_LoadVideo", "inputs": {"video": "never_seen.mp4"}}}
+    workflow["2"] = {"class_type": "IPAdapterModelLoader", "inputs": {"ipadapter_file": "ip-plus"}}
+    for f in infer_fields(workflow):
+        assert f.allow_custom and f.warning is None, f.key
+        assert f.kind == "video" or f.value in f.choices
+
+
+def test_frontend_only_inputs_are_not_fields_but_newer_inputs_are():
+    workflow = {
+        "1": {"class_type": "ImageScaleToTotalPixels", "inputs": {"megapixels": 1.0, "resolution_steps": 64}},
+        "2": {"class_type": "SaveAudioMP3", "inputs": {"filename_prefix": "a", "audioUI": "", "bitrate": "V0"}},
+        "3": {"class_type": "SaveVideo", "inputs": {"filename_prefix": "v", "video-preview": ""}},
+        "4": {"class_type": "PreviewAny", "inputs": {"preview": "", "previewMode": None}},
+        "5": {"class_type": "CreateVideo", "inputs": {"fps": 24, "bit_depth": 8}},
+        "6": {"class_type": "RegexReplace", "inputs": {"pattern": "\\d+"}},
+        "7": {"class_type": "SaveGLB", "inputs": {"filename_prefix": "m", "image": ""}},
+    }  # fmt: skip
+    keys = {f.key for f in infer_fields(workflow)}
+    assert keys == {
+        "1-inputs-megapixels", "2-inputs-filename_prefix", "2-inputs-bitrate",
+        "3-inputs-filename_prefix", "5-inputs-fps", "5-inputs-bit_depth", "6-inputs-pattern",
+        "7-inputs-filename_prefix",
+    }  # fmt: skip
+
+
+def test_force_input_declarations_are_connections_not_fields():
+    workflow = {"1": {"class_type": "AddLabel", "inputs": {"caption": "hello", "text": "x"}}}
+    keys = {f.key for f in infer_fields(workflow)}
+    assert "1-inputs-caption" not in keys and "1-inputs-text" in keys
+    shown = {"2": {"class_type": "ShowText|pysssss", "inputs": {"text": "shown, not edited"}}}
+    assert infer_fields(shown) == [], "a display-only node's text is not an input"
+
+
+def test_load_image_whose_mask_is_used_gets_the_mask_editor():
+    """sd15_inpainting: LoadImage #20's MASK (output 1) feeds VAEEncodeForInpaint.mask."""
+    workflow = load_workflow(FIXTURES / "sd15_inpainting.json")
+    image = by_key(infer_fields(workflow))["20-inputs-image"]
+    assert image.kind == "image-mask" and not image.advanced
+    unused = {k: v for k, v in workflow.api.items() if k != "26"}  # nothing reads the mask
+    assert by_key(infer_fields(unused))["20-inputs-image"].kind == "image"
+    miswired = {  # a STRING input does not take a mask
+        "1": {"class_type": "LoadImage", "inputs": {"image": "a.png"}},
+        "2": {"class_type": "StringConcatenate", "inputs": {"string_a": "x", "string_b": ["1", 1]}},
+    }
+    assert by_key(infer_fields(miswired))["1-inputs-image"].kind == "image"

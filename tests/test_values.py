@@ -222,3 +222,17 @@ def test_untouched_run_sends_only_real_seeds_on_every_corpus_workflow():
                 for f in fields:
                     if f.kind == "seed" and f.input_name == "value":  # a primitive
                         assert feeds_a_seed(workflow, f.node_id), (path.name, f.key)
+
+
+def test_one_is_number_and_a_result_with_an_infinite_time_is_still_refused():
+    from viewcomfy_ui import models, workflow
+    from viewcomfy_ui.errors import MalformedResultError
+
+    assert models.is_number is workflow.is_number, "one definition of a number"
+    for bad in (float("inf"), float("nan")):
+        with pytest.raises(MalformedResultError, match="not a finite number"):
+            models.PromptResult.from_json({"prompt_id": "p", "execution_time_seconds": bad})
+    assert models.PromptResult.from_json({"execution_time_seconds": 2}).execution_time_seconds == 2
+    assert (
+        models.PromptResult.from_json({"execution_time_seconds": True}).execution_time_seconds == 0
+    )

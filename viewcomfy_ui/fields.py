@@ -1,7 +1,7 @@
 """Form fields inferred from a workflow's parameters. Pure: no I/O.
 
-Types come from node declarations first (a live ``/object_info``, else the bundled core spec),
-and from name/value rules for custom nodes (see ``docs/form-inference.md`` in shared/, R01-R51).
+Types come from node declarations first (a live ``/object_info``, else the bundled core and
+custom node pack declarations), and from name/value rules for the rest (see ``docs/form-inference.md`` in shared/, R01-R51).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .arrange import arrange
-from .nodespecs import InputSpec, NodeSpecs, core_specs
+from .nodespecs import InputSpec, NodeSpec, NodeSpecs, bundled_specs, core_specs
 from .workflow import (
     CONTEXT_SUFFIX,
     INPUTS_SEPARATOR,
@@ -27,17 +27,21 @@ from .workflow import (
 )
 
 FieldKind = str  # the name of a kind registered in ui/kinds.py: "text", "seed", "image", ...
-MEDIA_KINDS = ("image", "image-mask", "video", "audio")  # the upload kinds  # the upload kinds
+MEDIA_KINDS = ("image", "image-mask", "video", "audio")  # the upload kinds
 SEED_MAX = 2**64 - 1
 SEED_MODES = ("randomize", "fixed", "increment", "decrement")  # ComfyUI's control_after_generate
 SEED_NAME = re.compile(r"(^|[_\s])seed($|[_\s\d])", re.IGNORECASE)  # seed, noise_seed, "Tint seed"
 PASS_THROUGH_CLASSES = {"Reroute"}
+MASK_SOURCE = "LoadImage"  # its output 1 is the upload's alpha as a MASK
 TITLE_MARKER = re.compile(r"(VC_BASIC|VC_ADV)(?:\s+|$)")
 
 UI_ONLY_INPUTS = {
     "upload", "choose file to upload", "video-preview", "control_after_generate",
-    "preview", "previewMode", "image_upload", "audio_upload", "video_upload",
-}  # fmt: skip
+    "preview", "previewMode", "image_upload", "audio_upload", "video_upload", "audioUI",
+}  # fmt: skip  # widgets the frontend adds beside a node's inputs (upload buttons, previews)
+# Undeclared inputs of declared classes whose value no rule can tell from a real one (an int):
+# ComfyUI's frontend saves `resolution_steps` with ImageScaleToTotalPixels (issue 11 §5).
+FRONTEND_ONLY = {("ImageScaleToTotalPixels", "resolution_steps")}
 PRIMITIVE_CLASSES = {
     "PrimitiveString", "PrimitiveStringMultiline", "PrimitiveInt", "PrimitiveFloat",
     "PrimitiveBoolean", "PrimitiveNode",
@@ -114,15 +118,18 @@ def infer_fields(
 
     `params` is the flattened parameters (``flatten(workflow)``), an API-format workflow, or a
     loaded `Workflow`. With `object_info` (a ComfyUI ``/object_info`` dict) kinds, ranges and
-    choices follow its declarations exactly; otherwise the bundled core spec is used.
+    choices follow its declarations exactly; otherwise the bundled core and custom node pack
+    declarations are used.
     """
-    specs = NodeSpecs.from_object_info(object_info) if object_info else core_specs()
+    specs = NodeSpecs.from_object_info(object_info) if object_info else bundled_specs()
     nodes = _nodes(params, specs)
     consumers = _consumers(nodes)
     fields: list[Field] = []
     for node in nodes.values():
         spec = specs.get(node.class_type)
         for name, value in node.inputs.items():
+            if _is_ui_artefact(node.class_type, name, value, spec):
+                continue
             declared = spec.inputs.get(name) if spec else None
             seedlike = is_seed_name(name)
             if node.class_type in PRIMITIVE_CLASSES and name == "value":
@@ -130,6 +137,8 @@ def infer_fields(
                 seedlike = _primitive_is_seed(node, consumers)
             rules = _Rules(spec.category if spec else "", seedlike, bool(object_info))
             made = _field(node, name, value, declared, rules)
+            if made is not None and made.kind == "image" and _mask_is_used(node, nodes, specs):
+                made = replace(made, kind="image-mask")
             if made is not None:
                 fields.append(made)
     fields = _finish_labels(fields, nodes, specs, consumers)
@@ -145,6 +154,20 @@ def infer_fields(
         for node in nodes.values()
     }
     return arrange(fields, reads)
+
+
+def _is_ui_artefact(class_type: str | None, name: str, value: Any, spec: NodeSpec | None) -> bool:
+    """An input the frontend saved that no node reads: an upload button, a preview, a seed
+    control, or (for a class the declarations know) an undeclared input holding nothing.
+
+    Other undeclared inputs with a value (``CreateVideo.bit_depth``, ``RegexReplace.pattern``)
+    stay fields: they are real inputs of a newer or older ComfyUI than the declarations'.
+    """
+    if name in UI_ONLY_INPUTS or (class_type, name) in FRONTEND_ONLY:
+        return True
+    if spec is None or name in spec.inputs:
+        return False
+    return value is None or value == ""
 
 
 # --- nodes from params -----------------------------------------------------------------------
@@ -215,6 +238,21 @@ def _consumers(nodes: Mapping[str, _Node]) -> dict[str, list[tuple[_Node, str]]]
     return consumers
 
 
+def _mask_is_used(node: _Node, nodes: Mapping[str, _Node], specs: NodeSpecs) -> bool:
+    """A ``LoadImage`` whose MASK output (index 1) feeds an input that takes a mask: the user
+    paints it (an input declared with another type, e.g. a miswired STRING, does not count)."""
+    if node.class_type != MASK_SOURCE:
+        return False
+    for other in nodes.values():
+        spec = specs.get(other.class_type)
+        for name, value in other.inputs.items():
+            if is_link(value) and value[0] == node.node_id and value[1] == 1:
+                declared = spec.inputs.get(name) if spec else None
+                if declared is None or declared.type in ("MASK", "*"):
+                    return True
+    return False
+
+
 def _primitive_spec(own: InputSpec | None, target: InputSpec | None) -> InputSpec | None:
     """A primitive takes the range and choices of what it feeds, and keeps its seed control."""
     if target is None or own is None:
@@ -272,8 +310,10 @@ class _Rules:
 def _field(
     node: _Node, name: str, value: Any, declared: InputSpec | None, rules: _Rules
 ) -> Field | None:
-    if name in UI_ONLY_INPUTS or value is None or isinstance(value, Mapping | list):
+    if value is None or isinstance(value, Mapping | list):
         return None
+    if declared is not None and declared.options.get("forceInput"):
+        return None  # a connection the frontend shows as a socket, never a widget
     base = Field(
         key=param_key(node.node_id, name),
         kind="text",
@@ -313,19 +353,23 @@ def _from_declaration(field: Field, spec: InputSpec, rules: _Rules) -> Field | N
     if spec.type == "COMBO":
         choices = tuple(spec.choices or ())
         model = _is_model_name(field.input_name, value)
+        open_list = spec.open_choices  # files that differ per server: any value may be right
         warning = None
         if choices and value not in choices:
             if not isinstance(value, str | int | float) or isinstance(value, bool):
                 return None
-            if rules.consulted:
+            if rules.consulted and not open_list:
                 warning = f"{value!r} is not one of this node's choices on the server (kept)"
-            elif not model:  # model lists differ per server: the bundled one says nothing
+            elif not (
+                model or open_list
+            ):  # model lists differ per server: bundled ones say nothing
                 warning = f"{value!r} is not one of ComfyUI's usual choices here (kept)"
             choices = (value, *choices)
         elif not choices:
             choices = (value,)
         return replace(
-            field, kind="choice", choices=choices, allow_custom=model or bool(warning),
+            field, kind="choice", choices=choices,
+            allow_custom=model or open_list or bool(warning),
             warning=warning,
         )  # fmt: skip
     if spec.type == "BOOLEAN":
@@ -446,7 +490,8 @@ def _is_model_name(name: str, value: Any) -> bool:
 def _rounded(value: float, precision: Any) -> float:
     """`value` rounded as the declaration says, else only cleared of float noise (0.27000000001)."""
     if not isinstance(precision, int | float) or isinstance(precision, bool) or precision <= 0:
-        return float(f"{value:.12g}")
+        cleared = float(f"{value:.12g}")  # noise is a few units in the last place, not 2*pi's tail
+        return cleared if abs(cleared - value) <= 4 * math.ulp(value) else value
     decimals = max(0, -math.floor(math.log10(precision)))
     return round(value, decimals)
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from .client.storage import stream_to
 from .errors import MalformedResultError
+from .workflow import is_number
 
 
 @dataclass
@@ -86,7 +87,7 @@ class PromptResult:
         if not isinstance(outputs, list):
             raise MalformedResultError("the prompt result's 'outputs' is not a list")
         seconds = obj.get("execution_time_seconds")
-        if is_number(seconds) and not math.isfinite(seconds):
+        if isinstance(seconds, float) and not math.isfinite(seconds):
             raise MalformedResultError(
                 "the prompt result's 'execution_time_seconds' is not a finite number"
             )
@@ -123,8 +124,3 @@ class PromptResult:
                 ],
             }
         )
-
-
-def is_number(value: Any) -> bool:
-    """An int or float, not a bool."""
-    return isinstance(value, int | float) and not isinstance(value, bool)

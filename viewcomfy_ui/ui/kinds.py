@@ -216,7 +216,7 @@ class Int(Kind):
         checked by `validate` (naming the field), never by Gradio, so a number box gets none."""
         low, high, step = f.minimum, f.maximum, f.step or self.default_step
         span = high - low if low is not None and high is not None else None
-        if span is not None and span <= self.slider_range and low <= f.value <= high:
+        if span is not None and 0 < span <= self.slider_range and low <= f.value <= high:
             slider = range_slider(minimum=low, maximum=high, step=step, value=f.value, **common)
             return FieldWidget(f, self, slider)
         if self.name == "int" and abs(f.value) > JS_SAFE_INT:  # the browser would round it

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -45,6 +46,7 @@ def launched():
     for app in apps:
         app.page.close()
         app.close()
+    gc.collect()  # Gradio leaves event loops unclosed: finalize them here, not mid-import
 
 
 def test_port_zero_serves_on_a_free_port_and_uploads_are_capped(launched):
@@ -57,7 +59,7 @@ def test_port_zero_serves_on_a_free_port_and_uploads_are_capped(launched):
     assert big.status_code == 413
 
 
-def test_old_run_folders_are_removed_even_if_their_session_never_ends(launched):
+def test_old_run_folders_are_removed_even_if_their_session_never_ends():
     OUTPUT_ROOT.mkdir(parents=True, exist_ok=True)
     old, fresh = OUTPUT_ROOT / "run-test-abandoned", OUTPUT_ROOT / "run-test-fresh"
     for folder in (old, fresh):
@@ -66,9 +68,10 @@ def test_old_run_folders_are_removed_even_if_their_session_never_ends(launched):
     hours_ago = time.time() - 3 * 3600
     os.utime(old, (hours_ago, hours_ago))
     try:
-        app, _ = launched(keep_outputs=3600.0)
-        app.sweeper.stop()  # it sweeps once before its first wait, so this is deterministic
-        assert not old.exists() and fresh.exists()
+        app = create_app(AppConfig(workflow=DEMO_WORKFLOW, api_url=None, keep_outputs=3600.0))
+        app.close()  # it sweeps once before its first wait, so this is deterministic
+        gc.collect()  # Gradio leaves event loops unclosed: finalize them here, not mid-import
+        assert not old.exists() and fresh.exists()  # swept when the app was created
     finally:
         for folder in (old, fresh):
             shutil.rmtree(folder, ignore_errors=True)

@@ -513,3 +513,49 @@ def test_a_node_error_names_the_file_but_not_the_servers_folders(tmp_path):
     message = str(error.value)
     assert "node 1 (LoadImage)" in message and "broken.png" in message
     assert str(tmp_path) not in message, "the server's folders stay private"
+
+
+@pytest.mark.parametrize("port", ["99999", "-5"])
+def test_serve_refuses_a_bad_port_in_one_line(port):
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "viewcomfy_ui", "serve", "--port", port],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "must be a port number from 1 to 65535" in done.stderr
+    assert "Traceback" not in done.stderr and "running" not in done.stdout
+
+
+def test_serve_on_a_busy_port_says_so_before_starting():
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        done = subprocess.run(
+            [sys.executable, "-m", "viewcomfy_ui", "serve", "--port", port],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    assert done.returncode != 0
+    assert (
+        f"cannot listen on 127.0.0.1:{port}" in done.stderr and "pick another --port" in done.stderr
+    )
+    assert "Traceback" not in done.stderr and "running" not in done.stdout
+
+
+def test_a_model_node_refusal_names_the_apps_own_flags():
+    from viewcomfy_ui.server.engine import EngineError, InputFiles
+
+    workflow = {
+        "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "sd15.safetensors"}},
+        "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "x"}},
+    }
+    with pytest.raises(EngineError) as error:
+        BuiltinEngine().check(workflow, InputFiles(Path("."), None))
+    assert "--comfyui-url URL" in str(error.value) and "VIEWCOMFY_API_URL" in str(error.value)

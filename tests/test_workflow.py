@@ -194,10 +194,11 @@ def test_params_cli_reports_bad_file_in_one_line(tmp_path):
 
 LAYERS = [
     {"errors"},
-    {"workflow", "nodespecs", "fields", "arrange", "demo"},
+    {"workflow", "nodespecs", "fields", "arrange", "curated", "demo"},
     {"models", "api", "client", "outputs", "object_info"},
     {"progress"},
     {"server"},
+    {"history"},
     {"ui"},
 ]  # as viewcomfy_ui/__init__.py's docstring says
 

@@ -3,11 +3,13 @@
 Layers, each importing only those before it:
   errors                       - the exception hierarchy (imports nothing)
   workflow, nodespecs, fields  - the workflow model and form-field inference (pure)
+  arrange, curated               (and the order of forms, curated or not)
   models, api, client/, outputs, object_info
                                - the ViewComfy client (HTTP + SSE + socket.io), saving its
                                  outputs (decoded or streamed from links), node declarations
   progress                     - console progress lines
   server/                      - a local ViewComfy-compatible server and its engines
+  history/                     - kept runs: a SQLite store and the files beside it
   ui/                          - the Gradio app (kinds -> values -> runner -> page -> main)
 """
 

@@ -75,7 +75,7 @@ class Field:
     `allow_custom` says a value outside `choices` is acceptable (model lists differ per server).
     `warning` flags a value that does not fit the node's declaration (the value is kept).
     `seed_mode` is what a seed does on each run: one of `SEED_MODES` (``randomize`` unless the
-    workflow saved another).
+    workflow saved another). `help` and `group` come from a curated form (``curated.py``).
     """
 
     key: str
@@ -94,6 +94,8 @@ class Field:
     advanced: bool = False
     warning: str | None = None
     seed_mode: str = "randomize"
+    help: str | None = None  # the author's help text (curated forms)
+    group: str | None = None  # the author's group (curated forms); else fields group by node
 
 
 @dataclass

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 from pathlib import Path
 
 from ..demo import DEMO_INPUTS, DEMO_WORKFLOW
-from ..errors import WorkflowError
+from ..errors import ViewComfyError, WorkflowError
 from ..workflow import load_workflow
 from .budget import ENV_MAX_IMAGE_MB, default_max_image_bytes
 from .comfyui import ComfyUIEngine
 from .config import DEFAULT_LINK_TTL, DEFAULT_MAX_UPLOAD, ServerConfig
 from .engine import BuiltinEngine, Engine
 from .http import ConnectionLimits
+
+
+class ServeError(ViewComfyError):
+    """The server cannot start as asked."""
 
 
 def add_serve_command(commands: argparse._SubParsersAction) -> None:
@@ -32,7 +37,7 @@ def add_serve_command(commands: argparse._SubParsersAction) -> None:
         "--comfyui-url", default="http://127.0.0.1:8188", help="for --engine comfyui"
     )
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--port", type=port_number, default=8000)
     serve.add_argument(
         "--workflow", type=Path, default=DEMO_WORKFLOW,
         help="the deployed workflow (default: the bundled demo)",
@@ -61,6 +66,26 @@ def add_serve_command(commands: argparse._SubParsersAction) -> None:
     serve.set_defaults(run=run_serve)
 
 
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port, 0 meaning any free one."""
+    if not text.strip().isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(
+            f"must be a port number from 1 to 65535 (or 0 for any free port), not {text[:20]!r}"
+        )
+    return int(text)
+
+
+def _check_free(host: str, port: int) -> None:
+    """A one-line error now, rather than uvicorn's after the start-up line."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ServeError(
+                f"cannot listen on {host}:{port} ({exc.strerror or exc}); pick another --port"
+            ) from exc
+
+
 def make_engine(name: str, comfyui_url: str | None, max_image_bytes: int | None = None) -> Engine:
     """The engine by name; a ComfyUI engine is checked for reachability first."""
     if name == "comfyui":
@@ -81,6 +106,7 @@ def run_serve(args: argparse.Namespace) -> int:
         raise WorkflowError(
             f"{args.workflow.name} holds flattened parameters; serve needs the API-format workflow"
         )
+    _check_free(args.host, args.port)
     engine = make_engine(args.engine, args.comfyui_url, int(args.max_image_mb * 2**20))
     config = ServerConfig(
         engine=engine,

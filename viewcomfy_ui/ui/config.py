@@ -18,6 +18,7 @@ import httpx
 
 from ..api import DEFAULT_GATEWAY, Protocol
 from ..demo import DEMO_WORKFLOW
+from ..server.cli import port_number
 
 PROTOCOLS: tuple[Protocol, ...] = ("realtime", "sse")
 MAX_FILE_SIZE = "200mb"
@@ -51,6 +52,9 @@ class AppConfig:
     gateway_url: str | None = None  # realtime on ViewComfy; the local engine serves its own
     max_file_size: int = 200 << 20  # bytes, per upload
     keep_outputs: float = 7200.0  # seconds a run's folder is kept, even if its session never ends
+    data_dir: Path | None = None  # run history (SQLite + files); None: no history
+    history_max_bytes: int = 5 << 30
+    edit: Path | None = None  # author mode: where the curated form is saved
 
 
 class ConfigError(ValueError):
@@ -92,6 +96,9 @@ def parse_config(
         else None,
         max_file_size=args.max_file_size,
         keep_outputs=args.keep_outputs * 60.0,
+        data_dir=args.data_dir,
+        history_max_bytes=int(args.history_max_gb * (1 << 30)),
+        edit=args.edit,
     )
 
 
@@ -108,7 +115,7 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
 
     flag(
         "--workflow", "VIEWCOMFY_WORKFLOW", "API-format workflow_api.json (or its flattened "
-        "parameters); default: the bundled demo", str(DEMO_WORKFLOW), type=Path,
+        "parameters, or ViewComfy's curated view_comfy.json); default: the bundled demo", str(DEMO_WORKFLOW), type=Path,
     )  # fmt: skip
     flag("--api-url", "VIEWCOMFY_API_URL", "ViewComfy endpoint URL; default: the local engine", type=_url)  # fmt: skip
     flag(
@@ -135,7 +142,7 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         "--host", "GRADIO_SERVER_NAME", "interface to listen on (default 127.0.0.1; 0.0.0.0 on a "
         "Space)", "0.0.0.0" if on_space else "127.0.0.1",
     )  # fmt: skip
-    flag("--port", "GRADIO_SERVER_PORT", "port (default 7860; 0: any free port)", "7860", type=_port)  # fmt: skip
+    flag("--port", "GRADIO_SERVER_PORT", "port (default 7860; 0: any free port)", "7860", type=port_number)  # fmt: skip
     flag(
         "--concurrency", "VIEWCOMFY_CONCURRENCY", "runs at once across all visitors (default 4)",
         "4", type=_positive_int, metavar="N",
@@ -151,7 +158,46 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         f"visitor does not leave cleanly (default {KEEP_OUTPUTS_MINUTES})", KEEP_OUTPUTS_MINUTES,
         type=_positive_int, metavar="MINUTES",
     )  # fmt: skip
+    flag(
+        "--data-dir", "VIEWCOMFY_DATA_DIR", "folder for the run history (a SQLite file and the "
+        "runs' files); default: /data on a Space with persistent storage, else a per-user folder",
+        str(default_data_dir(env)), type=Path, metavar="DIR",
+    )  # fmt: skip
+    flag(
+        "--history-max-gb", "VIEWCOMFY_HISTORY_MAX_GB", "the history's files stay under this "
+        "size, the oldest runs removed first (default 5)", "5", type=_positive_float, metavar="GB",
+    )  # fmt: skip
+    parser.add_argument(
+        "--edit",
+        nargs="?",
+        const=Path("view_comfy.json"),
+        type=Path,
+        metavar="OUT",
+        help="author mode: pick, rename, reorder and group the fields, and save them as a "
+        "view_comfy.json that ViewComfy's app loads too (default OUT: ./view_comfy.json)",
+    )
     return parser
+
+
+def default_data_dir(env: Mapping[str, str]) -> Path:
+    """/data on a Space with persistent storage; else the per-user data folder."""
+    if env.get("SPACE_ID") and Path("/data").is_dir():
+        return Path("/data")
+    if os.name == "nt":
+        base = Path(env.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    else:
+        base = Path(env.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "viewcomfy-ui"
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, not {text[:20]!r}")
+    return value
 
 
 def _url(text: str) -> str:
@@ -171,14 +217,6 @@ def _protocol(text: str) -> Protocol:
     if value not in PROTOCOLS:
         raise argparse.ArgumentTypeError(f"must be realtime or sse, not {text[:40]!r}")
     return value  # type: ignore[return-value]
-
-
-def _port(text: str) -> int:
-    if not text.strip().isdigit() or int(text) > 65535:
-        raise argparse.ArgumentTypeError(
-            f"must be a port number from 1 to 65535 (or 0 for any free port), not {text[:20]!r}"
-        )
-    return int(text)
 
 
 def _positive_int(text: str) -> int:

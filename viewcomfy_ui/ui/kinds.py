@@ -54,7 +54,7 @@ class FieldWidget:
         if self.kind.media:  # uploads have no info line
             return gr.update(elem_classes=classes)
         reason = error.removeprefix(f"{self.field.label}: ") if error else None
-        return gr.update(elem_classes=classes, info=reason or self.field.warning)
+        return gr.update(elem_classes=classes, info=reason or self.field.warning or self.field.help)
 
 
 class Kind:
@@ -110,7 +110,7 @@ def field_widget(
         if eid in taken_ids:  # two keys that differ only in unsafe characters
             eid += "_" + hashlib.sha1(f.key.encode()).hexdigest()[:6]
         taken_ids.add(eid)
-    common: dict[str, Any] = {"label": f.label, "elem_id": eid, "info": f.warning}
+    common: dict[str, Any] = {"label": f.label, "elem_id": eid, "info": f.warning or f.help}
     return kind_of(f).build(f, common, default_file)
 
 

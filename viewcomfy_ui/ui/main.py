@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import socket
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
+from ..curated import CuratedWorkflow, load_view_comfy, sniff_view_comfy
 from ..demo import DEMO_INPUTS
 from ..errors import ViewComfyError
-from ..fields import MEDIA_KINDS, infer_fields
+from ..fields import MEDIA_KINDS, Field, infer_fields
+from ..history import HistoryStore
 from ..object_info import load_object_info
 from ..server import BackgroundServer, ServerConfig, start_background_server
 from ..server.cli import make_engine
 from ..server.engine import find_inside
 from ..workflow import Workflow, load_workflow
 from .config import AppConfig, ConfigError, parse_config
+from .editor import build_editor
+from .history import HistoryContext
 from .page import LAUNCH_STYLE, OUTPUT_ROOT, build_page
 from .runner import Endpoint, FolderSweeper
 
@@ -33,6 +39,7 @@ class App:
     config: AppConfig
     sweeper: FolderSweeper
     local_server: BackgroundServer | None = None
+    history: HistoryContext | None = None
 
     def launch(self, **options: Any) -> None:
         """Serve the page with the configured limits; `options` go to Gradio's launch()."""
@@ -41,17 +48,22 @@ class App:
             "auth": self.config.auth, "max_file_size": self.config.max_file_size,
             "footer_links": ["api", "gradio"], **LAUNCH_STYLE, **options,
         }  # fmt: skip
+        if self.history:  # kept files: reachable only by their random run ids (ui/history.py)
+            settings["allowed_paths"] = [str(self.history.store.files.root)]
         self.page.launch(**settings)
 
     def close(self) -> None:
         self.sweeper.stop()
+        if self.history:
+            self.history.store.close()
         if self.local_server:
             self.local_server.stop()
 
 
 def create_app(config: AppConfig) -> App:
     """Everything but launching: raises ViewComfyError/ConfigError with a one-line reason."""
-    workflow = load_workflow(config.workflow)
+    forms = _forms(config.workflow)
+    workflow = forms[0].workflow
     input_dir = _input_dir(config.workflow)
     object_info = load_object_info(config.object_info) if config.object_info else None
     server = None
@@ -89,14 +101,65 @@ def create_app(config: AppConfig) -> App:
             url=server.url, local=True, description=description, protocol=config.protocol,
             gateway_url=server.url if config.protocol == "realtime" else None,
         )  # fmt: skip
-    fields = infer_fields(workflow, object_info)
-    title = config.title or _title(workflow)
-    page = build_page(
-        fields, endpoint, title=title, default_files=_default_files(fields, input_dir)
-    )
+    history = _history(config)
+    if config.edit is not None:
+        fields = infer_fields(workflow, object_info)
+        chosen = forms[0].fields(object_info) if forms[0].curated else None
+        title = config.title or forms[0].title
+        page = build_editor(workflow, fields, config.edit, title=title, chosen=chosen)
+    else:
+        pages = []
+        for i, form in enumerate(forms):
+            fields = form.fields(object_info)
+            own = replace(endpoint, workflow_api=form.workflow.api) if i else endpoint
+            title = config.title if config.title and len(forms) == 1 else form.title
+            default_files = _default_files(fields, input_dir)
+            pages.append(
+                build_page(
+                    fields, own, title=title, default_files=default_files,
+                    history=None if i else history,  # one #history per page: the first form's
+                )
+            )  # fmt: skip
+        page = pages[0] if len(pages) == 1 else _choose(forms, pages, config.title)
     page.queue(default_concurrency_limit=config.concurrency)
     sweeper = FolderSweeper(OUTPUT_ROOT, max_age=config.keep_outputs).start()
-    return App(page=page, endpoint=endpoint, config=config, sweeper=sweeper, local_server=server)
+    return App(
+        page=page, endpoint=endpoint, config=config, sweeper=sweeper, local_server=server,
+        history=history,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Form:
+    """One form to show: a plain workflow (inferred fields) or a curated one."""
+
+    title: str
+    workflow: Workflow
+    curated: CuratedWorkflow | None = None
+
+    def fields(self, object_info: Any) -> list[Field]:
+        if self.curated is not None:
+            return self.curated.fields(object_info)
+        return infer_fields(self.workflow, object_info)
+
+
+def _forms(path: Path) -> list[_Form]:
+    """The forms of a workflow file: one, or one per workflow of a ``view_comfy.json``."""
+    if sniff_view_comfy(path):
+        return [_Form(c.title, c.workflow, c) for c in load_view_comfy(path)]
+    workflow = load_workflow(path)
+    return [_Form(_title(workflow), workflow)]
+
+
+def _choose(forms: Sequence[_Form], pages: Sequence[gr.Blocks], title: str | None) -> gr.Blocks:
+    """Several workflows: one tab each, so the user picks one on the page."""
+    with gr.Blocks(title=title or forms[0].title, fill_width=True) as page:
+        gr.HTML(f'<div class="vc-banner">{len(forms)} workflows in this file: pick one.</div>')
+        with gr.Tabs(elem_id="workflows"):
+            for i, (form, own) in enumerate(zip(forms, pages, strict=True)):
+                with gr.Tab(form.title, id=i, elem_id=f"workflow-{i}"):
+                    own.render()
+    return page
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -124,6 +187,41 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
+
+
+def _history(config: AppConfig) -> HistoryContext | None:
+    """The run history in `config.data_dir` (None: no history). A store that cannot open says
+    so in one line and the app runs without it."""
+    if config.data_dir is None:
+        return None
+    store = HistoryStore(config.data_dir, max_bytes=config.history_max_bytes)
+    return HistoryContext(
+        store=store, secret=_browser_secret(config.data_dir), workflow_name=config.workflow.name,
+        workflow_hash=hashlib.sha256(config.workflow.read_bytes()).hexdigest(),
+        concurrency=config.concurrency,
+    )  # fmt: skip
+
+
+def _browser_secret(data_dir: Path) -> str:
+    """The key of the owner tokens kept in browsers: kept in the data folder, so a restart
+    keeps each browser's history (a new one, for this run only, if it cannot be kept)."""
+    path = data_dir / "browser-secret"
+    try:
+        return path.read_text(encoding="ascii").strip() or _new_secret(path)
+    except FileNotFoundError:
+        return _new_secret(path)
+    except OSError:
+        return secrets.token_urlsafe(32)
+
+
+def _new_secret(path: Path) -> str:
+    secret = secrets.token_urlsafe(32)
+    try:
+        path.touch(mode=0o600)
+        path.write_text(secret, encoding="ascii")
+    except OSError:
+        pass
+    return secret
 
 
 def _input_dir(workflow_path: Path) -> Path:

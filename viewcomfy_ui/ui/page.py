@@ -22,6 +22,7 @@ from ..fields import Field
 from ..outputs import SavedOutput
 from . import snippets
 from . import status as st
+from .history import HistoryContext, HistorySection
 from .kinds import FieldWidget, Media, field_widget
 from .runner import Endpoint, Runner, RunUpdate
 from .values import build_params, validate
@@ -49,8 +50,10 @@ def build_page(
     *,
     title: str,
     default_files: dict[str, Path] | None = None,
+    history: HistoryContext | None = None,
 ) -> gr.Blocks:
-    """The whole app. `default_files` maps media fields to the workflow's own files, if known."""
+    """The whole app. `default_files` maps media fields to the workflow's own files, if known;
+    with `history`, runs are queued and kept (ui/history.py)."""
     with gr.Blocks(title=title, delete_cache=(3600, 7200), fill_width=True) as page:
         gr.HTML(f'<h1 class="vc-title">{html.escape(title)}</h1>')
         gr.HTML(f'<div class="vc-banner">{html.escape(endpoint.description)}</div>')
@@ -70,14 +73,21 @@ def build_page(
                     [("Stream logs (infer_with_logs)", "stream"), ("Plain request (infer)", "plain")],
                     value="stream", label="Request", elem_id="mode",
                 )  # fmt: skip
+                runner = Runner(endpoint)
+                kept = history and HistorySection(history, runner, form.widgets)
+                if kept:
+                    kept.build_controls()
             with gr.Column(scale=7, min_width=340):
                 results = Results.build(_ready_status(endpoint))
+        if kept:
+            kept.build_browser()
         run_dir = gr.State(None, delete_callback=_remove_dir)
 
-        handler = RunHandler(Runner(endpoint), form, results, stream, run, cancel, run_dir)
+        handler = RunHandler(runner, form, results, stream, run, cancel, run_dir, kept or None)
         run_event = run.click(
             handler.start, inputs=handler.inputs, outputs=handler.outputs, concurrency_id="run",
             show_progress="hidden", api_name="run", js=SHOW_STATUS_ON_PHONES,
+            trigger_mode="multiple" if kept else "once",
         )  # fmt: skip
         run_event.then(None, js=SHOW_RESULTS_ON_PHONES)
         cancel.click(
@@ -85,6 +95,8 @@ def build_page(
             queue=False, api_visibility="private",
         )  # fmt: skip
         reset.click(form.reset, outputs=form.components, api_visibility="private")
+        if kept:
+            kept.mount(page, form.components, results)
     return page
 
 
@@ -121,7 +133,7 @@ def _form_widgets(fields: Sequence[Field], default_files: dict[str, Path]) -> li
             else gr.Column()
         )
         with container:
-            for _, group in groupby(chosen, key=lambda f: f.node_id):
+            for _, group in groupby(chosen, key=lambda f: f.group or f.node_id):
                 group = list(group)
                 with gr.Group(elem_classes=["vc-node"]):
                     gr.HTML(f'<div class="vc-node-title">{html.escape(group[0].node_title)}</div>')
@@ -227,17 +239,22 @@ class RunHandler:
     run: gr.Button
     cancel: gr.Button
     run_dir: gr.State
+    history: HistorySection | None = None
 
     @property
     def inputs(self) -> set[Component]:
-        return {*self.form.components, self.stream, self.run_dir}
+        kept = self.history.inputs if self.history else set()
+        return {*self.form.components, self.stream, self.run_dir, *kept}
 
     @property
     def outputs(self) -> list[Component]:
         fields = [w.component for w in self.form.widgets]  # seeds used, and refusal marks
-        return [*self.results.components, self.run, self.cancel, self.run_dir, *fields]
+        kept = self.history.outputs if self.history else []
+        return [*self.results.components, self.run, self.cancel, self.run_dir, *fields, *kept]
 
-    async def start(self, values: dict[Component, Any]) -> AsyncIterator[dict[Component, Any]]:
+    async def start(
+        self, values: dict[Component, Any], request: gr.Request
+    ) -> AsyncIterator[dict[Component, Any]]:
         """Refuse invalid values (status at the top, marks on the fields, nothing sent), or run."""
         widgets = self.form.widgets
         errors = {w.component: validate(w.field, values[w.component]) for w in widgets}
@@ -247,7 +264,8 @@ class RunHandler:
             status = st.Status("failed", "Not sent. Fix the marked fields: " + "; ".join(refused))
             yield {self.results.status: status.html(), **marks}
             return
-        _remove_dir(values[self.run_dir])
+        if not (self.history and self.history.busy(values, request)):  # not a queued run's
+            _remove_dir(values[self.run_dir])
         directory = Path(tempfile.mkdtemp(prefix="run-", dir=_output_root()))
         form = {
             w.field.key: w.kind.upload(values[w.component], w.default_file, directory)
@@ -258,6 +276,14 @@ class RunHandler:
         modes = {w.field.key: values[w.mode] for w in widgets if w.mode}
         params = build_params([w.field for w in widgets], form, modes)
         code = self.results.code(self.runner.endpoint, params.values, params.files)
+        if self.history:  # queued and kept; Run stays on, to queue more
+            buttons = (self.run, self.cancel)
+            kept = self.history.run(
+                values, params, modes, directory, self.results, buttons, request
+            )
+            async for shown in kept:
+                yield {**marks, **shown, **code, self.run_dir: str(directory)}
+            return
         streaming = values[self.stream] != "plain"
         first = True
         async for update in self.runner.run(
@@ -278,8 +304,7 @@ class RunHandler:
             yield shown
 
     def cancelled(self) -> dict[Component, Any]:
-        done = st.Status("cancelled", "Cancelled. Ready to run again.")
-        return {self.results.status: done.html(), **self.buttons(True)}
+        return {self.results.status: st.cancelled().html(), **self.buttons(True)}
 
     def buttons(self, finished: bool) -> dict[Component, Any]:
         return {
@@ -302,9 +327,13 @@ def _head(path: Path, limit: int = 100_000) -> str:
 def _zip(outputs: Sequence[SavedOutput], directory: Path) -> Path:
     """All outputs in one archive, beside (not among) the output files."""
     archive = directory / "all_outputs.zip"
+    taken: set[str] = set()
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
         for output in outputs:
-            zf.write(output.path, arcname=output.path.name)
+            name = output.path.name  # a batch's runs may give the same names: prefix the run's
+            name = f"{output.path.parent.name}_{name}" if name in taken else name
+            taken.add(name)
+            zf.write(output.path, arcname=name)
     return archive
 
 

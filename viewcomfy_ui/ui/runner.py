@@ -13,10 +13,11 @@ import shutil
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
 from ..api import Phase, Protocol, ViewComfyClient
 from ..errors import RunCancelledError, ViewComfyError
@@ -37,6 +38,8 @@ class Endpoint:
 
     `local`: the app's own embedded server on loopback; its URL is never shown to visitors.
     `gateway_url`: the realtime gateway (the local server itself when `local`).
+    `workflow_api`: sent with each run in place of the deployed workflow (a curated file's
+    other workflows).
     """
 
     url: str
@@ -46,6 +49,7 @@ class Endpoint:
     local: bool = False
     protocol: Protocol = "sse"
     gateway_url: str | None = None
+    workflow_api: Mapping[str, Any] | None = field(default=None, repr=False)
 
     @property
     def missing_keys(self) -> bool:
@@ -67,6 +71,7 @@ class RunUpdate:
     logs: list[str]
     outputs: list[SavedOutput] | None = None  # set once, when the run succeeded
     finished: bool = False
+    prompt_id: str = ""  # scrubbed; set with the outputs
 
 
 class Runner:
@@ -102,10 +107,15 @@ class Runner:
             arrived.set()
 
         client = self.client()
+        override = self.endpoint.workflow_api
         call = (
-            client.infer_with_logs(params.for_client(), on_log, on_phase=phase.append)
+            client.infer_with_logs(
+                params.for_client(), on_log, on_phase=phase.append, override_workflow_api=override
+            )
             if stream
-            else client.infer(params.for_client(), on_phase=phase.append)
+            else client.infer(
+                params.for_client(), on_phase=phase.append, override_workflow_api=override
+            )
         )
         task = asyncio.ensure_future(call)
         last_update = 0.0
@@ -146,8 +156,9 @@ class Runner:
             yield RunUpdate(st.failed(reason), list(logs), finished=True)
             return
         seconds = time.monotonic() - started
-        done = st.done(seconds, scrub(result.prompt_id, 80), params.seeds, len(saved))
-        yield RunUpdate(done, list(logs), outputs=saved, finished=True)
+        prompt_id = scrub(result.prompt_id, 80)
+        done = st.done(seconds, prompt_id, params.seeds, len(saved))
+        yield RunUpdate(done, list(logs), outputs=saved, finished=True, prompt_id=prompt_id)
 
     @staticmethod
     def _live_status(phase: Phase, logs: deque[str], elapsed: float) -> st.Status:

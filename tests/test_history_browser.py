@@ -1,0 +1,181 @@
+"""History, batches and the queue in a real headless Chromium on the demo's local engine."""
+
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+
+import pytest
+from apps import free_port
+from browser import browser  # noqa: F401 - fixture
+from playwright.sync_api import expect
+
+from viewcomfy_ui.demo import DEMO_WORKFLOW
+from viewcomfy_ui.ui.config import AppConfig
+from viewcomfy_ui.ui.main import create_app
+from viewcomfy_ui.ui.page import LAUNCH_STYLE
+
+pytestmark = pytest.mark.browser
+TIMEOUT = 60_000
+SEED = "#field-3-inputs-value input, #field-3-inputs-value textarea"
+BLUR = "#field-6-inputs-blur_radius input[type=number]"
+
+
+@contextmanager
+def app_on(data_dir, port: int, **settings):
+    """The demo app with history in `data_dir`, on a fixed port (a browser's storage is per
+    origin, so a restart must come back on the same one)."""
+    config = AppConfig(workflow=DEMO_WORKFLOW, api_url=None, data_dir=data_dir, **settings)
+    app = create_app(config)
+    app.launch(prevent_thread_lock=True, server_port=port, quiet=True, **LAUNCH_STYLE)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        app.page.close()
+        app.close()
+
+
+def wait_done(page) -> None:
+    page.locator('#status .vc-status[data-state="done"]').wait_for(timeout=TIMEOUT)
+
+
+def total(page, count: int) -> None:
+    page.locator(f'#history-page [data-total="{count}"]').wait_for(timeout=TIMEOUT)
+
+
+def set_number(page, selector: str, value: int) -> None:
+    box = page.locator(selector).first
+    box.fill(str(value))
+    box.press("Tab")
+
+
+def queue_rows(page) -> list[list[str]]:
+    """The `#queue` table's rows (#, state, seeds, detail), read from its text."""
+    cells = [c.strip() for c in page.locator("#queue").inner_text().split("\n") if c.strip()]
+    start = cells.index("detail") + 1
+    rows, row = [], []
+    for cell in cells[start:]:
+        if cell.isdigit() and len(row) >= 3:  # a row: #, state, seeds[, detail]
+            rows.append(row)
+            row = []
+        row.append(cell)
+    return [*rows, row] if row else rows
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture(scope="module")
+def port():
+    return free_port()
+
+
+def test_a_batch_of_3_fills_the_gallery_queue_and_history(browser, data_dir, port):  # noqa: F811
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    with app_on(data_dir, port) as url:
+        page.goto(url)
+        total(page, 0)
+        set_number(page, "#batch-count input", 3)
+        page.locator("#field-3-inputs-value-mode input").click()
+        page.get_by_role("option", name="+1").click()
+        page.locator("#run").click()
+        wait_done(page)
+        assert "3 of 3 done" in page.locator("#status").inner_text()
+        total(page, 3)
+        assert page.locator("#history-gallery img").count() == 3
+        assert page.locator("#gallery img").count() >= 3
+        rows = queue_rows(page)
+        assert [r[1] for r in rows] == ["done"] * 3
+        seeds = sorted(int(r[2]) for r in rows)
+        assert seeds[1] == seeds[0] + 1 and seeds[2] == seeds[0] + 2
+    context.storage_state(path=str(data_dir / "browser-state.json"))
+    context.close()
+
+
+def test_history_survives_a_restart_and_use_these_settings_restores_the_form(
+    browser,  # noqa: F811
+    data_dir,
+    port,
+):
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, storage_state=str(data_dir / "browser-state.json")
+    )
+    page = context.new_page()
+    with app_on(data_dir, port) as url:  # the same data folder, a new process state
+        page.goto(url)
+        total(page, 3)
+        set_number(page, BLUR, 5)
+        page.locator("#run").click()
+        wait_done(page)
+        total(page, 4)
+        used_seed = page.locator(SEED).first.input_value()
+        set_number(page, BLUR, 9)
+        page.locator(SEED).first.fill("123")
+        page.locator("#history-gallery button.thumbnail-item").first.click()  # the newest run
+        page.locator("#history-status .vc-status").wait_for(timeout=TIMEOUT)
+        assert f"seed {used_seed}" in page.locator("#history-status").inner_text()
+        page.locator("#history-use").click()
+        expect(page.locator(SEED).first).to_have_value(used_seed, timeout=TIMEOUT)
+        assert page.locator(BLUR).first.input_value() == "5"
+        expect(page.locator("#field-3-inputs-value-mode input")).to_have_value("fixed")
+        page.locator("#history-delete").click()
+        total(page, 3)
+    context.close()
+
+
+def test_a_second_browser_sees_none_of_it(browser, data_dir, port):  # noqa: F811
+    page = browser.new_context().new_page()
+    with app_on(data_dir, port) as url:
+        page.goto(url)
+        total(page, 0)
+        assert page.locator("#history-gallery img").count() == 0
+    page.context.close()
+
+
+def test_a_share_link_restores_the_form(browser, data_dir, port):  # noqa: F811
+    page = browser.new_context().new_page()
+    with app_on(data_dir, port) as url:
+        page.goto(url)
+        total(page, 0)
+        set_number(page, BLUR, 7)
+        page.locator("#share").click()
+        link = page.locator("#share-link textarea, #share-link input").first
+        expect(link).to_have_value(re.compile(r"^http.*6-inputs-blur_radius=7"), timeout=TIMEOUT)
+        shared = link.input_value()
+        other = page.context.browser.new_context().new_page()
+        other.goto(shared)
+        expect(other.locator(BLUR).first).to_have_value("7", timeout=TIMEOUT)
+        other.context.close()
+    page.context.close()
+
+
+def test_a_result_goes_into_the_image_field_in_one_click(browser, data_dir, port):  # noqa: F811
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    with app_on(data_dir, port) as url:
+        page.goto(url)
+        total(page, 0)
+        page.locator("#run").click()
+        wait_done(page)
+        page.locator("#gallery button.thumbnail-item").first.click()
+        page.locator("#send-result").click()
+        field = page.locator("#field-1-inputs-image img").first
+        expect(field).to_have_attribute("src", re.compile("photo_effects"), timeout=TIMEOUT)
+    page.context.close()
+
+
+def test_a_queued_run_can_be_cancelled_alone(browser, data_dir, port):  # noqa: F811
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    with app_on(data_dir, port, concurrency=1) as url:  # one run at a time: the rest wait
+        page.goto(url)
+        total(page, 0)
+        set_number(page, "#batch-count input", 3)
+        page.locator("#run").click()
+        page.locator("#queue").get_by_text("pending").last.click()
+        page.locator("#queue-cancel").click()
+        page.locator('#status:has-text("2 of 3 done (1 cancelled)")').wait_for(timeout=TIMEOUT)
+        assert [r[1] for r in queue_rows(page)] == ["done", "done", "cancelled"]
+        total(page, 2)
+    page.context.close()

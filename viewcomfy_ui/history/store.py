@@ -1,0 +1,397 @@
+"""The history of runs in SQLite: records, owner scoping, retention by size, migrations.
+
+Every query takes an owner token and matches its hash (the token itself is never stored), so no
+visitor reaches another's runs. Files live beside the database (`files.RunFiles`).
+
+The store never stops the app: a damaged database is moved aside (kept, not deleted) and a new
+one started; any other failure (a full disk, a read-only folder) turns the store off with one
+line in `problem`, and the app runs on without history. Threads may write at once: one
+connection per thread, WAL journal, writes serialised by a lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import sqlite3
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .files import RunFiles, StoredFile
+
+DB_NAME = "history.sqlite3"
+MAX_LOG_LINES = 1000
+
+
+_V1 = """
+CREATE TABLE runs (
+    id TEXT PRIMARY KEY, owner TEXT NOT NULL, created REAL NOT NULL,
+    workflow_name TEXT NOT NULL, workflow_hash TEXT NOT NULL,
+    params TEXT NOT NULL, seeds TEXT NOT NULL,
+    protocol TEXT NOT NULL, endpoint TEXT NOT NULL,
+    prompt_id TEXT NOT NULL DEFAULT '', status TEXT NOT NULL DEFAULT 'running',
+    started REAL, finished REAL, error TEXT NOT NULL DEFAULT '',
+    logs TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE files (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    role TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL, size INTEGER NOT NULL,
+    field TEXT NOT NULL DEFAULT ''
+);
+"""
+_V2 = """
+ALTER TABLE runs ADD COLUMN batch TEXT NOT NULL DEFAULT '';
+CREATE INDEX runs_owner_created ON runs(owner, created);
+CREATE INDEX runs_created ON runs(created);
+CREATE INDEX files_run ON files(run_id);
+"""
+# One SQL script per schema version, applied in order; never edit one that has shipped.
+# v2: batches (runs queued together) and the indexes that paging and pruning use.
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def owner_key(token: str) -> str:
+    """What the database holds for an owner token: its hash, never the token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run as kept: what was sent, what came back, and its files."""
+
+    id: str
+    created: float
+    workflow_name: str
+    workflow_hash: str
+    params: dict[str, Any]
+    seeds: dict[str, int]
+    protocol: str
+    endpoint: str
+    prompt_id: str = ""
+    status: str = "running"
+    started: float | None = None
+    finished: float | None = None
+    error: str = ""
+    logs: str = ""
+    batch: str = ""
+    files: list[StoredFile] = field(default_factory=list)
+
+    @property
+    def outputs(self) -> list[StoredFile]:
+        return [f for f in self.files if f.role == "output"]
+
+    @property
+    def uploads(self) -> dict[str, StoredFile]:
+        """Upload files by the field they were sent for."""
+        return {f.field: f for f in self.files if f.role == "upload"}
+
+
+class HistoryStore:
+    """Runs and their files under `directory`, at most `max_bytes` of files (oldest pruned)."""
+
+    def __init__(
+        self, directory: Path, *, max_bytes: int, log: Callable[[str], None] | None = None
+    ):
+        self.directory = directory
+        self.max_bytes = max_bytes
+        self.files = RunFiles(directory / "files")
+        self.problem: str | None = None
+        self._log = log or (lambda line: print(line, file=sys.stderr))
+        self._local = threading.local()
+        self._write = threading.Lock()
+        self._open()
+
+    # --- opening ---------------------------------------------------------------------------
+
+    @property
+    def path(self) -> Path:
+        return self.directory / DB_NAME
+
+    @property
+    def enabled(self) -> bool:
+        return self.problem is None
+
+    def _open(self) -> None:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            try:
+                self._migrate(self._db())
+            except sqlite3.DatabaseError as exc:
+                if isinstance(exc, sqlite3.OperationalError) and not _damaged(exc):
+                    raise
+                aside = self._move_aside()
+                self._log(
+                    f"history: the database {self.path} was damaged ({exc}); it was moved to "
+                    f"{aside.name} and a new one started"
+                )
+                self._migrate(self._db())
+        except (sqlite3.Error, OSError) as exc:
+            self._fail(exc)
+
+    def _db(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA foreign_keys = ON")
+            db.execute("PRAGMA busy_timeout = 30000")
+            self._local.db = db
+        return db
+
+    def _migrate(self, db: sqlite3.Connection) -> None:
+        if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+            raise sqlite3.DatabaseError("quick_check failed")
+        with self._write:
+            db.execute("PRAGMA journal_mode = WAL")
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise sqlite3.OperationalError(
+                    f"schema version {version} is newer than this app's {SCHEMA_VERSION}; "
+                    "upgrade viewcomfy-ui or use another --data-dir"
+                )
+            for number in range(version, SCHEMA_VERSION):
+                script = f"BEGIN IMMEDIATE;{MIGRATIONS[number]}PRAGMA user_version = {number + 1};"
+                try:
+                    db.executescript(script + "COMMIT;")
+                except BaseException:
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
+                    raise
+
+    def _move_aside(self) -> Path:
+        self._close_local()
+        aside = self.path.with_name(f"{DB_NAME}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        for suffix in ("", "-wal", "-shm"):
+            part = Path(f"{self.path}{suffix}")
+            if part.exists():
+                part.rename(f"{aside}{suffix}")
+        return aside
+
+    def _close_local(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+    def _fail(self, exc: BaseException) -> None:
+        if self.problem is None:
+            self.problem = f"history is off: {exc} (in {self.directory}); runs still work"
+            self._log(self.problem)
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Turn a database or disk failure into `problem` (once) instead of an exception."""
+        try:
+            yield
+        except (sqlite3.Error, OSError) as exc:
+            self._fail(exc)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        db = self._db()
+        with self._write:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def start(
+        self,
+        owner: str,
+        *,
+        workflow_name: str,
+        workflow_hash: str,
+        params: Mapping[str, Any],
+        uploads: Mapping[str, Path],
+        seeds: Mapping[str, int],
+        protocol: str,
+        endpoint: str,
+        batch: str = "",
+    ) -> str | None:
+        """Record a run as it starts (its uploads kept as files); its id, or None if off."""
+        if not self.enabled:
+            return None
+        run_id = secrets.token_hex(16)
+        with self._guard():
+            kept = [
+                self.files.keep(run_id, "upload", Path(path), "upload", key)
+                for key, path in uploads.items()
+            ]
+            with self._transaction() as db:
+                db.execute(
+                    "INSERT INTO runs (id, owner, created, workflow_name, workflow_hash, params,"
+                    " seeds, protocol, endpoint, started, batch) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        run_id, owner_key(owner), time.time(), workflow_name, workflow_hash,
+                        json.dumps(dict(params), default=str), json.dumps(dict(seeds)),
+                        protocol, endpoint, time.time(), batch,
+                    ),
+                )  # fmt: skip
+                self._insert_files(db, run_id, kept)
+            return run_id
+        self.files.remove(run_id)
+        return None
+
+    def finish(
+        self,
+        owner: str,
+        run_id: str | None,
+        *,
+        status: str,
+        prompt_id: str = "",
+        error: str = "",
+        logs: Sequence[str] = (),
+        outputs: Sequence[tuple[Path, str]] = (),
+    ) -> None:
+        """Record how the run ended and keep its outputs ((path, kind) pairs); then prune."""
+        if run_id is None or not self.enabled:
+            return
+        with self._guard():
+            if self.get(owner, run_id) is None:
+                return
+            kept = [self.files.keep(run_id, "output", Path(p), kind) for p, kind in outputs]
+            with self._transaction() as db:
+                db.execute(
+                    "UPDATE runs SET status=?, prompt_id=?, error=?, logs=?, finished=? "
+                    "WHERE id=? AND owner=?",
+                    (
+                        status, prompt_id, error, "\n".join(list(logs)[-MAX_LOG_LINES:]),
+                        time.time(), run_id, owner_key(owner),
+                    ),
+                )  # fmt: skip
+                self._insert_files(db, run_id, kept)
+            self.prune()
+
+    @staticmethod
+    def _insert_files(db: sqlite3.Connection, run_id: str, kept: Sequence[StoredFile]) -> None:
+        db.executemany(
+            "INSERT INTO files (run_id, role, name, kind, size, field) VALUES (?,?,?,?,?,?)",
+            [(run_id, f.role, f.name, f.kind, f.size, f.field) for f in kept],
+        )
+
+    def delete(self, owner: str, run_id: str) -> bool:
+        """Remove the owner's run and its files; False if it is not theirs (or not there)."""
+        if not self.enabled:
+            return False
+        with self._guard():
+            with self._transaction() as db:
+                gone = db.execute(
+                    "DELETE FROM runs WHERE id=? AND owner=?", (run_id, owner_key(owner))
+                ).rowcount
+            if gone:
+                self.files.remove(run_id)
+            return bool(gone)
+        return False
+
+    def prune(self) -> list[str]:
+        """Remove the oldest runs (of anyone) until the kept files fit in `max_bytes`."""
+        removed: list[str] = []
+        if not self.enabled:
+            return removed
+        with self._guard():
+            db = self._db()
+            total = db.execute("SELECT COALESCE(SUM(size), 0) FROM files").fetchone()[0]
+            if total <= self.max_bytes:
+                return removed
+            rows = db.execute(
+                "SELECT runs.id, COALESCE(SUM(files.size), 0) FROM runs "
+                "LEFT JOIN files ON files.run_id = runs.id "
+                "WHERE runs.finished IS NOT NULL GROUP BY runs.id ORDER BY runs.created"
+            ).fetchall()
+            for run_id, size in rows:
+                if total <= self.max_bytes:
+                    break
+                with self._transaction() as tx:
+                    tx.execute("DELETE FROM runs WHERE id=?", (run_id,))
+                self.files.remove(run_id)
+                total -= size
+                removed.append(run_id)
+        return removed
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def count(self, owner: str) -> int:
+        if not self.enabled:
+            return 0
+        with self._guard():
+            return (
+                self._db()
+                .execute("SELECT COUNT(*) FROM runs WHERE owner=?", (owner_key(owner),))
+                .fetchone()[0]
+            )
+        return 0
+
+    def list(self, owner: str, *, offset: int = 0, limit: int = 20) -> list[RunRecord]:
+        """The owner's runs, newest first."""
+        if not self.enabled:
+            return []
+        with self._guard():
+            rows = (
+                self._db()
+                .execute(
+                    "SELECT * FROM runs WHERE owner=? ORDER BY created DESC, rowid DESC "
+                    "LIMIT ? OFFSET ?",
+                    (owner_key(owner), limit, offset),
+                )
+                .fetchall()
+            )
+            return [self._record(row) for row in rows]
+        return []
+
+    def get(self, owner: str, run_id: str) -> RunRecord | None:
+        if not self.enabled:
+            return None
+        with self._guard():
+            row = (
+                self._db()
+                .execute("SELECT * FROM runs WHERE id=? AND owner=?", (run_id, owner_key(owner)))
+                .fetchone()
+            )
+            return self._record(row) if row else None
+        return None
+
+    def file(self, owner: str, run_id: str, name: str) -> Path | None:
+        """The path of a kept file of the owner's run, or None (not theirs, or not there)."""
+        record = self.get(owner, run_id)
+        if record is None or name not in {f.name for f in record.files}:
+            return None
+        return self.files.path(run_id, name)
+
+    def _record(self, row: sqlite3.Row) -> RunRecord:
+        files = [
+            StoredFile(f["role"], f["name"], f["kind"], f["size"], f["field"])
+            for f in self._db().execute(
+                "SELECT * FROM files WHERE run_id=? ORDER BY rowid", (row["id"],)
+            )
+        ]
+        return RunRecord(
+            id=row["id"], created=row["created"], workflow_name=row["workflow_name"],
+            workflow_hash=row["workflow_hash"], params=json.loads(row["params"]),
+            seeds=json.loads(row["seeds"]), protocol=row["protocol"], endpoint=row["endpoint"],
+            prompt_id=row["prompt_id"], status=row["status"], started=row["started"],
+            finished=row["finished"], error=row["error"], logs=row["logs"], batch=row["batch"],
+            files=files,
+        )  # fmt: skip
+
+    def close(self) -> None:
+        """Close this thread's connection (others close when their threads end)."""
+        self._close_local()
+
+
+def _damaged(exc: sqlite3.Error) -> bool:
+    text = str(exc).lower()
+    return "not a database" in text or "malformed" in text or "quick_check" in text

@@ -30,6 +30,6 @@ def _gradio_builds_without_a_new_event_loop():
 
 @pytest.fixture(autouse=True)
 def _collect_garbage_after_each_test():
-    """Collect after each test, so a leaked socket or loop fails the test that leaked it."""
+    """Collect after each test, so a leaked socket or loop is reported at the test that leaked it."""
     yield
     gc.collect()

@@ -191,3 +191,16 @@ async def test_a_failed_run_is_reported_and_the_others_go_on(tmp_path):
     assert [j.state for j in queue.jobs] == ["done", "failed", "done"]
     assert queue.jobs[1].error and queue.jobs[0].outputs
     assert queue.summary() == "2 of 3 done (1 failed)"
+
+
+@pytest.mark.parametrize("protocol", ["sse", "realtime"])
+async def test_a_single_run_streams_its_logs_and_status_live(protocol, tmp_path):
+    engine = GatedEngine()
+    with local_server(engine=engine) as url:
+        queue = queue_for(url, protocol)
+        [job] = queue.add(seeded(1), tmp_path)
+        await until(lambda: "got prompt" in job.logs, "the run's first log line, while it runs")
+        assert job.state == "running" and job.status is not None
+        engine.gate.set()
+        await until(lambda: job.ended, "the run to end")
+    assert job.state == "done" and job.status.state == "done"

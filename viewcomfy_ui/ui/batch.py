@@ -127,8 +127,9 @@ class RunQueue:
         start = len(self.jobs)
         jobs = [Job(start + i, p, run_root / str(start + i), batch) for i, p in enumerate(params)]
         self.jobs += jobs
+        fire_and_forget = self.realtime and len(jobs) > 1  # one run streams its logs live
         for job in jobs:
-            run = self._submit(job) if self.realtime else self._stream(job)
+            run = self._submit(job) if fire_and_forget else self._stream(job)
             self._tasks[job.number] = asyncio.create_task(self._guarded(job, run))
         self._notify()
         return jobs

@@ -446,6 +446,8 @@ class HistorySection:
 
 def _batch_status(queue: RunQueue) -> st.Status:
     jobs = queue.jobs
+    if len(jobs) == 1 and jobs[0].status is not None:
+        return jobs[0].status  # one run: its own status (cold start, progress, time, seed)
     finished = sum(j.ended for j in jobs)
     text = queue.summary()
     if queue.busy:

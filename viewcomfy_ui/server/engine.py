@@ -128,7 +128,8 @@ class BuiltinEngine:
                 raise EngineError(
                     f"node {node_id} ({class_type}) cannot run on the built-in engine, which runs "
                     "only model-free image nodes; run this workflow on your ComfyUI "
-                    "(--comfyui-url URL) or on ViewComfy (VIEWCOMFY_API_URL)"
+                    "(--comfyui-url URL; serve also needs --engine comfyui) or on ViewComfy "
+                    "(VIEWCOMFY_API_URL)"
                 )
             for name, value in (workflow[node_id].get("inputs") or {}).items():
                 if is_link(value) and value[0] not in workflow:

@@ -101,7 +101,7 @@ def create_app(config: AppConfig) -> App:
             url=server.url, local=True, description=description, protocol=config.protocol,
             gateway_url=server.url if config.protocol == "realtime" else None,
         )  # fmt: skip
-    history = _history(config)
+    history = None if config.edit is not None else _history(config)  # the editor runs nothing
     if config.edit is not None:
         fields = infer_fields(workflow, object_info)
         chosen = forms[0].fields(object_info) if forms[0].curated else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from contextlib import contextmanager
 
 import pytest
@@ -11,6 +12,7 @@ from browser import browser  # noqa: F401 - fixture
 from playwright.sync_api import expect
 
 from viewcomfy_ui.demo import DEMO_WORKFLOW
+from viewcomfy_ui.server.engine import BuiltinEngine, RunCancelled
 from viewcomfy_ui.ui.config import AppConfig
 from viewcomfy_ui.ui.main import create_app
 from viewcomfy_ui.ui.page import LAUNCH_STYLE
@@ -166,15 +168,34 @@ def test_a_result_goes_into_the_image_field_in_one_click(browser, data_dir, port
     page.context.close()
 
 
-def test_a_queued_run_can_be_cancelled_alone(browser, data_dir, port):  # noqa: F811
+class HeldEngine(BuiltinEngine):
+    """The built-in engine, holding every run until `gate` opens (or the run is cancelled), so
+    a test knows which runs are still pending."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+
+    def run(self, workflow, inputs, log, cancelled):
+        while not self.gate.wait(0.01):
+            if cancelled.is_set():
+                raise RunCancelled("the run was cancelled")
+        return super().run(workflow, inputs, log, cancelled)
+
+
+def test_a_queued_run_can_be_cancelled_alone(browser, data_dir, port, monkeypatch):  # noqa: F811
+    engine = HeldEngine()
+    monkeypatch.setattr("viewcomfy_ui.ui.main.make_engine", lambda *_: engine)
     page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     with app_on(data_dir, port, concurrency=1) as url:  # one run at a time: the rest wait
         page.goto(url)
         total(page, 0)
         set_number(page, "#batch-count input", 3)
         page.locator("#run").click()
-        page.locator("#queue").get_by_text("pending").last.click()
+        page.locator("#queue").get_by_text("pending").last.click()  # run 3, surely not started
         page.locator("#queue-cancel").click()
+        expect(page.locator("#queue")).to_contain_text("cancelled", timeout=TIMEOUT)
+        engine.gate.set()
         page.locator('#status:has-text("2 of 3 done (1 cancelled)")').wait_for(timeout=TIMEOUT)
         assert [r[1] for r in queue_rows(page)] == ["done", "done", "cancelled"]
         total(page, 2)

@@ -162,6 +162,15 @@ async def test_execution_error_names_node_class_and_exception(fake):
     )
 
 
+async def until(condition, what: str, seconds: float = 30) -> None:
+    """Wait for `condition()` to hold, failing with `what` after `seconds`."""
+    for _ in range(int(seconds * 50)):
+        if condition():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"never: {what}")
+
+
 async def test_client_that_leaves_interrupts_only_its_running_prompt_and_dequeues_pending(fake):
     slow = {
         "1": {"class_type": SLOW_NODE, "inputs": {"steps": 60}},
@@ -174,17 +183,17 @@ async def test_client_that_leaves_interrupts_only_its_running_prompt_and_dequeue
                 await client.infer_with_logs({"1-inputs-steps": steps}, lambda _: None)
 
         first = asyncio.ensure_future(run(60))
-        await asyncio.sleep(1.0)
+        await until(lambda: fake.running, "the first prompt runs")
         second = asyncio.ensure_future(run(61))  # queued behind the first
-        await asyncio.sleep(0.8)
+        await until(lambda: fake.pending, "the second prompt is queued")
         running = fake.running
         second.cancel()
-        await asyncio.sleep(1.0)
-        assert fake.deleted and fake.deleted[0] != running, (
+        await until(lambda: fake.deleted, "the queued prompt is removed")
+        assert fake.deleted[0] != running and not fake.interrupts, (
             "the queued prompt is removed, not interrupted"
         )
         first.cancel()
-        await asyncio.sleep(1.0)
+        await until(lambda: fake.interrupts, "the running prompt is interrupted")
     assert fake.interrupts == [running], (
         "only the running prompt of the client that left is interrupted"
     )

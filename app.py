@@ -1,16 +1,9 @@
-"""viewcomfy-ui: run `python app.py --help` for the options."""
+"""viewcomfy-ui: run `python app.py --help` for the options (installed: `viewcomfy-ui`)."""
 
-import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-
-from dotenv import load_dotenv
-
-load_dotenv(Path(__file__).with_name(".env"), override=False)
-
-from viewcomfy_ui.ui.main import main  # noqa: E402
+from viewcomfy_ui.__main__ import app
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(app(env_file=Path(__file__).with_name(".env")))

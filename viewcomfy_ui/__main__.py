@@ -1,4 +1,4 @@
-"""Command line: ``python -m viewcomfy_ui params|serve ...``."""
+"""Command lines: ``python -m viewcomfy_ui params|serve ...`` and ``viewcomfy-ui`` (the app)."""
 
 from __future__ import annotations
 
@@ -37,6 +37,18 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `... params wf.json -o - | head`
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
         return 0
+
+
+def app(argv: list[str] | None = None, env_file: Path | None = None) -> int:
+    """The web app (``viewcomfy-ui``, ``python app.py``): settings from flags, the environment
+    and `env_file` (default: ``.env`` in the current folder), which never overrides either."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before Gradio is imported
+    from dotenv import load_dotenv
+
+    load_dotenv(env_file or Path(".env"), override=False)
+    from .ui.main import main as app_main
+
+    return app_main(argv)
 
 
 def _params(args: argparse.Namespace) -> int:

@@ -1,5 +1,6 @@
 """The package as pip installs it: the wheel carries what the code opens, the installed code
-finds its bundled demo and data outside a checkout, and its dependencies are requirements.txt's."""
+finds its bundled demo and data outside a checkout, and its dependencies are requirements.txt's.
+And the README's client example runs as written."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from local_server import local_server
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -113,6 +115,28 @@ def test_app_command_reads_dotenv_in_the_current_folder(tmp_path):
     )  # fmt: skip
     assert run.returncode == 2
     assert "/from/dotenv.json" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_readme_client_example_runs_against_the_local_server(tmp_path):
+    """The README's example, as written, with the environment its "try it" lines set."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Python client", 1)[1]
+    example = section.split("```python\n", 1)[1].split("```", 1)[0]
+    assert "VIEWCOMFY_API_URL=http://127.0.0.1:8000/ VIEWCOMFY_GATEWAY_URL" in section
+    with local_server() as url:
+        env = {
+            **os.environ, "PYTHONPATH": str(ROOT), "VIEWCOMFY_API_URL": url,
+            "VIEWCOMFY_GATEWAY_URL": url.rstrip("/"), "VIEWCOMFY_CLIENT_ID": "any",
+            "VIEWCOMFY_CLIENT_SECRET": "any",
+        }  # fmt: skip
+        run = subprocess.run(
+            [sys.executable, "-W", "error::ResourceWarning", "-c", example],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "Prompt executed" in run.stdout
+    saved = sorted(p.name for p in (tmp_path / "outputs").iterdir())
+    assert saved == ["photo_effects_00001_.png", "photo_effects_anim_00001_.webp"]
 
 
 def _requirements_txt() -> list[str]:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from gradio_client import Client
 
 from viewcomfy_ui.demo import DEMO_WORKFLOW as DEMO
 from viewcomfy_ui.ui.config import AppConfig
 from viewcomfy_ui.ui.main import create_app
-from viewcomfy_ui.ui.page import LAUNCH_STYLE
 
 
 def free_port() -> int:
@@ -23,18 +25,21 @@ def running_app(workflow: Path = DEMO, **settings):
     config = AppConfig(workflow=workflow, api_url=settings.pop("api_url", None), **settings)
     app = create_app(config)
     port = free_port()
-    app.page.launch(
-        prevent_thread_lock=True,
-        server_name="127.0.0.1",
-        server_port=port,
-        quiet=True,
-        **LAUNCH_STYLE,
-    )
+    app.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
     try:
         yield f"http://127.0.0.1:{port}/", app
     finally:
-        app.page.close()
         app.close()
+
+
+@contextmanager
+def gradio_client(url: str) -> Iterator[Client]:
+    """gradio_client's Client, closed after: its heartbeat thread holds a connection."""
+    client = Client(url, verbose=False)
+    try:
+        yield client
+    finally:
+        client.close()
 
 
 def endpoint_ids(page, api_name: str = "run") -> tuple[list[str | None], list[str | None]]:

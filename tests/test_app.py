@@ -30,6 +30,9 @@ class RunApi:
         self.labels = {p["label"]: i for i, p in enumerate(params)}
         self.defaults = [p.get("parameter_default") for p in params]
 
+    def close(self) -> None:
+        self.client.close()  # its heartbeat thread holds a connection to the app
+
     def default(self, label: str):
         return self.defaults[self.labels[label]]
 
@@ -46,7 +49,9 @@ class RunApi:
 @pytest.fixture(scope="module")
 def demo():
     with running_app() as (url, app):
-        yield RunApi(url, app.page)
+        api = RunApi(url, app.page)
+        yield api
+        api.close()
 
 
 def test_default_run_on_local_engine_returns_gallery_and_zip(demo):
@@ -70,7 +75,8 @@ def test_upload_and_changed_values_reach_the_engine(demo, tmp_path):
     })  # fmt: skip
     assert 'data-state="done"' in out["status"]
     png = next(item["image"] for item in out["gallery"] if item["image"].endswith(".png"))
-    assert Image.open(png).size[0] == 64
+    with Image.open(png) as image:
+        assert image.size[0] == 64
     sent = json.loads(out["api-params"])
     assert sent["2-inputs-width"] == 64 and sent["1-inputs-image"] == "<file: mine.png>"
 
@@ -86,7 +92,9 @@ def app_client(scripted, fixture: str = "sd15_txt2img.json"):
     """The app in front of the scripted ViewComfy server, with keys set: its /run endpoint."""
     settings = {"api_url": scripted.url, "client_id": "id", "client_secret": SECRET}
     with running_app(FIXTURES / fixture, **settings) as (url, app):
-        yield RunApi(url, app.page)
+        api = RunApi(url, app.page)
+        yield api
+        api.close()
 
 
 def test_refused_run_names_each_field_in_the_status_and_sends_nothing(scripted):
@@ -198,7 +206,9 @@ def test_colour_picker_runs_end_to_end(tmp_path):
         client = RunApi(url, app.page)
         assert client.default("Color") == "#000000"
         out = client.run(**{"field-1-inputs-color": "#ff8000"})
-    assert Image.open(out["gallery"][0]["image"]).convert("RGB").getpixel((0, 0)) == (255, 128, 0)
+        client.close()
+    with Image.open(out["gallery"][0]["image"]) as image:
+        assert image.convert("RGB").getpixel((0, 0)) == (255, 128, 0)
 
 
 def test_an_output_named_like_the_zip_does_not_clash_with_it(scripted):

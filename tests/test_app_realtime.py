@@ -9,9 +9,8 @@ import time
 
 import httpx
 import pytest
-from apps import running_app
+from apps import gradio_client, running_app
 from fake_gateway import CLIENT_ID, SECRET, FakeGateway, Run
-from gradio_client import Client
 
 API_URL = "https://deploy.example/api-endpoint"
 
@@ -24,7 +23,8 @@ def run_outputs(page) -> list[str]:
 
 def press_run(url: str, page) -> dict[str, object]:
     """Run with the form's defaults; the outputs by elem_id."""
-    result = Client(url, verbose=False).predict(api_name="/run")
+    with gradio_client(url) as client:
+        result = client.predict(api_name="/run")
     return dict(zip(run_outputs(page), result, strict=True))
 
 
@@ -72,8 +72,8 @@ def test_cancel_on_the_page_cancels_the_run_on_the_gateway(gateway, caplog):
         await run.wait_cancelled()
 
     gateway.on_submit = script
-    with remote_app(gateway) as (url, _):
-        job = Client(url, verbose=False).submit(api_name="/run")
+    with remote_app(gateway) as (url, _), gradio_client(url) as client:
+        job = client.submit(api_name="/run")
         wait_for(lambda: gateway.runs, "the run to reach the gateway")
         [prompt_id] = gateway.runs
         gc.collect()  # what earlier tests left behind is reported now, not below

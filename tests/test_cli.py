@@ -44,7 +44,6 @@ def launched():
 
     yield launch
     for app in apps:
-        app.page.close()
         app.close()
     gc.collect()  # Gradio leaves event loops unclosed: finalize them here, not mid-import
 

@@ -231,12 +231,12 @@ def test_app_takes_exact_widgets_from_the_live_object_info(fake):
 
 
 def test_app_runs_the_demo_on_comfyui_end_to_end(fake):
-    from apps import endpoint_ids, running_app
-    from gradio_client import Client
+    from apps import endpoint_ids, gradio_client, running_app
 
     with RunningFake(fake) as comfy_url, running_app(comfyui_url=comfy_url) as (url, app):
         _, returns = endpoint_ids(app.page)
-        out = dict(zip(returns, Client(url, verbose=False).predict(api_name="/run"), strict=True))
+        with gradio_client(url) as client:
+            out = dict(zip(returns, client.predict(api_name="/run"), strict=True))
     assert 'data-state="done"' in out["status"]
     assert "Executing node 1 (Photo, LoadImage)" in out["logs"]
     assert len(out["gallery"]) == 2

@@ -6,8 +6,9 @@ import hashlib
 import secrets
 import socket
 import sys
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from .config import AppConfig, ConfigError, parse_config
 from .editor import build_editor
 from .history import HistoryContext
 from .page import LAUNCH_STYLE, OUTPUT_ROOT, build_page
-from .runner import Endpoint, FolderSweeper
+from .runner import Endpoint, FolderSweeper, Runner
 
 PROTOCOL_NAMES = {"realtime": "the realtime API (socket.io gateway)", "sse": "the direct SSE API"}
 
@@ -40,19 +41,31 @@ class App:
     sweeper: FolderSweeper
     local_server: BackgroundServer | None = None
     history: HistoryContext | None = None
+    runners: list[Runner] = field(default_factory=list)
 
     def launch(self, **options: Any) -> None:
         """Serve the page with the configured limits; `options` go to Gradio's launch()."""
         settings = {
             "server_name": self.config.host, "server_port": self.config.port or free_port(self.config.host),
             "auth": self.config.auth, "max_file_size": self.config.max_file_size,
-            "footer_links": ["api", "gradio"], **LAUNCH_STYLE, **options,
+            "footer_links": ["api", "gradio"], "app_kwargs": {"lifespan": self._lifespan},
+            **LAUNCH_STYLE, **options,
         }  # fmt: skip
         if self.history:  # kept files: reachable only by their random run ids (ui/history.py)
             settings["allowed_paths"] = [str(self.history.store.files.root)]
         self.page.launch(**settings)
 
+    @asynccontextmanager
+    async def _lifespan(self, _: object) -> AsyncIterator[None]:
+        """The web server's lifetime: when it stops, close the runners' connection pools in
+        the event loop they were used in (else their sockets outlive it, unclosed)."""
+        yield
+        for runner in self.runners:
+            await runner.aclose()
+
     def close(self) -> None:
+        """Stop serving and close everything the app opened."""
+        self.page.close(verbose=False)
         self.sweeper.stop()
         if self.history:
             self.history.store.close()
@@ -102,6 +115,7 @@ def create_app(config: AppConfig) -> App:
             gateway_url=server.url if config.protocol == "realtime" else None,
         )  # fmt: skip
     history = None if config.edit is not None else _history(config)  # the editor runs nothing
+    runners = []
     if config.edit is not None:
         fields = infer_fields(workflow, object_info)
         chosen = forms[0].fields(object_info) if forms[0].curated else None
@@ -111,12 +125,14 @@ def create_app(config: AppConfig) -> App:
         pages = []
         for i, form in enumerate(forms):
             fields = form.fields(object_info)
-            own = replace(endpoint, workflow_api=form.workflow.api) if i else endpoint
+            runners.append(
+                Runner(replace(endpoint, workflow_api=form.workflow.api) if i else endpoint)
+            )
             title = config.title if config.title and len(forms) == 1 else form.title
             default_files = _default_files(fields, input_dir)
             pages.append(
                 build_page(
-                    fields, own, title=title, default_files=default_files,
+                    fields, runners[-1], title=title, default_files=default_files,
                     history=None if i else history,  # one #history per page: the first form's
                 )
             )  # fmt: skip
@@ -125,7 +141,7 @@ def create_app(config: AppConfig) -> App:
     sweeper = FolderSweeper(OUTPUT_ROOT, max_age=config.keep_outputs).start()
     return App(
         page=page, endpoint=endpoint, config=config, sweeper=sweeper, local_server=server,
-        history=history,
+        history=history, runners=runners,
     )  # fmt: skip
 
 

@@ -46,7 +46,7 @@ SHOW_RESULTS_ON_PHONES = f"""() => {{
 
 def build_page(
     fields: Sequence[Field],
-    endpoint: Endpoint,
+    runner: Runner,
     *,
     title: str,
     default_files: dict[str, Path] | None = None,
@@ -54,6 +54,7 @@ def build_page(
 ) -> gr.Blocks:
     """The whole app. `default_files` maps media fields to the workflow's own files, if known;
     with `history`, runs are queued and kept (ui/history.py)."""
+    endpoint = runner.endpoint  # the runner's owner closes it (App.close)
     with gr.Blocks(title=title, delete_cache=(3600, 7200), fill_width=True) as page:
         gr.HTML(f'<h1 class="vc-title">{html.escape(title)}</h1>')
         gr.HTML(f'<div class="vc-banner">{html.escape(endpoint.description)}</div>')
@@ -73,7 +74,6 @@ def build_page(
                     [("Stream logs (infer_with_logs)", "stream"), ("Plain request (infer)", "plain")],
                     value="stream", label="Request", elem_id="mode",
                 )  # fmt: skip
-                runner = Runner(endpoint)
                 kept = history and HistorySection(history, runner, form.widgets)
                 if kept:
                     kept.build_controls()

@@ -93,6 +93,12 @@ class Runner:
             )
         return self._client
 
+    async def aclose(self) -> None:
+        """Close the connection pool (in the event loop that used it); a later run opens anew."""
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
+
     async def run(self, params: Params, *, stream: bool, run_dir: Path) -> AsyncIterator[RunUpdate]:
         logs: deque[str] = deque(maxlen=MAX_LOG_LINES)
         phase: list[Phase] = ["connecting"]

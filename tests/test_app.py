@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -134,7 +135,9 @@ def test_error_event_keeps_the_logs_so_far(scripted):
     scripted.replies.append(Reply(201, {"Content-Type": "text/event-stream"}, stream([body])))
     with app_client(scripted) as client:
         out = client.run()
-    assert "Failed: the run failed: &lt;b&gt;OOM&lt;/b&gt; in KSampler" in out["status"]
+    assert "Failed: &lt;b&gt;OOM&lt;/b&gt; in KSampler" in out["status"]
+    text = re.sub(r"<[^>]+>", "", out["status"])
+    assert text.lower().count("fail") == 1, f"'failed' said once: {text}"
     assert out["logs"] == "got prompt\nloading model"
 
 

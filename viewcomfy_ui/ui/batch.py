@@ -26,7 +26,7 @@ from ..models import PromptResult
 from ..outputs import SavedOutput, save_output
 from .kinds import JS_SAFE_INT
 from .runner import Runner
-from .status import Status
+from .status import Status, failure_reason
 from .values import Params, random_seed
 
 JobState = Literal["pending", "running", "done", "failed", "cancelled"]
@@ -194,7 +194,7 @@ class RunQueue:
                 if update.finished:
                     job.prompt_id = update.prompt_id
                     if update.outputs is None:
-                        await self._end(job, "failed", update.status.text)
+                        await self._end(job, "failed", update.status.text)  # "Failed: why"
                     else:
                         job.outputs = update.outputs
                         await self._end(job, "done")
@@ -256,7 +256,8 @@ class RunQueue:
         self._notify()
 
     async def _end(self, job: Job, state: JobState, error: str = "") -> None:
-        job.state, job.error, job.finished = state, error, time.time()
+        job.error = failure_reason(error) if state == "failed" else error  # the reason alone
+        job.state, job.finished = state, time.time()
         if self._on_end:  # recorded before anyone hears of it, so a listing shows it
             await asyncio.shield(asyncio.to_thread(self._on_end, job))
         self._notify()

@@ -456,8 +456,8 @@ def _batch_status(queue: RunQueue) -> st.Status:
         return st.Status("done", text)
     if all(j.state == "cancelled" for j in jobs):
         return st.Status("cancelled", text)
-    reason = next((j.error for j in jobs if j.error), "no run succeeded")
-    return st.failed(f"{text}: {reason}")
+    reason = next((j.error for j in jobs if j.error), "")
+    return st.Status("failed", f"{text}: {reason}" if reason else text)  # says "N failed" once
 
 
 def _queue_rows(jobs: Sequence[Job]) -> list[list[str]]:

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import html
 import json
 import secrets
 import tempfile
 import time
 import urllib.parse
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from .runner import Runner, RunUpdate
 from .values import Params, validate
 
 PAGE_SIZE = 12
+QUEUE_WIDTHS = ["3em", "6.5em", "8em", "auto"]  # '#', state, seeds, detail (cut, never wrapped)
 OWNER_KEY = "viewcomfy-ui-owner"
 TILES = Path(tempfile.gettempdir()) / "viewcomfy-ui-tiles"  # plain tiles for runs without images
 SHARE_JS = """(query) => {
@@ -47,13 +49,37 @@ Component = gr.components.Component
 
 @dataclass(frozen=True)
 class HistoryContext:
-    """What the app gives the section: the store and what every record says about the app."""
+    """What the app gives the section: the store and what every record says about the app.
+
+    `scope` keeps one form's runs apart from another's when a file has several workflows
+    (empty: the file's first, or only, form). `slots` holds the `concurrency` semaphore that
+    every form's section shares."""
 
     store: HistoryStore
     secret: str  # encrypts the owner token kept in the browser
     workflow_name: str
     workflow_hash: str
     concurrency: int
+    scope: str = ""
+    slots: dict[str, asyncio.Semaphore] = field(default_factory=dict, compare=False, repr=False)
+
+    def for_form(
+        self, index: int, title: str, workflow_api: Mapping[str, Any] | None
+    ) -> HistoryContext:
+        """The context of the `index`-th form of a file: the first keeps the file's history;
+        each other one gets its own, named and hashed after its own workflow."""
+        if index == 0:
+            return self
+        content = json.dumps(workflow_api, sort_keys=True, default=str).encode()
+        digest = hashlib.sha256(content).hexdigest()
+        scope = hashlib.sha256(title.encode() + b"\0" + content).hexdigest()[:16]
+        name = f"{self.workflow_name} · {title}"
+        return dataclasses.replace(self, workflow_name=name, workflow_hash=digest, scope=scope)
+
+    @property
+    def limiter(self) -> asyncio.Semaphore:
+        """The app's run slots (made on first use, inside the server's event loop)."""
+        return self.slots.setdefault("runs", asyncio.Semaphore(self.concurrency))
 
 
 @dataclass
@@ -93,7 +119,8 @@ class HistorySection:
         self.store = context.store
         self.runner = runner
         self.widgets = widgets
-        self.owner = gr.BrowserState(None, storage_key=OWNER_KEY, secret=context.secret)
+        key = f"{OWNER_KEY}-{context.scope}" if context.scope else OWNER_KEY  # one writer each
+        self.owner = gr.BrowserState(None, storage_key=key, secret=context.secret)
         self.page = gr.State(0)
         self.shown_ids = gr.State([])  # run ids of the thumbnails on the current page
         self.selected = gr.State(None)  # the selected run's id
@@ -102,25 +129,28 @@ class HistorySection:
         self.controls: Controls | None = None
         self.browser: Browser | None = None
         self._queues: dict[str, RunQueue] = {}
-        self._limiter: Any = None  # an asyncio.Semaphore, made inside the server's loop
+        self._count: gr.Number | None = None
 
     # --- layout ------------------------------------------------------------------------------
 
-    def build_controls(self) -> None:
-        """`#batch-count` and `#queue` (this visitor's runs, pending, running and
-        done; pick one to cancel it), under the form."""
+    def build_batch(self) -> None:
+        """`#batch-count`, under the form."""
         with gr.Row(elem_id="batch"):
-            count = gr.Number(
+            self._count = gr.Number(
                 1, minimum=1, maximum=MAX_BATCH, precision=0, step=1, label="Batch count",
                 info="runs queued by Run; each seed varies by its own mode", elem_id="batch-count",
             )  # fmt: skip
+
+    def build_queue(self) -> None:
+        """`#queue`: this visitor's runs, pending, running and done (pick one to cancel it),
+        among the results, below the status and outputs."""
         with gr.Accordion("Queue", open=True, elem_id="queue-panel"):
             queue = gr.Dataframe(
                 headers=["#", "state", "seeds", "detail"], datatype="str", interactive=False,
-                elem_id="queue", max_height=220, wrap=True,
+                elem_id="queue", max_height=220, wrap=False, column_widths=QUEUE_WIDTHS,
             )  # fmt: skip
             cancel = gr.Button("Cancel the picked run", size="sm", elem_id="queue-cancel")
-        self.controls = Controls(count, queue, cancel)
+        self.controls = Controls(self._count, queue, cancel)
 
     def build_browser(self) -> None:
         """The `#history` section (full width, below the form and results)."""
@@ -192,6 +222,7 @@ class HistorySection:
         results: Any,
         buttons: tuple[gr.Button, gr.Button],
         request: gr.Request | None,
+        stream: bool = True,
     ) -> AsyncIterator[dict[Component, Any]]:
         """Queue the form's runs (a batch of `#batch-count`); while this visitor's queue was
         idle, stream its progress until it is idle again. Run stays on (to queue more); Cancel
@@ -204,13 +235,11 @@ class HistorySection:
         tag = secrets.token_hex(4)
         queue = self._queues.get(owner)
         if queue is not None and queue.busy:  # added to the running queue: its stream shows it
-            queue.add(batch, directory / "outputs", batch=tag)
+            queue.add(batch, directory / "outputs", batch=tag, stream=stream)
             yield {results.status: st.Status("running", f"Queued: {queue.summary()}").html()}
             return
-        if self._limiter is None:
-            self._limiter = asyncio.Semaphore(self.context.concurrency)
         queue = self._queue_for(owner)
-        queue.add(batch, directory / "outputs", batch=tag)
+        queue.add(batch, directory / "outputs", batch=tag, stream=stream)
         shown_done = -1
         try:
             async for _ in queue.changes():
@@ -247,7 +276,7 @@ class HistorySection:
                 error=job.error, logs=job.logs, outputs=[(o.path, o.kind) for o in job.outputs],
             )  # fmt: skip
 
-        queue = RunQueue(self.runner, self._limiter, on_start=started, on_end=ended)
+        queue = RunQueue(self.runner, ctx.limiter, on_start=started, on_end=ended)
         self._queues[owner] = queue
         return queue
 
@@ -433,12 +462,16 @@ class HistorySection:
             raise gr.Error("Pick a pending or running run in the queue first.")
         await queue.cancel(number)
 
-    @staticmethod
-    def _owner(token: str | None, request: gr.Request | None) -> str:
+    def _owner(self, token: str | None, request: gr.Request | None) -> str:
+        """Whose runs: the login (with --auth), else the browser's token; within this form."""
         user = getattr(request, "username", None) if request else None
         if user:
-            return f"user:{user}"
-        return f"browser:{token}" if token else f"session:{getattr(request, 'session_hash', '')}"
+            owner = f"user:{user}"
+        else:
+            owner = (
+                f"browser:{token}" if token else f"session:{getattr(request, 'session_hash', '')}"
+            )
+        return f"{owner}/{self.context.scope}" if self.context.scope else owner
 
 
 # --- helpers ---------------------------------------------------------------------------------

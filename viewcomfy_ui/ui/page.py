@@ -185,8 +185,8 @@ class Results:
             mode = gr.Radio(
                 [("Live logs", "stream"), ("Wait for the result", "plain")], value="stream",
                 label="While a run goes", elem_id="mode",
-                info="Wait for the result: one plain request (infer) instead of a stream of "
-                "log lines (infer_with_logs), for endpoints or proxies that cannot stream.",
+                info="For endpoints or proxies that cannot stream: one plain request (infer) "
+                "instead of a stream of log lines (infer_with_logs).",
             )  # fmt: skip
         return cls(
             status, gallery, audio, text, files, logs, api_params, api_python, api_curl, mode

@@ -52,8 +52,8 @@ class HistoryContext:
     """What the app gives the section: the store and what every record says about the app.
 
     `scope` keeps one form's runs apart from another's when a file has several workflows
-    (empty: the file's first, or only, form). `slots` holds the `concurrency` semaphore that
-    every form's section shares."""
+    (empty: the file's first, or only, form). `slots` holds what every form's section shares:
+    the `concurrency` semaphore and the browser's owner token."""
 
     store: HistoryStore
     secret: str  # encrypts the owner token kept in the browser
@@ -61,7 +61,7 @@ class HistoryContext:
     workflow_hash: str
     concurrency: int
     scope: str = ""
-    slots: dict[str, asyncio.Semaphore] = field(default_factory=dict, compare=False, repr=False)
+    slots: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def for_form(
         self, index: int, title: str, workflow_api: Mapping[str, Any] | None
@@ -119,8 +119,12 @@ class HistorySection:
         self.store = context.store
         self.runner = runner
         self.widgets = widgets
-        key = f"{OWNER_KEY}-{context.scope}" if context.scope else OWNER_KEY  # one writer each
-        self.owner = gr.BrowserState(None, storage_key=key, secret=context.secret)
+        # One token per browser, kept by the first form's section: a file's other forms sit in
+        # tabs that are not on the page until picked, where a BrowserState would read nothing.
+        shared = context.slots.get("owner")
+        self.keeps_token = shared is None
+        self.owner = shared or gr.BrowserState(None, storage_key=OWNER_KEY, secret=context.secret)
+        context.slots.setdefault("owner", self.owner)
         self.page = gr.State(0)
         self.shown_ids = gr.State([])  # run ids of the thumbnails on the current page
         self.selected = gr.State(None)  # the selected run's id
@@ -311,8 +315,9 @@ class HistorySection:
         b, c = self.browser, self.controls
         listing = [b.gallery, b.page_label, self.shown_ids, self.page]
         private = {"api_visibility": "private", "queue": False}
+        owner = [self.owner] if self.keeps_token else []  # only the first form's section writes it
         page.load(
-            self.loaded, inputs=[self.owner], outputs=[self.owner, b.note, *listing, *form_components],
+            self.loaded, inputs=[self.owner], outputs=[*owner, b.note, *listing, *form_components],
             **private,
         )  # fmt: skip
         b.prev.click(self.paged(-1), inputs=[self.owner, self.page], outputs=listing, **private)
@@ -341,13 +346,15 @@ class HistorySection:
     # --- handlers --------------------------------------------------------------------------------
 
     def loaded(self, token: str | None, request: gr.Request) -> list[Any]:
-        """A new visitor gets a random token; a shared link's query restores the form."""
-        if not token:
+        """A new visitor gets a random token (from the first form's section; the others show
+        an empty history until then); a shared link's query restores the form."""
+        if not token and self.keeps_token:
             token = secrets.token_urlsafe(24)
         owner = self._owner(token, request)
         note = self.store.problem or ""
         form = self._from_query(dict(request.query_params) if request else {})
-        return [token, _note(note), *self._page_of(owner, 0).values(), *form]
+        shown = [_note(note), *self._page_of(owner, 0).values(), *form]
+        return [token, *shown] if self.keeps_token else shown
 
     def paged(self, step: int) -> Callable[..., dict[Component, Any]]:
         def page(token: str | None, number: int, request: gr.Request) -> dict[Component, Any]:

@@ -287,3 +287,38 @@ def test_with_auth_each_user_sees_only_their_own_runs_and_files(browser, tmp_pat
         stranger.close()
         for page in (ann, bob, again):
             page.context.close()
+
+
+IN_VIEW = """(selector) => {
+  const box = document.querySelector(selector).getBoundingClientRect();
+  return box.top < window.innerHeight && box.bottom > 0;
+}"""
+
+
+def test_on_a_phone_run_shows_the_status_then_the_results_above_the_queue(
+    browser,  # noqa: F811
+    tmp_path,
+    monkeypatch,
+):
+    engine = HeldEngine()
+    monkeypatch.setattr("viewcomfy_ui.ui.main.make_engine", lambda *_: engine)
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    with app_on(tmp_path / "data", free_port()) as url:
+        page.goto(url)
+        total(page, 0)
+        assert not page.evaluate(f"({IN_VIEW})('#status')"), "below the form at first"
+        page.locator("#run").click()
+        page.locator('#status .vc-status[data-state="running"]').wait_for(timeout=TIMEOUT)
+        page.wait_for_function(f"({IN_VIEW})('#status')", timeout=TIMEOUT)
+        engine.gate.set()
+        wait_done(page)
+        page.wait_for_function(f"({IN_VIEW})('#gallery img')", timeout=TIMEOUT)
+        order = page.evaluate(
+            "['#status', '#gallery', '#queue'].map(s => document.querySelector(s)"
+            ".getBoundingClientRect().top + window.scrollY)"
+        )
+        assert order == sorted(order), "status, then results, then the queue"
+        row = page.locator("#queue tbody tr").first.bounding_box()
+        assert row and row["height"] < 60, f"a queue row is one line high, not {row}"
+    context.close()

@@ -35,7 +35,6 @@ from .runner import Runner, RunUpdate
 from .values import Params, validate
 
 PAGE_SIZE = 12
-QUEUE_WIDTHS = ["3em", "6.5em", "8em", "auto"]  # '#', state, seeds, detail (cut, never wrapped)
 OWNER_KEY = "viewcomfy-ui-owner"
 TILES = Path(tempfile.gettempdir()) / "viewcomfy-ui-tiles"  # plain tiles for runs without images
 SHARE_JS = """(query) => {
@@ -151,7 +150,7 @@ class HistorySection:
         with gr.Accordion("Queue", open=True, elem_id="queue-panel"):
             queue = gr.Dataframe(
                 headers=["#", "state", "seeds", "detail"], datatype="str", interactive=False,
-                elem_id="queue", max_height=220, wrap=False, column_widths=QUEUE_WIDTHS,
+                elem_id="queue", max_height=220, wrap=False,
             )  # fmt: skip
             cancel = gr.Button("Cancel the picked run", size="sm", elem_id="queue-cancel")
         self.controls = Controls(self._count, queue, cancel)
@@ -506,10 +505,15 @@ def _queue_rows(jobs: Sequence[Job]) -> list[list[str]]:
             str(j.number + 1),
             j.state,
             ", ".join(str(s) for s in j.params.seeds.values()),
-            j.error or (f"prompt {j.prompt_id}" if j.prompt_id else ""),
+            j.error or (f"prompt {_short(j.prompt_id)}" if j.prompt_id else ""),
         ]
         for j in jobs
     ]
+
+
+def _short(prompt_id: str) -> str:
+    """A prompt id cut to its start (the whole one is in the status and the history)."""
+    return prompt_id if len(prompt_id) <= 9 else prompt_id[:8] + "…"
 
 
 def _caption(run: RunRecord) -> str:

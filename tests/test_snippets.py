@@ -133,3 +133,12 @@ def _curl_commands(text: str) -> list[list[str]]:
     """The curl commands of a snippet, each split as the shell would."""
     joined = text.replace("\\\n", " ")
     return [shlex.split(line) for line in joined.splitlines() if line.startswith("curl")]
+
+
+def test_another_workflow_of_a_file_is_sent_along():
+    endpoint = Endpoint(REMOTE.url, "id", "sec", workflow_api={"8": {"class_type": "X"}})
+    python = python_snippet(endpoint, {"8-inputs-alpha": 1.5}, {})
+    assert "override_workflow_api" in call_keywords(python)
+    assert "import asyncio, json, os" in python
+    ast.parse(python)
+    assert "override_workflow_api" not in python_snippet(REMOTE, {}, {})

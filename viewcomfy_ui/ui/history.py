@@ -78,7 +78,9 @@ class HistoryContext:
     @property
     def limiter(self) -> asyncio.Semaphore:
         """The app's run slots (made on first use, inside the server's event loop)."""
-        return self.slots.setdefault("runs", asyncio.Semaphore(self.concurrency))
+        if "runs" not in self.slots:
+            self.slots["runs"] = asyncio.Semaphore(self.concurrency)
+        return self.slots["runs"]
 
 
 @dataclass
@@ -146,7 +148,8 @@ class HistorySection:
 
     def build_queue(self) -> None:
         """`#queue`: this visitor's runs, pending, running and done (pick one to cancel it),
-        among the results, below the status and outputs."""
+        among the results, below the status and outputs (after `build_batch`)."""
+        assert self._count is not None
         with gr.Accordion("Queue", open=True, elem_id="queue-panel"):
             queue = gr.Dataframe(
                 headers=["#", "state", "seeds", "detail"], datatype="str", interactive=False,

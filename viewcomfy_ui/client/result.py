@@ -23,7 +23,7 @@ from .events import Piece
 from .http import loads
 
 BIG = 64 * 1024  # characters: a shorter string is left to json.loads
-SEGMENT = 256 * 1024  # base64 characters decoded at a time
+SEGMENT = 256 * 1024  # base64 characters decoded at a time (a multiple of 4)
 
 _KEY = re.compile(rb'"data"[ \t\n\r]*:[ \t\n\r]*"')
 _KEY_REACH = 64  # a key split across two pieces is found if it spans fewer bytes than this
@@ -53,30 +53,40 @@ class _Base64:
         self._tail = b""  # the last segment's text
 
     def write(self, piece: Piece | memoryview) -> None:
+        """Decode what arrives, straight from `piece`, keeping back the last 1-4 characters
+        (the end may be padded) and the rest of the text once decoding has failed."""
         with memoryview(piece) as view:
-            for start in range(0, len(view), SEGMENT):
-                with view[start : start + SEGMENT] as part:
-                    self._pending += part
-                if not self._failed and len(self._pending) > SEGMENT:
-                    self._decode((len(self._pending) - 1) // 4 * 4, final=False)
+            if self._failed or len(self._pending) + len(view) <= 4:
+                self._pending += view
+                return
+            keep = (len(self._pending) + len(view) - 1) % 4 + 1
+            start = -len(self._pending) % 4  # completes the group begun in `_pending`
+            if self._pending and not self._decode(bytes(self._pending) + view[:start]):
+                self._pending += view
+                return
+            for at in range(start, len(view) - keep, SEGMENT):
+                with view[at : min(at + SEGMENT, len(view) - keep)] as part:
+                    if not self._decode(part):
+                        self._pending = bytearray(view[at:])
+                        return
+            self._pending = bytearray(view[len(view) - keep :])
 
     def close(self) -> None:
         self._head, self._tail = self._out.tell(), bytes(self._pending)
-        if not self._failed:
-            self._decode(len(self._pending), final=True)
+        if not self._failed and self._decode(self._pending, final=True):
+            self._pending = bytearray()
 
-    def _decode(self, cut: int, *, final: bool) -> None:
-        with memoryview(self._pending) as view, view[:cut] as part:
-            if not final and part[-1:] == b"=":  # padding before the end
-                self._failed = True
-                return
-            try:
-                decoded = binascii.a2b_base64(part, strict_mode=True)
-            except (binascii.Error, ValueError):
-                self._failed = True
-                return
-        self._out.write(decoded)
-        del self._pending[:cut]
+    def _decode(self, part: bytes | bytearray | memoryview, *, final: bool = False) -> bool:
+        """Decode whole groups into the output; False (and failed) if they are not base64."""
+        if not final and part[-1:] == b"=":  # padding before the end
+            self._failed = True
+            return False
+        try:
+            self._out.write(binascii.a2b_base64(part, strict_mode=True))
+        except (binascii.Error, ValueError):
+            self._failed = True
+            return False
+        return True
 
     def value(self) -> bytes | str:
         """The decoded bytes, or the JSON string it was if it is not valid base64."""

@@ -1,7 +1,7 @@
 """Receiving a streamed result with one big output: the client vs the floor (and vs ViewComfy's
 reference client, if given), in one run.
 
-    python bench/bench_client.py                      # 10 MB and 100 MB outputs, 3 rounds each
+    python bench/bench_client.py                      # 10 MB and 100 MB outputs, 5 rounds each
     python bench/bench_client.py path/to/their/api.py # also ViewComfy's reference client
 
 The server runs in this process; each measurement runs in a fresh child process, which reports
@@ -111,7 +111,7 @@ def main(reference: str | None) -> None:
         modes.append("theirs")
     elif not reference:
         print("no reference client given (pass the path to ViewComfy's api.py): column left out")
-    rounds = 3
+    rounds = 5
     header = ["output", "floor s", "ours s", "ours speed vs floor"]
     if "theirs" in modes:
         header += ["theirs s", "ours faster than theirs (theirs s / ours s)"]

@@ -43,7 +43,6 @@ class EventParser:
 
     def __init__(self, max_bytes: int) -> None:
         self._max = max_bytes
-        self._long_line = LONG_LINE
         self._buf = bytearray()  # the line being received, while it is short
         self._long: list[Piece] | None = None  # or the pieces of a long one
         self._long_size = 0
@@ -93,7 +92,7 @@ class EventParser:
         else:
             with memoryview(chunk) as view, view[start:end] as part:
                 self._buf += part
-            if len(self._buf) >= self._long_line:
+            if len(self._buf) >= LONG_LINE:
                 self._long, self._long_size, self._buf = [self._buf], len(self._buf), bytearray()
         if len(self._buf) + self._long_size + self._size > self._max:
             raise ResultTooLargeError(

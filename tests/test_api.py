@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from scripted_server import Reply, ScriptedServer, free_port, result_json, sse, stream
 
 from viewcomfy_ui import api
-from viewcomfy_ui.client import events, http, result, urls
+from viewcomfy_ui.client import blocks, events, http, result, urls
 from viewcomfy_ui.client.events import EventParser
 from viewcomfy_ui.errors import (
     APITimeoutError,
@@ -465,7 +465,7 @@ _LINES = st.lists(
 
 @pytest.mark.parametrize(
     ("long_line", "block"),
-    [(events.LONG_LINE, events.BLOCK), (1, 3), (4, 1)],
+    [(events.LONG_LINE, blocks.BLOCK), (1, 3), (4, 1)],
     ids=["real-sizes", "every-line-long", "one-byte-blocks"],
 )
 @settings(max_examples=300, deadline=None)
@@ -488,7 +488,7 @@ def test_event_parser_matches_httpx_sse(long_line, block, lines, newline, cuts, 
     # Small sizes drive every line through the long-line path (blocks, pieces).
     with (
         mock.patch.object(events, "LONG_LINE", long_line),
-        mock.patch.object(events, "BLOCK", block),
+        mock.patch.object(blocks, "BLOCK", block),
     ):
         parser = EventParser(max_bytes=1 << 20)
         ours = [e for chunk in chunks for e in parser.feed(chunk)] + parser.close()

@@ -4,23 +4,18 @@ Same events as httpx-sse (tested against it as the oracle: every `data:` line jo
 ``\\n``, CRLF/CR/LF line ends, comments, `id:`/`retry:`), but cheap on a huge `prompt_result`
 (bench/bench_client.py): each byte is scanned once for a line end, and an event's data stays
 bytes, in pieces. A line longer than `LONG_LINE` is not gathered into one buffer: the rest
-of it is copied into anonymous memory maps of `BLOCK` bytes, so `client.result` can decode and
-drop them one by one, and each block goes back to the OS as soon as it is dropped (small chunks
-freed into the heap would stay in the process's memory). An event larger than `max_bytes` is
-refused while it arrives, before it fills memory.
+of it goes into `Blocks` (memory maps), which `client.result` decodes and drops one by one. An
+event larger than `max_bytes` is refused while it arrives, before it fills memory.
 """
 
 from __future__ import annotations
 
-import mmap
 from dataclasses import dataclass, field
 
 from ..errors import ResultTooLargeError
+from .blocks import Blocks, Piece
 
 LONG_LINE = 1 << 20  # bytes: a line this long goes on in blocks
-BLOCK = 4 << 20  # bytes in one block of a long line
-
-Piece = bytes | bytearray | mmap.mmap
 
 
 @dataclass(frozen=True)
@@ -44,10 +39,8 @@ class EventParser:
     def __init__(self, max_bytes: int) -> None:
         self._max = max_bytes
         self._buf = bytearray()  # the line being received, while it is short
-        self._long: list[Piece] | None = None  # or the pieces of a long one
-        self._long_size = 0
-        self._block: mmap.mmap | None = None  # the long line's block being filled
-        self._block_used = 0
+        self._long: bytearray | None = None  # or the start of a long one,
+        self._blocks = Blocks()  # and the rest of it
         self._skip_lf = False  # the last line ended with \r: a \n right after belongs to it
         self._event = ""
         self._data: list[Piece | None] = []
@@ -77,7 +70,7 @@ class EventParser:
 
     def close(self) -> list[Event]:
         """The end of the stream: a last unterminated line still counts (as in httpx-sse)."""
-        if not (self._buf or self._long):
+        if not (self._buf or self._long is not None):
             return []
         event = self._line(self._take_line())
         return [event] if event is not None else []
@@ -87,42 +80,22 @@ class EventParser:
         if start == end:
             return
         if self._long is not None:
-            self._fill(chunk, start, end)
-            self._long_size += end - start
+            self._blocks.add(chunk, start, end)
         else:
             with memoryview(chunk) as view, view[start:end] as part:
                 self._buf += part
             if len(self._buf) >= LONG_LINE:
-                self._long, self._long_size, self._buf = [self._buf], len(self._buf), bytearray()
-        if len(self._buf) + self._long_size + self._size > self._max:
+                self._long, self._buf = self._buf, bytearray()
+        size = len(self._buf) + len(self._long or b"") + self._blocks.size
+        if size + self._size > self._max:
             raise ResultTooLargeError(
                 f"an event from the endpoint is larger than {self._max / 2**20:g} MiB; raise "
                 "the client's max_result_bytes to accept it"
             )
 
-    def _fill(self, chunk: bytes, start: int, end: int) -> None:
-        """Copy chunk[start:end] into the long line's blocks."""
-        assert self._long is not None
-        with memoryview(chunk) as view:
-            while start < end:
-                if self._block is None:
-                    self._block, self._block_used = mmap.mmap(-1, BLOCK), 0
-                count = min(end - start, BLOCK - self._block_used)
-                with view[start : start + count] as part:
-                    self._block[self._block_used : self._block_used + count] = part
-                self._block_used += count
-                start += count
-                if self._block_used == BLOCK:
-                    self._long.append(self._block)
-                    self._block = None
-
     def _take_line(self) -> list[Piece]:
         if self._long is not None:
-            if self._block is not None:  # the last block, filled in part: as bytes
-                self._long.append(self._block[: self._block_used])
-                self._block.close()
-                self._block = None
-            line, self._long, self._long_size = self._long, None, 0
+            line, self._long = [self._long, *self._blocks.take()], None
         else:
             line, self._buf = [self._buf], bytearray()
         return line

@@ -28,6 +28,7 @@ from ..errors import (
     ResultTooLargeError,
     TransportError,
 )
+from .blocks import Blocks, Piece
 from .urls import origin
 
 DEFAULT_TIMEOUT = 2400.0  # seconds for a whole run: ViewComfy's cold starts can take minutes
@@ -165,21 +166,19 @@ class Session:
         """The whole JSON body of a reply, at most `max_result_bytes`."""
         return loads(b"".join(await self.read_pieces(response, what)), what)
 
-    async def read_pieces(self, response: httpx.Response, what: str) -> list[bytes]:
-        """The whole body, as the chunks it arrived in; refused past `max_result_bytes`."""
-        pieces: list[bytes] = []
-        size = 0
+    async def read_pieces(self, response: httpx.Response, what: str) -> list[Piece]:
+        """The whole body, in memory-mapped blocks; refused past `max_result_bytes`."""
+        body = Blocks()
         try:
             async for chunk in response.aiter_bytes():
-                pieces.append(chunk)
-                size += len(chunk)
-                if size > self.max_result_bytes:
+                body.add(chunk)
+                if body.size > self.max_result_bytes:
                     raise too_large(what, self.max_result_bytes)
         except httpx.DecodingError as exc:
             raise MalformedResultError(f"{what} could not be decoded (bad compression)") from exc
         except httpx.TransportError as exc:
             raise TransportError(f"{what} was cut off ({reason(exc)})") from exc
-        return pieces
+        return body.take()
 
 
 async def read_capped(response: httpx.Response, limit: int) -> bytes:

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..models import PromptResult
-from .events import Piece
+from .blocks import Piece
 from .http import loads
 
 BIG = 64 * 1024  # characters: a shorter string is left to json.loads

@@ -270,4 +270,7 @@ def test_a_label_that_repeats_its_node_heading_is_not_shown_twice():
             replace(fields["3-inputs-steps"], label="Steps · KSampler #3", node_title="KSampler #3")
         ).component
     assert prompt.label == "Prompt" and prompt.show_label is False  # the heading says it
+    with gr.Blocks():
+        seed = field_widget(replace(fields["3-inputs-seed"], label="Tint", node_title="Tint"))
+    assert (seed.component.label, seed.component.show_label) == ("Seed", True)  # beside "Each run"
     assert steps.label == "Steps" and steps.show_label is True

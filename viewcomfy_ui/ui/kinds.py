@@ -268,6 +268,8 @@ class Seed(Int):
     name = "seed"
 
     def build(self, f: Field, common: dict[str, Any], default_file: Path | None) -> FieldWidget:
+        if not common["show_label"]:  # named by its heading: a plain label, level with the mode's
+            common = {**common, "label": "Seed", "show_label": True}
         with gr.Row(equal_height=True):
             box = gr.Textbox(value=str(f.value), scale=3, **common)
             mode = gr.Dropdown(

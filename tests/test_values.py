@@ -254,12 +254,12 @@ def test_media_help_and_warnings_show_as_a_caption_under_the_upload():
     f = replace(form()[1]["8-inputs-image"], help="A portrait <b>works</b> best")
     with gr.Blocks() as page:
         field_widget(f)
-    captions = [b for b in page.blocks.values() if b.elem_id == "field-8-inputs-image-help"]
+    captions = [b for b in page.blocks.values() if b.elem_id == "help-8-inputs-image"]
     assert len(captions) == 1
     assert "A portrait &lt;b&gt;works&lt;/b&gt; best" in captions[0].value  # text, never markup
     with gr.Blocks() as page:
         field_widget(replace(f, help=None))
-    assert not [b for b in page.blocks.values() if str(b.elem_id).endswith("-help")]
+    assert not [b for b in page.blocks.values() if str(b.elem_id).startswith("help-")]
 
 
 def test_a_label_that_repeats_its_node_heading_is_not_shown_twice():

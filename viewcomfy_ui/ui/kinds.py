@@ -338,7 +338,7 @@ class Media(Kind):
         if common.get("info"):
             gr.HTML(
                 f'<p class="vc-help">{html.escape(common["info"])}</p>',
-                elem_id=f"{common['elem_id']}-help", padding=False,
+                elem_id="help-" + common["elem_id"].removeprefix("field-"), padding=False,
             )  # fmt: skip
         return FieldWidget(f, self, component, default_file=default_file)
 

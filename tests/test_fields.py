@@ -491,3 +491,10 @@ def test_a_nodes_fields_follow_its_declaration_not_the_files_key_order():
     assert [f.input_name for f in infer_fields(mine, info)] == ["b", "a", "c", "extra"]
     undeclared = {"9": {"class_type": "Unknown", "inputs": {"z": 1, "a": 2}}}
     assert [f.input_name for f in infer_fields(undeclared)] == ["z", "a"]  # as saved
+
+
+def test_an_int_named_seed_gets_the_seed_control_the_comfyui_frontend_gives_it():
+    info = {"MySampler": {"input": {"required": {"seed": ["INT", {"min": 0, "max": 2**64 - 1}]}}}}
+    workflow = {"1": {"class_type": "MySampler", "inputs": {"seed": 42}}}
+    (seed,) = infer_fields(workflow, info)
+    assert (seed.kind, seed.seed_mode) == ("seed", "randomize")

@@ -30,6 +30,7 @@ FieldKind = str  # the name of a kind registered in ui/kinds.py: "text", "seed",
 MEDIA_KINDS = ("image", "image-mask", "video", "audio")  # the upload kinds
 SEED_MAX = 2**64 - 1
 SEED_MODES = ("randomize", "fixed", "increment", "decrement")  # ComfyUI's control_after_generate
+SEED_WIDGETS = {"seed", "noise_seed"}  # INT inputs the ComfyUI frontend gives a seed control
 SEED_NAME = re.compile(r"(^|[_\s])seed($|[_\s\d])", re.IGNORECASE)  # seed, noise_seed, "Tint seed"
 PASS_THROUGH_CLASSES = {"Reroute"}
 MASK_SOURCE = "LoadImage"  # its output 1 is the upload's alpha as a MASK
@@ -388,7 +389,8 @@ def _from_declaration(field: Field, spec: InputSpec, rules: _Rules) -> Field | N
         if spec.type == "INT":
             if isinstance(value, float) and not value.is_integer():
                 return None
-            kind = "seed" if opts.get("control_after_generate") and rules.seedlike else "int"
+            controlled = opts.get("control_after_generate") or field.input_name in SEED_WIDGETS
+            kind = "seed" if controlled and rules.seedlike else "int"
             if kind == "int" and opts.get("display") == "color":
                 kind = "color"
             step = opts.get("step", 1)

@@ -26,7 +26,7 @@ CONTEXT_SUFFIX = "-node-class_type-info"
 
 ApiWorkflow = dict[str, dict[str, Any]]
 
-TITLE_NOISE = re.compile(r"workflows?|api|wf|copy|final|\(\d+\)|v\d+(\.\d+)*[a-z]?", re.IGNORECASE)
+TITLE_NOISE = re.compile(r"workflows?|api|wf|copy|\(\d+\)|v\d+(\.\d+)*[a-z]?", re.IGNORECASE)
 TITLE_WORDS = re.compile(r"[_\s-]+|\.(?=[A-Za-z])")  # "Wan2.2" and "v1.0" stay whole
 OUTPUT_MEDIA = (
     ("video", "Video"), ("audio", "Audio"), ("mp3", "Audio"), ("glb", "3D"), ("mesh", "3D"),

@@ -158,9 +158,7 @@ class Choice(Kind):
 
     def build(self, f: Field, common: dict[str, Any], default_file: Path | None) -> FieldWidget:
         choices = list(f.choices or [f.value])
-        if (
-            f.choices and f.choice_labels
-        ):  # the author's names for the values (curated `select` options)
+        if f.choices and f.choice_labels:  # the author's names (curated `select` options)
             choices = list(zip(f.choice_labels, choices, strict=True))
         dropdown = gr.Dropdown(
             choices=choices, value=f.value,

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import re
+import subprocess
+import sys
 import zipfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -134,7 +138,9 @@ def test_error_event_keeps_the_logs_so_far(scripted):
     scripted.replies.append(Reply(201, {"Content-Type": "text/event-stream"}, stream([body])))
     with app_client(scripted) as client:
         out = client.run()
-    assert "Failed: the run failed: &lt;b&gt;OOM&lt;/b&gt; in KSampler" in out["status"]
+    assert "Failed: &lt;b&gt;OOM&lt;/b&gt; in KSampler" in out["status"]
+    text = re.sub(r"<[^>]+>", "", out["status"])
+    assert text.lower().count("fail") == 1, f"'failed' said once: {text}"
     assert out["logs"] == "got prompt\nloading model"
 
 
@@ -220,3 +226,40 @@ def test_an_output_named_like_the_zip_does_not_clash_with_it(scripted):
         f for f in files if zipfile.is_zipfile(f) and len(zipfile.ZipFile(f).namelist()) == 2
     )
     assert sorted(zipfile.ZipFile(archive).namelist()) == ["a.png", "all_outputs.zip"]
+
+
+@pytest.mark.parametrize("protocol", ["sse", "realtime"])
+def test_the_api_snippet_runs_as_shown_on_this_machine(protocol, tmp_path):
+    """The API accordion's Python, run as a developer would: in a folder holding the uploaded
+    file, against the engine the snippet names (the app's own here, through $VIEWCOMFY_API_URL
+    as its first comment says)."""
+    image = tmp_path / "mine.png"
+    Image.new("RGB", (48, 32), (10, 200, 10)).save(image)
+    with running_app(protocol=protocol) as (url, app):
+        out = RunApi(url, app.page).run(**{
+            "field-1-inputs-image": handle_file(str(image)),
+            "field-6-inputs-blur_radius": 4,
+        })  # fmt: skip
+        assert 'data-state="done"' in out["status"]
+        code = out["api-python"]
+        assert "python -m viewcomfy_ui serve" in code and "127.0.0.1:8000" in code
+        assert app.local_server.url.rstrip("/") not in code, "the embedded port is never shown"
+        folder = tmp_path / "dev"
+        folder.mkdir()
+        (folder / "mine.png").write_bytes(image.read_bytes())
+        env = {**os.environ, "VIEWCOMFY_API_URL": app.local_server.url}
+        env.pop("VIEWCOMFY_CLIENT_ID", None), env.pop("VIEWCOMFY_CLIENT_SECRET", None)
+        env["PYTHONPATH"] = str(Path(__file__).parent.parent)
+        ran = subprocess.run(
+            [sys.executable, "-c", code], cwd=folder, env=env, capture_output=True, text=True,
+            timeout=120,
+        )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    assert "got prompt" in ran.stdout, "the snippet streams the engine's logs"
+    saved = sorted(p.suffix for p in (folder / "outputs").iterdir())
+    assert saved == [".png", ".webp"]
+    shown = next(item["image"] for item in out["gallery"] if item["image"].endswith(".png"))
+    with Image.open(shown) as app_png, Image.open(next((folder / "outputs").glob("*.png"))) as png:
+        assert png.tobytes() == app_png.tobytes(), (
+            "the same upload, values and seed as the page's run"
+        )

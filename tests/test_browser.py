@@ -44,6 +44,13 @@ def api_params(page) -> dict:
     return json.loads(page.locator("#api-params .cm-content").inner_text(timeout=TIMEOUT))
 
 
+def wait_for_the_result(scope) -> None:
+    """Pick "Wait for the result" (one plain request) in the API accordion."""
+    if not scope.locator("#mode").is_visible():
+        scope.locator("#api").get_by_text("API").first.click()
+    scope.locator("#mode").get_by_text("Wait for the result", exact=True).click()
+
+
 def state(page) -> str:
     return page.locator("#status .vc-status").get_attribute("data-state")
 
@@ -203,7 +210,7 @@ def test_untouched_run_of_a_primitives_workflow_sends_only_the_seeds(page, scrip
     settings = {"api_url": scripted.url, "client_id": "id", "client_secret": SECRET}
     with running_app(FIXTURES / "ltx2_i2v_primitives.json", **settings) as (url, _):
         page.goto(url)
-        page.locator("#mode").get_by_text("Plain request").click()
+        wait_for_the_result(page)
         page.locator("#run").click()
         wait_state(page, "done")
     sent = json.loads(scripted.requests[0].fields["params"])
@@ -229,7 +236,7 @@ def test_out_of_range_value_is_named_in_the_status_and_marked(page, scripted, sc
     scripted.replies.append(
         Reply(201, {"Content-Type": "application/json"}, result_json().encode())
     )
-    page.locator("#mode").get_by_text("Plain request").click()
+    wait_for_the_result(page)
     page.locator("#run").click()
     wait_state(page, "done")
     assert "vc-refused" not in field.get_attribute("class")

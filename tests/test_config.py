@@ -25,6 +25,13 @@ def test_defaults_run_the_demo_locally():
     )
 
 
+def test_several_logins():
+    assert parse_config(["--auth", "ann:pw, bob:p:w2"], {}).auth == (("ann", "pw"), ("bob", "p:w2"))
+    assert parse_config(["--auth", "ann:p,w"], {}).auth == (("ann", "p,w"),), (
+        "a comma in a password"
+    )
+
+
 def test_environment_and_flags():
     env = {
         "VIEWCOMFY_API_URL": "https://x.example/api", "VIEWCOMFY_CLIENT_ID": "id", "VIEWCOMFY_CLIENT_SECRET": "sec",
@@ -32,7 +39,7 @@ def test_environment_and_flags():
     }  # fmt: skip
     config = parse_config(["--title", "My flow", "--concurrency", "2"], env)
     assert config.api_url == "https://x.example/api" and config.client_secret == "sec"
-    assert config.auth == ("ann", "pw") and config.host == "0.0.0.0" and config.port == 7000
+    assert config.auth == (("ann", "pw"),) and config.host == "0.0.0.0" and config.port == 7000
     assert config.title == "My flow" and config.concurrency == 2
     assert "sec" not in repr(config) and "pw" not in repr(config)
     assert (
@@ -48,6 +55,8 @@ def test_environment_and_flags():
     ("argv", "needle"),
     [
         (["--auth", "nopassword"], "USER:PASS"),
+        (["--auth", "ann:pw,bob:"], "USER:PASS"),
+        (["--auth", "ann:pw,ann:pw2"], "names a user twice"),
         (["--concurrency", "0"], "at least 1"),
         (["--port", "99999"], "port number from 1 to 65535"),
         (["--port", "-1"], "port number from 1 to 65535"),

@@ -39,7 +39,9 @@ def field_ids(scope) -> list[str]:
 
 
 def run_plain(scope, page) -> None:
-    scope.locator("#mode").get_by_text("Plain request").click()
+    if not scope.locator("#mode").is_visible():
+        scope.locator("#api").get_by_text("API").first.click()
+    scope.locator("#mode").get_by_text("Wait for the result", exact=True).click()
     scope.locator("#run").click()
     scope.locator('#status .vc-status[data-state="done"]').wait_for(timeout=TIMEOUT)
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+import secrets
 import threading
+import urllib.parse
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from apps import free_port
@@ -24,10 +27,10 @@ BLUR = "#field-6-inputs-blur_radius input[type=number]"
 
 
 @contextmanager
-def app_on(data_dir, port: int, **settings):
+def app_on(data_dir, port: int, workflow: Path = DEMO_WORKFLOW, **settings):
     """The demo app with history in `data_dir`, on a fixed port (a browser's storage is per
     origin, so a restart must come back on the same one)."""
-    config = AppConfig(workflow=DEMO_WORKFLOW, api_url=None, data_dir=data_dir, **settings)
+    config = AppConfig(workflow=workflow, api_url=None, data_dir=data_dir, **settings)
     app = create_app(config)
     app.launch(prevent_thread_lock=True, server_port=port, quiet=True, **LAUNCH_STYLE)
     try:
@@ -200,3 +203,122 @@ def test_a_queued_run_can_be_cancelled_alone(browser, data_dir, port, monkeypatc
         assert [r[1] for r in queue_rows(page)] == ["done", "done", "cancelled"]
         total(page, 2)
     page.context.close()
+
+
+CURATED = Path(__file__).parent / "fixtures" / "curated" / "view_comfy.json"
+
+
+def test_each_workflow_of_a_file_keeps_its_own_history(browser, tmp_path):  # noqa: F811
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    with app_on(tmp_path / "data", free_port(), workflow=CURATED) as url:
+        page.goto(url)
+        first, second = page.locator("#workflow-0"), page.locator("#workflow-1")
+        total(first, 0)
+        first.locator("#run").click()
+        wait_done(first)
+        total(first, 1)
+        page.locator("#workflows").get_by_role("tab", name="Sharpen only").click()
+        total(second, 0)
+        for _ in range(2):
+            second.locator("#run").click()
+            wait_done(second)
+        total(second, 2)
+        assert second.locator("#history-gallery img").count() == 2
+        page.reload()  # both histories come back, each in its own tab
+        total(page.locator("#workflow-0"), 1)
+        page.locator("#workflows").get_by_role("tab", name="Sharpen only").click()
+        total(page.locator("#workflow-1"), 2)
+    context.close()
+
+
+def login(browser, url: str, user: str, password: str):  # noqa: F811
+    """A new browser (context) logged in as `user` on Gradio's login page."""
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    page.goto(url)
+    page.get_by_label("username").fill(user)
+    page.get_by_label("password").fill(password)
+    page.get_by_role("button", name="Login").click()
+    page.locator("#run").wait_for(timeout=TIMEOUT)
+    return page
+
+
+def test_with_auth_each_user_sees_only_their_own_runs_and_files(browser, tmp_path):  # noqa: F811
+    logins = (("ann", "pw-ann"), ("bob", "pw-bob"))
+    with app_on(tmp_path / "data", free_port(), auth=logins) as url:
+        ann = login(browser, url, "ann", "pw-ann")
+        total(ann, 0)
+        ann.locator("#run").click()
+        wait_done(ann)
+        total(ann, 1)
+        src = ann.locator("#history-gallery img").first.get_attribute("src")
+        bob = login(browser, url, "bob", "pw-bob")
+        total(bob, 0)
+        assert bob.locator("#history-gallery img").count() == 0
+        bob.locator("#run").click()
+        wait_done(bob)
+        total(bob, 1)
+        again = login(browser, url, "ann", "pw-ann")  # the same user in another browser
+        total(again, 1)
+        assert again.locator("#history-gallery img").first.get_attribute("src") == src
+        assert ann.locator("#history-gallery img").count() == 1, "bob's run is not ann's"
+
+        data = tmp_path / "data"
+        [folder] = [d for d in (data / "files").iterdir() if (d / "output").is_dir()][:1]
+        name = next((folder / "output").glob("*.png")).name
+        served = urllib.parse.unquote(src)
+        guesses = [
+            re.sub(r"/[0-9a-f]{32,}/", f"/{secrets.token_hex(32)}/", served),  # another cached file
+            f"/gradio_api/file={data}/files/{secrets.token_hex(16)}/output/{name}",  # another run
+            f"/gradio_api/file={data}/files/",  # the folder of every run
+            f"/gradio_api/file={data}/files/{folder.name}/",  # a run's folder
+            f"/gradio_api/file={data}/history.sqlite3",  # the database
+            f"/gradio_api/file={data}/files/../history.sqlite3",
+            f"/gradio_api/file={data}/browser-secret",
+        ]
+        for guess in guesses:
+            answer = bob.request.get(urllib.parse.urljoin(url, guess))
+            assert answer.status >= 400, f"{guess} answered {answer.status}"
+        kept = f"/gradio_api/file={data}/files/{folder.name}/output/{name}"
+        assert bob.request.get(urllib.parse.urljoin(url, kept)).ok, "the test's guesses can fail"
+        stranger = browser.new_context()  # not logged in: not even the real links
+        for link in (src, kept):
+            assert stranger.request.get(urllib.parse.urljoin(url, link)).status >= 400
+        stranger.close()
+        for page in (ann, bob, again):
+            page.context.close()
+
+
+IN_VIEW = """(selector) => {
+  const box = document.querySelector(selector).getBoundingClientRect();
+  return box.top < window.innerHeight && box.bottom > 0;
+}"""
+
+
+def test_on_a_phone_run_shows_the_status_then_the_results_above_the_queue(
+    browser,  # noqa: F811
+    tmp_path,
+    monkeypatch,
+):
+    engine = HeldEngine()
+    monkeypatch.setattr("viewcomfy_ui.ui.main.make_engine", lambda *_: engine)
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    with app_on(tmp_path / "data", free_port()) as url:
+        page.goto(url)
+        total(page, 0)
+        assert not page.evaluate(f"({IN_VIEW})('#status')"), "below the form at first"
+        page.locator("#run").click()
+        page.locator('#status .vc-status[data-state="running"]').wait_for(timeout=TIMEOUT)
+        page.wait_for_function(f"({IN_VIEW})('#status')", timeout=TIMEOUT)
+        engine.gate.set()
+        wait_done(page)
+        page.wait_for_function(f"({IN_VIEW})('#gallery img')", timeout=TIMEOUT)
+        order = page.evaluate(
+            "['#status', '#gallery', '#queue'].map(s => document.querySelector(s)"
+            ".getBoundingClientRect().top + window.scrollY)"
+        )
+        assert order == sorted(order), "status, then results, then the queue"
+        row = page.locator("#queue tbody tr").first.bounding_box()
+        assert row and row["height"] < 60, f"a queue row is one line high, not {row}"
+    context.close()

@@ -81,6 +81,27 @@ async def test_an_error_cut_short_by_the_client_leaks_no_prefix_of_the_secret(sc
     assert SECRET[:5] not in text and "***" in text
 
 
+@pytest.mark.parametrize(
+    ("error", "shown"),
+    [
+        ("the run failed: OOM in KSampler", "Failed: OOM in KSampler"),
+        ("the run failed: node 3 (ImageBlur) failed: bad radius", "Failed: node 3 (ImageBlur): bad radius"),
+        ("Failed: the run failed: the run failed", "Failed: the server gave no reason; see the logs"),
+        ("the endpoint refused the API key (401)", "Failed: the endpoint refused the API key (401)"),
+    ],
+)  # fmt: skip
+def test_a_failure_says_failed_once(error, shown):
+    assert st.failed(error).text == shown
+
+
+async def test_a_server_error_event_is_shown_once_with_its_reason(scripted, tmp_path):
+    scripted.replies.append(
+        Reply(201, {"Content-Type": "text/event-stream"}, stream([sse("error", "OOM in KSampler")]))
+    )
+    updates = await collect(runner_for(scripted), tmp_path)
+    assert updates[-1].status.text == "Failed: OOM in KSampler"
+
+
 def test_scrub_before_cutting():
     assert st.scrub("key=" + SECRET + " tail", [SECRET], limit=10) == "key=*** t…"
     assert st.scrub("cut: " + SECRET[:8] + "…", [SECRET]) == "cut: ***…"

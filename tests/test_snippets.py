@@ -7,8 +7,9 @@ import ast
 import shlex
 from pathlib import Path
 
+from viewcomfy_ui.demo import DEMO_WORKFLOW
 from viewcomfy_ui.ui.runner import Endpoint
-from viewcomfy_ui.ui.snippets import code_views, curl_snippet, python_snippet
+from viewcomfy_ui.ui.snippets import code_views, curl_snippet, python_snippet, serve_command
 
 TRICKY = {
     "6-inputs-text": "style: true, mood: null, done: false",
@@ -58,16 +59,40 @@ def test_snippets_name_files_and_never_the_secret():
         )
 
 
-def test_local_server_url_is_never_shown():
-    local = Endpoint("http://127.0.0.1:45123/", local=True, protocol="sse")
+def test_local_engine_snippets_say_how_to_start_it_and_never_show_its_port():
+    command = "python -m viewcomfy_ui serve --workflow my_api.json"
+    local = Endpoint("http://127.0.0.1:45123/", local=True, protocol="sse", serve_command=command)
     _, python, curl = code_views(local, {"a": 1}, {})
-    assert "127.0.0.1" not in python + curl and "45123" not in python + curl
-    assert call_keywords(python)["api_url"] == "os.environ['VIEWCOMFY_API_URL']"
-    assert _curl_commands(curl)[0][3] == "$VIEWCOMFY_API_URL"
+    assert "45123" not in python + curl
+    for text in (python, curl):
+        assert f"#   {command}" in text, "how to start the engine the snippet calls"
+    keywords = call_keywords(python)
+    assert keywords["api_url"] == "os.environ.get('VIEWCOMFY_API_URL', 'http://127.0.0.1:8000')"
+    assert keywords["client_id"] == "os.environ.get('VIEWCOMFY_CLIENT_ID', '')", "no keys needed"
+    assert _curl_commands(curl)[0][3] == "${VIEWCOMFY_API_URL:-http://127.0.0.1:8000}"
     realtime = Endpoint(local.url, local=True, protocol="realtime", gateway_url=local.url)
     _, python, curl = code_views(realtime, {"a": 1}, {})
-    assert "127.0.0.1" not in python + curl
-    assert "https://api.viewcomfy.com/api/workflow/infer" in curl
+    assert "45123" not in python + curl and "api.viewcomfy.com" not in python + curl
+    assert call_keywords(python)["gateway_url"] == keywords["api_url"], "its own gateway"
+    submit, _ = _curl_commands(curl)
+    assert submit[3] == "${VIEWCOMFY_API_URL:-http://127.0.0.1:8000}/api/workflow/infer"
+
+
+def test_serve_command_names_the_workflow_and_engine(tmp_path):
+    assert serve_command(DEMO_WORKFLOW) == "python -m viewcomfy_ui serve"
+    mine = tmp_path / "my flow.json"
+    mine.write_text("{}")
+    assert serve_command(mine, "http://127.0.0.1:8188") == (
+        "python -m viewcomfy_ui serve --engine comfyui --comfyui-url http://127.0.0.1:8188 "
+        f"--workflow '{mine}'"
+    )
+
+
+def test_wait_for_the_result_shows_infer_without_logs():
+    python = python_snippet(REMOTE, {"a": 1}, {}, stream=False)
+    assert "infer(" in python and "infer_with_logs" not in python
+    assert "logging_callback" not in python
+    ast.parse(python)
 
 
 def test_sse_snippets_post_to_the_endpoint():
@@ -100,14 +125,20 @@ def test_realtime_snippets_use_the_gateway():
 
 def test_default_gateway_is_not_repeated_in_python():
     endpoint = Endpoint(REMOTE.url, protocol="realtime", gateway_url="https://api.viewcomfy.com")
-    local = Endpoint(
-        "http://127.0.0.1:1/", local=True, protocol="realtime", gateway_url="http://127.0.0.1:1/"
-    )
     assert "gateway_url" not in call_keywords(python_snippet(endpoint, {}, {}))
-    assert curl_snippet(local, {}, {}).count("https://api.viewcomfy.com") == 2
+    assert curl_snippet(endpoint, {}, {}).count("https://api.viewcomfy.com") == 2
 
 
 def _curl_commands(text: str) -> list[list[str]]:
     """The curl commands of a snippet, each split as the shell would."""
     joined = text.replace("\\\n", " ")
     return [shlex.split(line) for line in joined.splitlines() if line.startswith("curl")]
+
+
+def test_another_workflow_of_a_file_is_sent_along():
+    endpoint = Endpoint(REMOTE.url, "id", "sec", workflow_api={"8": {"class_type": "X"}})
+    python = python_snippet(endpoint, {"8-inputs-alpha": 1.5}, {})
+    assert "override_workflow_api" in call_keywords(python)
+    assert "import asyncio, json, os" in python
+    ast.parse(python)
+    assert "override_workflow_api" not in python_snippet(REMOTE, {}, {})

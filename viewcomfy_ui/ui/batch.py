@@ -26,7 +26,7 @@ from ..models import PromptResult
 from ..outputs import SavedOutput, save_output
 from .kinds import JS_SAFE_INT
 from .runner import Runner
-from .status import Status
+from .status import Status, failure_reason
 from .values import Params, random_seed
 
 JobState = Literal["pending", "running", "done", "failed", "cancelled"]
@@ -74,6 +74,7 @@ class Job:
     params: Params
     run_dir: Path
     batch: str = ""
+    stream: bool = True  # a single run: live logs (infer_with_logs) or one plain request (infer)
     state: JobState = "pending"
     prompt_id: str = ""
     error: str = ""
@@ -122,10 +123,16 @@ class RunQueue:
     def realtime(self) -> bool:
         return self.runner.endpoint.protocol == "realtime"
 
-    def add(self, params: Sequence[Params], run_root: Path, batch: str = "") -> list[Job]:
-        """Queue one run per params; each writes its outputs to `run_root/<number>`."""
+    def add(
+        self, params: Sequence[Params], run_root: Path, batch: str = "", *, stream: bool = True
+    ) -> list[Job]:
+        """Queue one run per params; each writes its outputs to `run_root/<number>`. `stream`
+        False: each run is one plain request (no live logs)."""
         start = len(self.jobs)
-        jobs = [Job(start + i, p, run_root / str(start + i), batch) for i, p in enumerate(params)]
+        jobs = [
+            Job(start + i, p, run_root / str(start + i), batch, stream)
+            for i, p in enumerate(params)
+        ]
         self.jobs += jobs
         fire_and_forget = self.realtime and len(jobs) > 1  # one run streams its logs live
         for job in jobs:
@@ -188,13 +195,14 @@ class RunQueue:
     async def _stream(self, job: Job) -> None:
         async with self.limiter:
             await self._begin(job)
-            async for update in self.runner.run(job.params, stream=True, run_dir=job.run_dir):
+            runs = self.runner.run(job.params, stream=job.stream, run_dir=job.run_dir)
+            async for update in runs:
                 job.logs, job.status = update.logs, update.status
                 self._notify()
                 if update.finished:
                     job.prompt_id = update.prompt_id
                     if update.outputs is None:
-                        await self._end(job, "failed", update.status.text)
+                        await self._end(job, "failed", update.status.text)  # "Failed: why"
                     else:
                         job.outputs = update.outputs
                         await self._end(job, "done")
@@ -256,7 +264,8 @@ class RunQueue:
         self._notify()
 
     async def _end(self, job: Job, state: JobState, error: str = "") -> None:
-        job.state, job.error, job.finished = state, error, time.time()
+        job.error = failure_reason(error) if state == "failed" else error  # the reason alone
+        job.state, job.finished = state, time.time()
         if self._on_end:  # recorded before anyone hears of it, so a listing shows it
             await asyncio.shield(asyncio.to_thread(self._on_end, job))
         self._notify()

@@ -47,7 +47,7 @@ class AppConfig:
     host: str = "127.0.0.1"
     port: int = 7860  # 0: any free port
     concurrency: int = 4
-    auth: tuple[str, str] | None = field(default=None, repr=False)
+    auth: tuple[tuple[str, str], ...] | None = field(default=None, repr=False)  # logins
     protocol: Protocol = "sse"
     gateway_url: str | None = None  # realtime on ViewComfy; the local engine serves its own
     max_file_size: int = 200 << 20  # bytes, per upload
@@ -147,7 +147,10 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         "--concurrency", "VIEWCOMFY_CONCURRENCY", "runs at once across all visitors (default 4)",
         "4", type=_positive_int, metavar="N",
     )  # fmt: skip
-    flag("--auth", "VIEWCOMFY_AUTH", "protect the page with a login", type=_auth, metavar="USER:PASS")  # fmt: skip
+    flag(
+        "--auth", "VIEWCOMFY_AUTH", "protect the page with a login; several users: "
+        "USER:PASS,USER2:PASS2 (each sees only their own history)", type=_auth, metavar="USER:PASS",
+    )  # fmt: skip
     flag(
         "--max-file-size", "VIEWCOMFY_MAX_FILE_SIZE",
         f"largest upload a visitor may send (default {MAX_FILE_SIZE})", MAX_FILE_SIZE, type=_size,
@@ -225,11 +228,21 @@ def _positive_int(text: str) -> int:
     return int(text)
 
 
-def _auth(text: str) -> tuple[str, str]:
-    user, sep, password = text.partition(":")
-    if not sep or not user or not password:
-        raise argparse.ArgumentTypeError("must look like USER:PASS")  # never echo the password
-    return user, password
+def _auth(text: str) -> tuple[tuple[str, str], ...]:
+    """'ann:pw' or 'ann:pw,bob:pw2' -> the logins (a comma inside a password is kept when the
+    rest does not read as another USER:PASS)."""
+    parts = text.split(",")
+    if not all(":" in part for part in parts):
+        parts = [text]
+    logins = []
+    for part in parts:
+        user, sep, password = part.strip().partition(":")
+        if not sep or not user or not password:
+            raise argparse.ArgumentTypeError("must look like USER:PASS")  # never echo passwords
+        logins.append((user, password))
+    if len({user for user, _ in logins}) < len(logins):
+        raise argparse.ArgumentTypeError("names a user twice")
+    return tuple(logins)
 
 
 def _size(text: str) -> int:

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import html
 import json
 import secrets
 import tempfile
 import time
 import urllib.parse
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,13 +48,39 @@ Component = gr.components.Component
 
 @dataclass(frozen=True)
 class HistoryContext:
-    """What the app gives the section: the store and what every record says about the app."""
+    """What the app gives the section: the store and what every record says about the app.
+
+    `scope` keeps one form's runs apart from another's when a file has several workflows
+    (empty: the file's first, or only, form). `slots` holds what every form's section shares:
+    the `concurrency` semaphore and the browser's owner token."""
 
     store: HistoryStore
     secret: str  # encrypts the owner token kept in the browser
     workflow_name: str
     workflow_hash: str
     concurrency: int
+    scope: str = ""
+    slots: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def for_form(
+        self, index: int, title: str, workflow_api: Mapping[str, Any] | None
+    ) -> HistoryContext:
+        """The context of the `index`-th form of a file: the first keeps the file's history;
+        each other one gets its own, named and hashed after its own workflow."""
+        if index == 0:
+            return self
+        content = json.dumps(workflow_api, sort_keys=True, default=str).encode()
+        digest = hashlib.sha256(content).hexdigest()
+        scope = hashlib.sha256(title.encode() + b"\0" + content).hexdigest()[:16]
+        name = f"{self.workflow_name} · {title}"
+        return dataclasses.replace(self, workflow_name=name, workflow_hash=digest, scope=scope)
+
+    @property
+    def limiter(self) -> asyncio.Semaphore:
+        """The app's run slots (made on first use, inside the server's event loop)."""
+        if "runs" not in self.slots:
+            self.slots["runs"] = asyncio.Semaphore(self.concurrency)
+        return self.slots["runs"]
 
 
 @dataclass
@@ -93,7 +120,12 @@ class HistorySection:
         self.store = context.store
         self.runner = runner
         self.widgets = widgets
-        self.owner = gr.BrowserState(None, storage_key=OWNER_KEY, secret=context.secret)
+        # One token per browser, kept by the first form's section: a file's other forms sit in
+        # tabs that are not on the page until picked, where a BrowserState would read nothing.
+        shared = context.slots.get("owner")
+        self.keeps_token = shared is None
+        self.owner = shared or gr.BrowserState(None, storage_key=OWNER_KEY, secret=context.secret)
+        context.slots.setdefault("owner", self.owner)
         self.page = gr.State(0)
         self.shown_ids = gr.State([])  # run ids of the thumbnails on the current page
         self.selected = gr.State(None)  # the selected run's id
@@ -102,25 +134,29 @@ class HistorySection:
         self.controls: Controls | None = None
         self.browser: Browser | None = None
         self._queues: dict[str, RunQueue] = {}
-        self._limiter: Any = None  # an asyncio.Semaphore, made inside the server's loop
+        self._count: gr.Number | None = None
 
     # --- layout ------------------------------------------------------------------------------
 
-    def build_controls(self) -> None:
-        """`#batch-count` and `#queue` (this visitor's runs, pending, running and
-        done; pick one to cancel it), under the form."""
+    def build_batch(self) -> None:
+        """`#batch-count`, under the form."""
         with gr.Row(elem_id="batch"):
-            count = gr.Number(
+            self._count = gr.Number(
                 1, minimum=1, maximum=MAX_BATCH, precision=0, step=1, label="Batch count",
                 info="runs queued by Run; each seed varies by its own mode", elem_id="batch-count",
             )  # fmt: skip
+
+    def build_queue(self) -> None:
+        """`#queue`: this visitor's runs, pending, running and done (pick one to cancel it),
+        among the results, below the status and outputs (after `build_batch`)."""
+        assert self._count is not None
         with gr.Accordion("Queue", open=True, elem_id="queue-panel"):
             queue = gr.Dataframe(
                 headers=["#", "state", "seeds", "detail"], datatype="str", interactive=False,
-                elem_id="queue", max_height=220, wrap=True,
+                elem_id="queue", max_height=220, wrap=False,
             )  # fmt: skip
             cancel = gr.Button("Cancel the picked run", size="sm", elem_id="queue-cancel")
-        self.controls = Controls(count, queue, cancel)
+        self.controls = Controls(self._count, queue, cancel)
 
     def build_browser(self) -> None:
         """The `#history` section (full width, below the form and results)."""
@@ -192,6 +228,7 @@ class HistorySection:
         results: Any,
         buttons: tuple[gr.Button, gr.Button],
         request: gr.Request | None,
+        stream: bool = True,
     ) -> AsyncIterator[dict[Component, Any]]:
         """Queue the form's runs (a batch of `#batch-count`); while this visitor's queue was
         idle, stream its progress until it is idle again. Run stays on (to queue more); Cancel
@@ -204,13 +241,11 @@ class HistorySection:
         tag = secrets.token_hex(4)
         queue = self._queues.get(owner)
         if queue is not None and queue.busy:  # added to the running queue: its stream shows it
-            queue.add(batch, directory / "outputs", batch=tag)
+            queue.add(batch, directory / "outputs", batch=tag, stream=stream)
             yield {results.status: st.Status("running", f"Queued: {queue.summary()}").html()}
             return
-        if self._limiter is None:
-            self._limiter = asyncio.Semaphore(self.context.concurrency)
         queue = self._queue_for(owner)
-        queue.add(batch, directory / "outputs", batch=tag)
+        queue.add(batch, directory / "outputs", batch=tag, stream=stream)
         shown_done = -1
         try:
             async for _ in queue.changes():
@@ -247,7 +282,7 @@ class HistorySection:
                 error=job.error, logs=job.logs, outputs=[(o.path, o.kind) for o in job.outputs],
             )  # fmt: skip
 
-        queue = RunQueue(self.runner, self._limiter, on_start=started, on_end=ended)
+        queue = RunQueue(self.runner, ctx.limiter, on_start=started, on_end=ended)
         self._queues[owner] = queue
         return queue
 
@@ -282,8 +317,9 @@ class HistorySection:
         b, c = self.browser, self.controls
         listing = [b.gallery, b.page_label, self.shown_ids, self.page]
         private = {"api_visibility": "private", "queue": False}
+        owner = [self.owner] if self.keeps_token else []  # only the first form's section writes it
         page.load(
-            self.loaded, inputs=[self.owner], outputs=[self.owner, b.note, *listing, *form_components],
+            self.loaded, inputs=[self.owner], outputs=[*owner, b.note, *listing, *form_components],
             **private,
         )  # fmt: skip
         b.prev.click(self.paged(-1), inputs=[self.owner, self.page], outputs=listing, **private)
@@ -312,13 +348,15 @@ class HistorySection:
     # --- handlers --------------------------------------------------------------------------------
 
     def loaded(self, token: str | None, request: gr.Request) -> list[Any]:
-        """A new visitor gets a random token; a shared link's query restores the form."""
-        if not token:
+        """A new visitor gets a random token (from the first form's section; the others show
+        an empty history until then); a shared link's query restores the form."""
+        if not token and self.keeps_token:
             token = secrets.token_urlsafe(24)
         owner = self._owner(token, request)
         note = self.store.problem or ""
         form = self._from_query(dict(request.query_params) if request else {})
-        return [token, _note(note), *self._page_of(owner, 0).values(), *form]
+        shown = [_note(note), *self._page_of(owner, 0).values(), *form]
+        return [token, *shown] if self.keeps_token else shown
 
     def paged(self, step: int) -> Callable[..., dict[Component, Any]]:
         def page(token: str | None, number: int, request: gr.Request) -> dict[Component, Any]:
@@ -433,12 +471,16 @@ class HistorySection:
             raise gr.Error("Pick a pending or running run in the queue first.")
         await queue.cancel(number)
 
-    @staticmethod
-    def _owner(token: str | None, request: gr.Request | None) -> str:
+    def _owner(self, token: str | None, request: gr.Request | None) -> str:
+        """Whose runs: the login (with --auth), else the browser's token; within this form."""
         user = getattr(request, "username", None) if request else None
         if user:
-            return f"user:{user}"
-        return f"browser:{token}" if token else f"session:{getattr(request, 'session_hash', '')}"
+            owner = f"user:{user}"
+        else:
+            owner = (
+                f"browser:{token}" if token else f"session:{getattr(request, 'session_hash', '')}"
+            )
+        return f"{owner}/{self.context.scope}" if self.context.scope else owner
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -456,8 +498,8 @@ def _batch_status(queue: RunQueue) -> st.Status:
         return st.Status("done", text)
     if all(j.state == "cancelled" for j in jobs):
         return st.Status("cancelled", text)
-    reason = next((j.error for j in jobs if j.error), "no run succeeded")
-    return st.failed(f"{text}: {reason}")
+    reason = next((j.error for j in jobs if j.error), "")
+    return st.Status("failed", f"{text}: {reason}" if reason else text)  # says "N failed" once
 
 
 def _queue_rows(jobs: Sequence[Job]) -> list[list[str]]:
@@ -466,10 +508,15 @@ def _queue_rows(jobs: Sequence[Job]) -> list[list[str]]:
             str(j.number + 1),
             j.state,
             ", ".join(str(s) for s in j.params.seeds.values()),
-            j.error or (f"prompt {j.prompt_id}" if j.prompt_id else ""),
+            j.error or (f"prompt {_short(j.prompt_id)}" if j.prompt_id else ""),
         ]
         for j in jobs
     ]
+
+
+def _short(prompt_id: str) -> str:
+    """A prompt id cut to its start (the whole one is in the status and the history)."""
+    return prompt_id if len(prompt_id) <= 9 else prompt_id[:8] + "…"
 
 
 def _caption(run: RunRecord) -> str:

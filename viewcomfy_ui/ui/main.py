@@ -28,6 +28,7 @@ from .editor import build_editor
 from .history import HistoryContext
 from .page import LAUNCH_STYLE, OUTPUT_ROOT, build_page
 from .runner import Endpoint, FolderSweeper
+from .snippets import serve_command
 
 PROTOCOL_NAMES = {"realtime": "the realtime API (socket.io gateway)", "sse": "the direct SSE API"}
 
@@ -100,6 +101,7 @@ def create_app(config: AppConfig) -> App:
         endpoint = Endpoint(
             url=server.url, local=True, description=description, protocol=config.protocol,
             gateway_url=server.url if config.protocol == "realtime" else None,
+            serve_command=serve_command(config.workflow, config.comfyui_url),
         )  # fmt: skip
     history = None if config.edit is not None else _history(config)  # the editor runs nothing
     if config.edit is not None:
@@ -117,7 +119,7 @@ def create_app(config: AppConfig) -> App:
             pages.append(
                 build_page(
                     fields, own, title=title, default_files=default_files,
-                    history=None if i else history,  # one #history per page: the first form's
+                    history=history and history.for_form(i, form.title, form.workflow.api),
                 )
             )  # fmt: skip
         page = pages[0] if len(pages) == 1 else _choose(forms, pages, config.title)

@@ -10,7 +10,7 @@ import html
 import shutil
 import tempfile
 import zipfile
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 from pathlib import Path
@@ -69,21 +69,17 @@ def build_page(
                     )
                     reset = gr.Button("Reset", variant="secondary", elem_id="reset", min_width=80)
                 form = Form(_form_widgets(fields, default_files or {}))
-                stream = gr.Radio(
-                    [("Stream logs (infer_with_logs)", "stream"), ("Plain request (infer)", "plain")],
-                    value="stream", label="Request", elem_id="mode",
-                )  # fmt: skip
                 runner = Runner(endpoint)
                 kept = history and HistorySection(history, runner, form.widgets)
                 if kept:
-                    kept.build_controls()
+                    kept.build_batch()
             with gr.Column(scale=7, min_width=340):
-                results = Results.build(_ready_status(endpoint))
+                results = Results.build(_ready_status(endpoint), kept.build_queue if kept else None)
         if kept:
             kept.build_browser()
         run_dir = gr.State(None, delete_callback=_remove_dir)
 
-        handler = RunHandler(runner, form, results, stream, run, cancel, run_dir, kept or None)
+        handler = RunHandler(runner, form, results, run, cancel, run_dir, kept or None)
         run_event = run.click(
             handler.start, inputs=handler.inputs, outputs=handler.outputs, concurrency_id="run",
             show_progress="hidden", api_name="run", js=SHOW_STATUS_ON_PHONES,
@@ -155,9 +151,12 @@ class Results:
     api_params: gr.Code
     api_python: gr.Code
     api_curl: gr.Code
+    mode: gr.Radio
 
     @classmethod
-    def build(cls, ready: st.Status) -> Results:
+    def build(cls, ready: st.Status, queue: Callable[[], None] | None = None) -> Results:
+        """Status first, then the results; `queue` lays out the run queue after the downloads
+        (so on a phone the status, then the results, come right after the form)."""
         status = gr.HTML(ready.html(), elem_id="status")
         gallery = gr.Gallery(
             label="Results", elem_id="gallery", columns=2, height=440, object_fit="contain",
@@ -171,6 +170,8 @@ class Results:
             label="Text output", visible=False, lines=4, elem_id="text-output", interactive=False
         )
         files = gr.File(label="Download", file_count="multiple", elem_id="files", interactive=False)
+        if queue:
+            queue()
         logs = gr.Textbox(
             label="Logs", lines=14, max_lines=14, autoscroll=True, elem_id="logs",
             interactive=False, buttons=["copy"],
@@ -181,7 +182,15 @@ class Results:
             )
             api_python = gr.Code(label="Python", language="python", elem_id="api-python")
             api_curl = gr.Code(label="cURL", language="shell", elem_id="api-curl")
-        return cls(status, gallery, audio, text, files, logs, api_params, api_python, api_curl)
+            mode = gr.Radio(
+                [("Live logs", "stream"), ("Wait for the result", "plain")], value="stream",
+                label="While a run goes", elem_id="mode",
+                info="For endpoints or proxies that cannot stream: one plain request (infer) "
+                "instead of a stream of log lines (infer_with_logs).",
+            )  # fmt: skip
+        return cls(
+            status, gallery, audio, text, files, logs, api_params, api_python, api_curl, mode
+        )
 
     @property
     def components(self) -> list[Component]:
@@ -219,9 +228,9 @@ class Results:
         return shown
 
     def code(
-        self, endpoint: Endpoint, values: dict[str, Any], files: dict[str, Path]
+        self, endpoint: Endpoint, values: dict[str, Any], files: dict[str, Path], stream: bool
     ) -> dict[Component, Any]:
-        views = snippets.code_views(endpoint, values, files)
+        views = snippets.code_views(endpoint, values, files, stream=stream)
         return dict(zip((self.api_params, self.api_python, self.api_curl), views, strict=True))
 
 
@@ -235,7 +244,6 @@ class RunHandler:
     runner: Runner
     form: Form
     results: Results
-    stream: gr.Radio
     run: gr.Button
     cancel: gr.Button
     run_dir: gr.State
@@ -244,7 +252,7 @@ class RunHandler:
     @property
     def inputs(self) -> set[Component]:
         kept = self.history.inputs if self.history else set()
-        return {*self.form.components, self.stream, self.run_dir, *kept}
+        return {*self.form.components, self.results.mode, self.run_dir, *kept}
 
     @property
     def outputs(self) -> list[Component]:
@@ -275,16 +283,16 @@ class RunHandler:
         }
         modes = {w.field.key: values[w.mode] for w in widgets if w.mode}
         params = build_params([w.field for w in widgets], form, modes)
-        code = self.results.code(self.runner.endpoint, params.values, params.files)
+        streaming = values[self.results.mode] != "plain"
+        code = self.results.code(self.runner.endpoint, params.values, params.files, streaming)
         if self.history:  # queued and kept; Run stays on, to queue more
             buttons = (self.run, self.cancel)
             kept = self.history.run(
-                values, params, modes, directory, self.results, buttons, request
+                values, params, modes, directory, self.results, buttons, request, streaming
             )
             async for shown in kept:
                 yield {**marks, **shown, **code, self.run_dir: str(directory)}
             return
-        streaming = values[self.stream] != "plain"
         first = True
         async for update in self.runner.run(
             params, stream=streaming, run_dir=directory / "outputs"

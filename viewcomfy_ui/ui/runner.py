@@ -40,6 +40,8 @@ class Endpoint:
     `gateway_url`: the realtime gateway (the local server itself when `local`).
     `workflow_api`: sent with each run in place of the deployed workflow (a curated file's
     other workflows).
+    `serve_command`: for the local server, the command that starts the same engine, shown in
+    the API snippets.
     """
 
     url: str
@@ -50,6 +52,7 @@ class Endpoint:
     protocol: Protocol = "sse"
     gateway_url: str | None = None
     workflow_api: Mapping[str, Any] | None = field(default=None, repr=False)
+    serve_command: str = ""  # when `local`: how a developer starts the same engine (snippets)
 
     @property
     def missing_keys(self) -> bool:

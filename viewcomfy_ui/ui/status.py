@@ -15,6 +15,11 @@ State = Literal["ready", "warning", "waiting", "running", "done", "failed", "can
 MIN_SECRET_LENGTH = 4  # shorter "secrets" would blank ordinary text
 REDACTED = "***"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|[\x00-\x08\x0b-\x1f\x7f]")
+# What layers below put before a reason ("the run failed: node 3 (X) failed: ..."): the status
+# says "Failed" once, so these go.
+RUN_FAILED = re.compile(r"^\s*(?:the\s+)?run\s+failed\s*(?::\s*|$)", re.I)
+NODE_FAILED = re.compile(r"^(node \S+ \([^)]*\)) failed: ", re.I)
+NO_REASON = "the server gave no reason; see the logs"
 
 
 @dataclass(frozen=True)
@@ -61,7 +66,23 @@ def done(seconds: float, prompt_id: str, seeds: dict[str, int], outputs: int) ->
 
 
 def failed(reason: str) -> Status:
-    return Status("failed", f"Failed: {clean_line(reason)}")
+    """'Failed: <reason>', saying "failed" once however many layers said it."""
+    return Status("failed", f"Failed: {failure_reason(reason)}")
+
+
+def failure_reason(text: str) -> str:
+    """Why a run failed, in one line, without the "the run failed:" / "Failed:" prefixes the
+    client and the status put before it ("node 3 (ImageBlur) failed: x" -> "node 3
+    (ImageBlur): x")."""
+    reason = clean_line(text).strip()
+    while True:
+        shorter = RUN_FAILED.sub("", reason, count=1)
+        if shorter.lower().startswith("failed:"):
+            shorter = shorter[len("failed:") :].lstrip()
+        if shorter == reason:
+            break
+        reason = shorter
+    return NODE_FAILED.sub(r"\1: ", reason) or NO_REASON
 
 
 def cancelled() -> Status:

@@ -1,4 +1,5 @@
-"""`infer_fields` over the whole corpus: total and worst file (target: worst under 50 ms).
+"""`infer_fields` over the whole corpus: total and worst file (target: worst under 50 ms), and
+the fields open at first on the three largest workflows (target: about 25, whole nodes).
 
     python bench/bench_fields.py [../shared/corpus/workflows]
 
@@ -48,6 +49,18 @@ def measure(object_info, label: str | None = None) -> None:
     )
 
 
+def open_fields(count: int = 3) -> None:
+    """Fields open at first (and nodes shown in both the form and Advanced) on the largest files."""
+    forms = []
+    for path in sorted(CORPUS.glob("*.json")):
+        fields = infer_fields(load_workflow(path))
+        opened = [f for f in fields if not f.advanced]
+        both = {f.node_id for f in opened} & {f.node_id for f in fields if f.advanced}
+        forms.append((len(fields), len(opened), len(both), path.name))
+    for total, opened, both, name in sorted(forms, reverse=True)[:count]:
+        print(f"{name}: {total} fields, {opened} open, {both} nodes also in Advanced (by kind)")
+
+
 if __name__ == "__main__":
     start = time.perf_counter()
     core_specs()
@@ -63,3 +76,4 @@ if __name__ == "__main__":
     measure({**custom_object_info(), **core_object_info()}, "bundled core + custom declarations")
     if OBJECT_INFO.exists():
         measure(json.loads(OBJECT_INFO.read_text()))
+    open_fields()

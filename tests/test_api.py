@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import email.utils
 import io
 import itertools
@@ -10,6 +11,7 @@ import json
 import os
 import threading
 from datetime import UTC, datetime, timedelta
+from unittest import mock
 
 import httpx
 import pytest
@@ -19,7 +21,7 @@ from hypothesis import strategies as st
 from scripted_server import Reply, ScriptedServer, free_port, result_json, sse, stream
 
 from viewcomfy_ui import api
-from viewcomfy_ui.client import http, urls
+from viewcomfy_ui.client import blocks, events, http, result, urls
 from viewcomfy_ui.client.events import EventParser
 from viewcomfy_ui.errors import (
     APITimeoutError,
@@ -367,6 +369,33 @@ async def test_100_mb_output_streams_intact(server):
     assert result.outputs[0].content() == raw
 
 
+@pytest.mark.parametrize("reply", ["sse", "json"])
+async def test_big_outputs_decode_exactly_whatever_the_json_looks_like(server, reply):
+    raw = os.urandom(3 << 20)
+    good = output("a.bin", base64.b64encode(raw).decode())
+    escaped = output("b.bin", base64.b64encode(raw[: 2 << 20]).decode())
+    broken = output("c.bin", "A" * (1 << 20) + "!" + "A" * 3)
+    prompt = {"7": {"inputs": {"data": "not base64 at all " * 40_000}}}  # long, and no output
+    text = result_json([good, escaped, broken], prompt=prompt)
+    start = text.index('"b.bin"')  # slashes escaped in one output only, as PHP would
+    text = text[:start] + text[start:].replace("/", "\\/", 2_000_000)
+    body = sse("prompt_result", text) if reply == "sse" else text.encode()
+    chunks = [body[i : i + 65536] for i in range(0, len(body), 65536)]
+    headers = SSE_HEADERS if reply == "sse" else {"Content-Type": "application/json"}
+    server.replies.append(Reply(201, headers, stream(chunks)))
+    async with client(server) as c:
+        if reply == "sse":
+            result = await c.infer_with_logs({"1-inputs-a": 1}, lambda _: None)
+        else:
+            result = await c.infer({"1-inputs-a": 1})
+    a, b, bad = result.outputs
+    assert a.content() == raw and b.content() == raw[: 2 << 20]
+    assert a.data == good["data"], "the base64 text is still there for whoever asks"
+    assert result.prompt == prompt
+    with pytest.raises(MalformedResultError, match=r"'c\.bin' is not valid base64"):
+        bad.content()
+
+
 def test_sync_client_reuses_one_pool(server):
     for _ in range(2):
         server.replies.append(
@@ -434,6 +463,11 @@ _LINES = st.lists(
 )
 
 
+@pytest.mark.parametrize(
+    ("long_line", "block"),
+    [(events.LONG_LINE, blocks.BLOCK), (1, 3), (4, 1)],
+    ids=["real-sizes", "every-line-long", "one-byte-blocks"],
+)
 @settings(max_examples=300, deadline=None)
 @given(
     lines=_LINES,
@@ -441,7 +475,7 @@ _LINES = st.lists(
     cuts=st.lists(st.integers(min_value=0, max_value=400), max_size=12),
     trailing=st.booleans(),
 )
-def test_event_parser_matches_httpx_sse(lines, newline, cuts, trailing):
+def test_event_parser_matches_httpx_sse(long_line, block, lines, newline, cuts, trailing):
     body = (newline.join(lines) + (newline if trailing else "")).encode()
     points = sorted({min(c, len(body)) for c in cuts} | {0, len(body)})
     chunks = [body[a:b] for a, b in itertools.pairwise(points) if b > a]
@@ -451,9 +485,89 @@ def test_event_parser_matches_httpx_sse(lines, newline, cuts, trailing):
             httpx.Response(200, headers=SSE_HEADERS, content=iter(chunks))
         ).iter_sse()
     ]
-    parser = EventParser(max_bytes=1 << 20)
-    ours = [e for chunk in chunks for e in parser.feed(chunk)] + parser.close()
+    # Small sizes drive every line through the long-line path (blocks, pieces).
+    with (
+        mock.patch.object(events, "LONG_LINE", long_line),
+        mock.patch.object(blocks, "BLOCK", block),
+    ):
+        parser = EventParser(max_bytes=1 << 20)
+        ours = [e for chunk in chunks for e in parser.feed(chunk)] + parser.close()
     assert [(e.event, e.data, e.id, e.retry) for e in ours] == oracle
+
+
+# --- a prompt result decoded from its bytes, with json.loads + strict base64 as the oracle ----
+
+
+def _b64_value(kind: str, raw: bytes) -> str:
+    """Base64 of `raw`, valid or broken in one of the ways a server can break it."""
+    text = base64.b64encode(raw).decode()
+    if kind == "valid" or not text:
+        return text
+    if kind == "pad-inside":  # padding, then more data: invalid in strict mode
+        return base64.b64encode(raw[:1]).decode() + text
+    if kind == "short":
+        return text[:-1]
+    if kind == "bad-char":
+        return text[: len(text) // 2] + "!" + text[len(text) // 2 + 1 :]
+    if kind == "non-ascii":
+        return text[: len(text) // 2] + "é" + text[len(text) // 2 :]
+    if kind == "odd-bits":  # "QR==": valid strict base64 that no encoder writes
+        return text[:-3] + "R==" if text.endswith("==") else text
+    raise AssertionError(kind)
+
+
+_KINDS = ["valid", "valid", "pad-inside", "short", "bad-char", "non-ascii", "odd-bits"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    outputs=st.lists(
+        st.tuples(st.sampled_from(_KINDS), st.binary(max_size=120)), min_size=1, max_size=4
+    ),
+    prompt_data=st.text(max_size=60),
+    escape_slashes=st.booleans(),
+    spaces=st.sampled_from([(", ", ": "), (",", ":"), (" ,\n ", " :\t ")]),
+    cuts=st.lists(st.integers(min_value=0, max_value=2000), max_size=15),
+)
+def test_result_from_bytes_matches_json_loads_then_base64(
+    outputs, prompt_data, escape_slashes, spaces, cuts
+):
+    body = {
+        "prompt_id": "p-1",
+        "status": "success",
+        "completed": True,
+        "execution_time_seconds": 1.0,
+        "prompt": {"5": {"inputs": {"data": prompt_data}, "data": _b64_value("valid", b"xyz")}},
+        "outputs": [
+            {"filename": f"o{i}.bin", "content_type": "x/y", "data": _b64_value(kind, raw)}
+            for i, (kind, raw) in enumerate(outputs)
+        ],
+    }
+    text = json.dumps(body, ensure_ascii=False, separators=spaces)
+    if escape_slashes:  # as PHP's json_encode writes them: the same JSON
+        text = text.replace("/", "\\/")
+    raw_text = text.encode()
+    points = sorted({min(c, len(raw_text)) for c in cuts} | {0, len(raw_text)})
+    pieces = [raw_text[a:b] for a, b in itertools.pairwise(points) if b > a]
+
+    oracle = json.loads(text)
+    # Tiny sizes so that every "data" string takes the decode-as-it-reads path.
+    with mock.patch.object(result, "BIG", 1), mock.patch.object(result, "SEGMENT", 8):
+        ours = result.parse_result(pieces)
+
+    assert ours.prompt == oracle["prompt"], "a 'data' that is no output is given back as text"
+    for got, want in zip(ours.outputs, oracle["outputs"], strict=True):
+        try:
+            expected = binascii.a2b_base64(want["data"], strict_mode=True)
+        except (binascii.Error, ValueError):
+            with pytest.raises(MalformedResultError, match="not valid base64"):
+                got.content()
+            assert got.data == want["data"], "a broken output keeps its exact text"
+        else:
+            assert got.content() == expected
+            assert base64.b64decode(got.data) == expected
+            if want["data"] and "\\" not in text:  # after an escape, json.loads reads on
+                assert isinstance(got.body, bytes), "decoded as it was read"
 
 
 def test_event_parser_refuses_an_event_over_the_limit_while_it_arrives():

@@ -241,3 +241,24 @@ def test_a_linked_input_takes_the_curated_default_or_is_refused():
     item["value"] = None
     with pytest.raises(WorkflowError, match="4-inputs-width: this input holds no value"):
         _one(data)
+
+
+def test_select_options_keep_the_authors_labels_and_writing_keeps_them():
+    fields = {f.key: f for f in load_view_comfy(TWO)[0].fields()}
+    blend = fields["5-inputs-blend_mode"]
+    workflow = load_view_comfy(TWO)[0].workflow
+    assert blend.choices == ("soft_light", "overlay", "multiply")
+    assert blend.choice_labels == ("Soft light", "Overlay", "Multiply")
+    data = json.loads(json.dumps(to_view_comfy(workflow, [Pick(blend, "Blend")], title="T")))
+    (item,) = data["workflows"][0]["viewComfyJSON"]["inputs"][0]["inputs"]
+    assert item["options"][0] == {"label": "Soft light", "value": "soft_light"}
+
+
+def test_a_saved_value_outside_the_options_is_offered_under_its_own_name():
+    data = _data()
+    group = data["workflows"][0]["viewComfyJSON"]["inputs"][1]
+    (blend,) = [i for i in group["inputs"] if i["key"] == "5-inputs-blend_mode"]
+    blend["options"] = [{"label": "Overlay", "value": "overlay"}, {"value": "multiply"}]
+    f = next(f for f in _one(data) if f.key == "5-inputs-blend_mode")
+    assert f.choices == ("soft_light", "overlay", "multiply")
+    assert f.choice_labels == ("soft_light", "Overlay", "multiply")

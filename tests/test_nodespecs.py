@@ -95,3 +95,19 @@ def test_custom_loaders_file_lists_are_uploads_as_the_frontend_shows_them():
     assert specs.get("VHS_LoadVideo").inputs["video"].upload == "video"
     assert specs.get("VHS_LoadAudioUpload").inputs["audio"].upload == "audio"
     assert specs.get("VHS_VideoCombine").inputs["format"].upload is None
+
+
+def test_declaration_order_comes_from_input_order_or_the_declarations_keys():
+    assert bundled_specs().get("KSampler").order[:4] == ("model", "seed", "steps", "cfg")
+    assert bundled_specs().get("AddLabel").order[:3] == ("image", "text_x", "text_y")  # a pack
+    info = {
+        "Ordered": {
+            "input": {"required": {"b": ["INT", {}], "a": ["INT", {}]}, "optional": {"c": ["INT", {}]}},
+            "input_order": {"required": ["a", "b"], "optional": ["c"]},
+        },
+        "Keys": {"input": {"required": {"b": ["INT", {}]}, "optional": {"c": ["INT", {}], "a": ["INT", {}]}}},
+    }  # fmt: skip
+    specs = NodeSpecs.from_object_info(info)
+    assert specs.get("Ordered").order == ("a", "b", "c")
+    assert specs.get("Keys").order == ("b", "c", "a")
+    assert specs.get("Ordered").sort_inputs(["x", "c", "b", "a", "y"]) == ["a", "b", "c", "x", "y"]

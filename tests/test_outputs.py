@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 
 import pytest
 
@@ -93,6 +94,18 @@ def test_repr_of_an_output_leaves_out_its_data():
     big = out("video.mp4", b"x" * 3_000_000, content_type="video/mp4")
     text = repr(result(big))
     assert "video.mp4" in text and len(text) < 300
+
+
+def test_an_output_decoded_on_arrival_saves_and_reads_the_same(tmp_path):
+    raw = bytes(range(256)) * 40
+    decoded = FileOutput("a.png", "image/png", size=len(raw), body=raw)
+    assert decoded.content() is raw, "no copy"
+    assert decoded.data == base64.b64encode(raw).decode()
+    renamed = dataclasses.replace(decoded, filename="b.png")  # as the UI does to scrub names
+    assert renamed.body is raw and renamed.filename == "b.png"
+    assert "body" not in repr(decoded) and str(len(raw)) in repr(decoded)
+    [path] = save_outputs(result(decoded), tmp_path)
+    assert path.read_bytes() == raw
 
 
 def test_invalid_base64_is_a_malformed_result_and_leaves_no_file(tmp_path):

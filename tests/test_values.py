@@ -236,3 +236,41 @@ def test_one_is_number_and_a_result_with_an_infinite_time_is_still_refused():
     assert (
         models.PromptResult.from_json({"execution_time_seconds": True}).execution_time_seconds == 0
     )
+
+
+def test_curated_select_shows_the_authors_labels_and_sends_the_values():
+    f = replace(
+        form()[1]["3-inputs-sampler_name"], choices=("euler", "dpmpp_2m"),
+        choice_labels=("Fast", "Detailed"), allow_custom=False,
+    )  # fmt: skip
+    with gr.Blocks():
+        dropdown = field_widget(f).component
+    assert dropdown.choices == [("Fast", "euler"), ("Detailed", "dpmpp_2m")]
+    assert dropdown.preprocess("dpmpp_2m") == "dpmpp_2m"
+    assert validate(f, "dpmpp_2m") is None
+
+
+def test_media_help_and_warnings_show_as_a_caption_under_the_upload():
+    f = replace(form()[1]["8-inputs-image"], help="A portrait <b>works</b> best")
+    with gr.Blocks() as page:
+        field_widget(f)
+    captions = [b for b in page.blocks.values() if b.elem_id == "help-8-inputs-image"]
+    assert len(captions) == 1
+    assert "A portrait &lt;b&gt;works&lt;/b&gt; best" in captions[0].value  # text, never markup
+    with gr.Blocks() as page:
+        field_widget(replace(f, help=None))
+    assert not [b for b in page.blocks.values() if str(b.elem_id).startswith("help-")]
+
+
+def test_a_label_that_repeats_its_node_heading_is_not_shown_twice():
+    fields = {f.key: f for f in infer_fields(WORKFLOW)}
+    with gr.Blocks():
+        prompt = field_widget(replace(fields["6-inputs-text"], node_title="Prompt")).component
+        steps = field_widget(
+            replace(fields["3-inputs-steps"], label="Steps · KSampler #3", node_title="KSampler #3")
+        ).component
+    assert prompt.label == "Prompt" and prompt.show_label is False  # the heading says it
+    with gr.Blocks():
+        seed = field_widget(replace(fields["3-inputs-seed"], label="Tint", node_title="Tint"))
+    assert (seed.component.label, seed.component.show_label) == ("Seed", True)  # beside "Each run"
+    assert steps.label == "Steps" and steps.show_label is True

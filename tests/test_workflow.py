@@ -12,7 +12,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from viewcomfy_ui.errors import ParamsError, WorkflowError
-from viewcomfy_ui.workflow import apply_params, flatten, is_context_key, load_workflow, split_key
+from viewcomfy_ui.workflow import (
+    Workflow,
+    apply_params,
+    flatten,
+    is_context_key,
+    load_workflow,
+    split_key,
+    workflow_title,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -222,3 +230,40 @@ def test_each_module_imports_only_its_own_or_earlier_layers():
                 if top in layer_of and layer_of[top] > own:
                     broken.append(f"{'/'.join(parts)} imports {top}")
     assert broken == []
+
+
+@pytest.mark.parametrize(
+    ("file_name", "title"),
+    [
+        ("flux_dev_api.json", "Flux dev"),
+        ("character_sheet_card_v1.0_api.json", "Character sheet card"),
+        ("Wan2.2_Smooth_I2V-workflow.json", "Wan2.2 Smooth I2V"),
+        ("example.workflow_api.json", "Example"),
+        ("sd1.5-parallel-3.json", "Sd1.5 parallel 3"),
+        ("my workflow (1).JSON", "My"),
+    ],
+)
+def test_page_title_is_the_file_name_without_workflow_api_or_a_version(file_name, title):
+    assert workflow_title(Workflow(params={}, api={}, name=file_name)) == title
+
+
+@pytest.mark.parametrize(
+    ("sink", "title"),
+    [
+        ("SaveImage", "Image workflow"),
+        ("VHS_VideoCombine", "Video workflow"),
+        ("SaveAudioMP3", "Audio workflow"),
+        ("PrimitiveInt", "ComfyUI workflow"),
+    ],
+)
+def test_a_file_named_only_workflow_api_is_titled_by_what_it_makes(sink, title):
+    api = {
+        "1": {"class_type": "LoadImage", "inputs": {"image": "a.png"}},
+        "2": {"class_type": sink, "inputs": {"images": ["1", 0]}},
+    }
+    for name in ("workflow_api.json", "workflow_api (2).json", "api.json", "workflow-v2.json"):
+        assert workflow_title(Workflow(params=flatten(api), api=api, name=name)) == title
+    assert (
+        workflow_title(Workflow(params={}, api=None, name="workflow_api.json"))
+        == "ComfyUI workflow"
+    )

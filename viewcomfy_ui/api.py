@@ -196,7 +196,7 @@ class ViewComfyClient:
     async def _vet_links(self, result: PromptResult) -> None:
         """Refuse output links that are not http(s) or point into a private network the
         endpoint is not on (see `client.urls`)."""
-        links = [(o.filepath, o.filename) for o in result.outputs if o.filepath and not o.data]
+        links = [(o.filepath, o.filename) for o in result.outputs if o.filepath and not o.body]
         if not links:
             return
         if self._allowed_scopes is None:  # the network of the host this client talks to

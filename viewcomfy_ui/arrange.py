@@ -3,7 +3,7 @@
 Nodes come in this order: prompts and uploads first, then the seed, the size, the steps and the
 sampler, then the rest by graph position (inputs before what they feed). Internal knobs
 (precision, device, tiling, file prefixes, JSON blobs, display-only nodes) go to Advanced, and
-at most `MAX_OPEN` fields stay open at first: the rest, in order, go to Advanced too.
+about `MAX_OPEN` fields stay open at first, whole nodes at a time: the rest go to Advanced too.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .fields import Field
 
 MAX_OPEN = 25
+OVERSHOOT = 5  # a node that starts before the cap may end this far past it, to stay whole
 MEDIA = ("image", "image-mask", "video", "audio")
 SIZE_NAMES = {"width", "height", "megapixels", "resolution", "aspect_ratio", "scale_by", "size"}
 STEPS_NAMES = {"steps", "length", "num_frames", "frame_count", "duration", "seconds"}
@@ -42,16 +43,39 @@ def arrange(fields: Sequence[Field], reads: Mapping[str, set[str]]) -> list[Fiel
     for f in fields:
         by_node.setdefault(f.node_id, []).append(f)
     nodes = sorted(by_node, key=lambda n: (min(_rank(f) for f in by_node[n]), position[n]))
-    ordered = [f for node in nodes for f in by_node[node]]
+    return [f for node in _cap([by_node[n] for n in nodes]) for f in node]
+
+
+def _cap(nodes: list[list[Field]]) -> list[list[Field]]:
+    """Keep about `MAX_OPEN` fields open, a node's fields together: a node opens whole when it
+    fits in `MAX_OPEN` + `OVERSHOOT`, else all of it goes to Advanced (only a first node too big
+    for the form alone is cut at `MAX_OPEN`)."""
     open_count = 0
-    arranged = []
-    for f in ordered:
+    capped = []
+    for fields in nodes:
+        wanted = sum(not f.advanced for f in fields)
+        if not wanted:
+            capped.append(fields)
+        elif open_count == 0 and wanted > MAX_OPEN + OVERSHOOT:
+            capped.append(_cut(fields, MAX_OPEN))
+            open_count = MAX_OPEN
+        elif open_count < MAX_OPEN and open_count + wanted <= MAX_OPEN + OVERSHOOT:
+            capped.append(fields)
+            open_count += wanted
+        else:
+            capped.append([replace(f, advanced=True) for f in fields])
+    return capped
+
+
+def _cut(fields: list[Field], room: int) -> list[Field]:
+    """The first `room` open fields stay open, the rest go to Advanced."""
+    cut = []
+    for f in fields:
         if not f.advanced:
-            open_count += 1
-            if open_count > MAX_OPEN:
-                f = replace(f, advanced=True)
-        arranged.append(f)
-    return arranged
+            room -= 1
+            f = f if room >= 0 else replace(f, advanced=True)
+        cut.append(f)
+    return cut
 
 
 def _rank(f: Field) -> int:

@@ -227,15 +227,13 @@ def _typed(field: Field, value_type: str, item: Mapping[str, Any]) -> Field:
     if kind in MEDIA_KINDS:
         return replace(field, kind=kind) if isinstance(value, str) else field
     if kind == "choice":
-        options = [
-            o.get("value", o.get("label")) if isinstance(o, Mapping) else o
-            for o in item.get("options") or []
-        ]
-        options = [o for o in options if isinstance(o, str | int | float)]
-        if options and value not in options:
-            options.insert(0, value)  # the workflow's own value is never refused
-        choices = tuple(dict.fromkeys(options)) or field.choices
-        return replace(field, kind="choice", choices=choices or (value,))
+        named = _options(item.get("options"))
+        if named and value not in named:
+            named = {value: str(value), **named}  # the workflow's own value is never refused
+        choices = tuple(named) or field.choices or (value,)
+        labels = tuple(named.get(c, str(c)) for c in choices)
+        shown = labels if labels != tuple(str(c) for c in choices) else None
+        return replace(field, kind="choice", choices=choices, choice_labels=shown)
     if kind in ("int", "float", "seed"):
         if not is_number(value) or (kind == "seed" and not isinstance(value, int)):
             return field
@@ -258,6 +256,17 @@ def _typed(field: Field, value_type: str, item: Mapping[str, Any]) -> Field:
     if isinstance(value, str):  # text / textarea
         return replace(field, kind=kind, choices=None)
     return field
+
+
+def _options(options: Any) -> dict[Any, str]:
+    """A `select`'s options: value -> the label the author gave it (else the value)."""
+    named: dict[Any, str] = {}
+    for option in options if isinstance(options, list) else []:
+        value = option.get("value", option.get("label")) if isinstance(option, Mapping) else option
+        if isinstance(value, str | int | float) and value not in named:
+            label = option.get("label") if isinstance(option, Mapping) else None
+            named[value] = (str(label).strip() if label is not None else "") or str(value)
+    return named
 
 
 def _int_slider(item: Mapping[str, Any]) -> bool:
@@ -317,7 +326,10 @@ def _field_json(pick: Pick) -> dict[str, Any]:
         "validations": {"required": True},
     }  # fmt: skip
     if f.kind == "choice" and f.choices:
-        item["options"] = [{"label": str(c), "value": c} for c in f.choices]
+        labels = f.choice_labels or tuple(str(c) for c in f.choices)
+        item["options"] = [
+            {"label": label, "value": c} for label, c in zip(labels, f.choices, strict=True)
+        ]
     low, high = f.minimum, f.maximum
     if f.kind in ("int", "float") and low is not None and high is not None:
         item["valueType"] = "slider" if high - low <= SLIDER_SPAN[f.kind] else item["valueType"]

@@ -30,9 +30,11 @@ FieldKind = str  # the name of a kind registered in ui/kinds.py: "text", "seed",
 MEDIA_KINDS = ("image", "image-mask", "video", "audio")  # the upload kinds
 SEED_MAX = 2**64 - 1
 SEED_MODES = ("randomize", "fixed", "increment", "decrement")  # ComfyUI's control_after_generate
+SEED_WIDGETS = {"seed", "noise_seed"}  # INT inputs the ComfyUI frontend gives a seed control
 SEED_NAME = re.compile(r"(^|[_\s])seed($|[_\s\d])", re.IGNORECASE)  # seed, noise_seed, "Tint seed"
 PASS_THROUGH_CLASSES = {"Reroute"}
 MASK_SOURCE = "LoadImage"  # its output 1 is the upload's alpha as a MASK
+LABEL_JOIN = " · "  # between a shared field name and its node's title
 TITLE_MARKER = re.compile(r"(VC_BASIC|VC_ADV)(?:\s+|$)")
 
 UI_ONLY_INPUTS = {
@@ -79,7 +81,10 @@ class Field:
     `allow_custom` says a value outside `choices` is acceptable (model lists differ per server).
     `warning` flags a value that does not fit the node's declaration (the value is kept).
     `seed_mode` is what a seed does on each run: one of `SEED_MODES` (``randomize`` unless the
-    workflow saved another). `help` and `group` come from a curated form (``curated.py``).
+    workflow saved another). `help`, `group` and `choice_labels` come from a curated form
+    (``curated.py``). `label` is unique in the form (status messages name fields by it): a name
+    several nodes share is followed by the node's title ("Seed · KSampler (Advanced) #86");
+    the page shows it under that title without repeating it (`shown_label`).
     """
 
     key: str
@@ -94,6 +99,7 @@ class Field:
     maximum: int | float | None = None
     step: int | float | None = None
     choices: tuple[Any, ...] | None = None
+    choice_labels: tuple[str, ...] | None = None  # names shown for `choices` (curated forms)
     allow_custom: bool = False
     advanced: bool = False
     warning: str | None = None
@@ -114,7 +120,8 @@ class _Node:
 def infer_fields(
     params: Mapping[str, Any] | Workflow, object_info: Mapping[str, Any] | None = None
 ) -> list[Field]:
-    """The form fields of a workflow, in workflow order.
+    """The form fields of a workflow, in form order (``arrange``): each node's fields in the
+    order the node declares its inputs.
 
     `params` is the flattened parameters (``flatten(workflow)``), an API-format workflow, or a
     loaded `Workflow`. With `object_info` (a ComfyUI ``/object_info`` dict) kinds, ranges and
@@ -127,7 +134,9 @@ def infer_fields(
     fields: list[Field] = []
     for node in nodes.values():
         spec = specs.get(node.class_type)
-        for name, value in node.inputs.items():
+        names = spec.sort_inputs(list(node.inputs)) if spec else list(node.inputs)
+        for name in names:  # in the node's declaration order, as ComfyUI shows its widgets
+            value = node.inputs[name]
             if _is_ui_artefact(node.class_type, name, value, spec):
                 continue
             declared = spec.inputs.get(name) if spec else None
@@ -380,7 +389,8 @@ def _from_declaration(field: Field, spec: InputSpec, rules: _Rules) -> Field | N
         if spec.type == "INT":
             if isinstance(value, float) and not value.is_integer():
                 return None
-            kind = "seed" if opts.get("control_after_generate") and rules.seedlike else "int"
+            controlled = opts.get("control_after_generate") or field.input_name in SEED_WIDGETS
+            kind = "seed" if controlled and rules.seedlike else "int"
             if kind == "int" and opts.get("display") == "color":
                 kind = "color"
             step = opts.get("step", 1)
@@ -541,7 +551,10 @@ def _finish_labels(
             label = titles[f.node_id]
         elif f.kind == "textarea" and role and texts[f.node_id] > 1:  # e.g. CLIP-L and T5-XXL
             name = _humanize(f.input_name)
-            kind = name if name.endswith("prompt") else f"prompt ({name})"
+            if name.lower().startswith("prompt"):  # "Prompt (G)" -> "Positive prompt (G)"
+                kind = "prompt" + name[len("prompt") :]
+            else:
+                kind = name if name.endswith("prompt") else f"prompt ({name})"
             label = f"{role.capitalize()} {kind}"
         elif f.kind == "textarea" and role:
             label = f"{role.capitalize()} prompt"
@@ -551,9 +564,17 @@ def _finish_labels(
     counts = Counter(f.label for f in labelled)
     return [
         f if counts[f.label] == 1
-        else replace(f, label=f.node_title if f.label == titles[f.node_id] else f"{f.label} ({f.node_title})")
+        else replace(f, label=f.node_title if f.label == titles[f.node_id] else f"{f.label}{LABEL_JOIN}{f.node_title}")
         for f in labelled
     ]  # fmt: skip
+
+
+def shown_label(f: Field) -> str | None:
+    """The label to show under the field's node title (its group heading): without the title
+    it repeats, None when the label is that title (the heading names the field)."""
+    if f.label == f.node_title:
+        return None
+    return f.label.removesuffix(f"{LABEL_JOIN}{f.node_title}")
 
 
 def _conditioning_role(node: _Node, consumers: Mapping[str, Any]) -> str | None:

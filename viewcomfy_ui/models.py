@@ -14,30 +14,61 @@ from .errors import MalformedResultError
 from .workflow import is_number
 
 
-@dataclass
+@dataclass(init=False)
 class FileOutput:
     """One output file: base64 `data` (the direct protocol), or a `filepath` link (newer
     deployments and the realtime gateway: an expiring https URL, fetched without the keys).
 
     `content()` gives the bytes either way; `outputs.save_outputs` streams links to disk.
-    Its repr never prints `data` (it can be hundreds of MB).
+    `body` holds the file as it came: base64 text, or the bytes when the client decoded a big
+    output on arrival (then `data` is encoded again only if asked for). Its repr never
+    prints the file (it can be hundreds of MB).
     """
 
     filename: str
     content_type: str
-    data: str = field(default="", repr=False)
     size: int = 0
     filepath: str | None = None
+    body: str | bytes = field(default="", repr=False)
+
+    def __init__(
+        self,
+        filename: str,
+        content_type: str,
+        data: str = "",
+        size: int = 0,
+        filepath: str | None = None,
+        *,
+        body: str | bytes | None = None,
+    ) -> None:
+        self.filename = filename
+        self.content_type = content_type
+        self.size = size
+        self.filepath = filepath
+        self.body = data if body is None else body
+
+    @property
+    def data(self) -> str:
+        """The file as base64 text, as in ViewComfy's reference client ("" for a link)."""
+        body = self.body
+        return body if isinstance(body, str) else binascii.b2a_base64(body, newline=False).decode()
+
+    @data.setter
+    def data(self, value: str) -> None:
+        self.body = value
 
     def content(self) -> bytes:
         """The file's bytes (downloading a `filepath` link into memory; prefer `save_outputs`
         for big files). Raises MalformedResultError if `data` is not valid base64."""
-        if not self.data and self.filepath:
+        body = self.body
+        if isinstance(body, bytes):
+            return body
+        if not body and self.filepath:
             sink = io.BytesIO()
             stream_to(self.filepath, sink, self.filename)
             return sink.getvalue()
         try:  # straight from the text: base64.b64decode would first copy it to bytes
-            return binascii.a2b_base64(self.data, strict_mode=True)
+            return binascii.a2b_base64(body, strict_mode=True)
         except (binascii.Error, ValueError) as exc:
             raise MalformedResultError(
                 f"output {self.filename!r} is not valid base64; the server sent a broken result"
@@ -47,8 +78,8 @@ class FileOutput:
     def from_json(cls, obj: Any) -> FileOutput:
         if not isinstance(obj, Mapping):
             raise MalformedResultError("an output in the result is not a JSON object")
-        data, filepath = obj.get("data"), obj.get("filepath")
-        if not isinstance(data, str) and not isinstance(filepath, str):
+        data, filepath = obj.get("data"), obj.get("filepath")  # data: bytes if decoded already
+        if not isinstance(data, str | bytes) and not isinstance(filepath, str):
             raise MalformedResultError(
                 f"output {str(obj.get('filename'))[:80]!r} has neither 'data' nor 'filepath'"
             )
@@ -56,9 +87,9 @@ class FileOutput:
         return cls(
             filename=str(obj.get("filename") or "output"),
             content_type=str(obj.get("content_type") or "application/octet-stream"),
-            data=data if isinstance(data, str) else "",
             size=size if isinstance(size, int) and not isinstance(size, bool) else 0,
             filepath=filepath if isinstance(filepath, str) else None,
+            body=data if isinstance(data, str | bytes) else "",
         )
 
 

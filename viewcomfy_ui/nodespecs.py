@@ -54,6 +54,12 @@ class NodeSpec:
     output_node: bool
     inputs: Mapping[str, InputSpec]
     required: frozenset[str]
+    order: tuple[str, ...] = ()  # input names in declaration order, where known
+
+    def sort_inputs(self, names: list[str]) -> list[str]:
+        """`names` in declaration order; names whose place is not known follow, as given."""
+        place = {name: i for i, name in enumerate(self.order)}
+        return sorted(names, key=lambda name: place.get(name, len(place)))
 
 
 class NodeSpecs:
@@ -119,7 +125,18 @@ def _node_spec(class_type: str, info: Mapping[str, Any]) -> NodeSpec:
         output_node=bool(info.get("output_node")),
         inputs=inputs,
         required=frozenset(required),
+        order=_declared_order(info, inputs),
     )
+
+
+def _declared_order(info: Mapping[str, Any], inputs: Mapping[str, InputSpec]) -> tuple[str, ...]:
+    """The inputs' declaration order: ComfyUI's ``input_order`` (required, then optional; a
+    section it leaves out is not known), else the order of the declaration's keys."""
+    given = info.get("input_order")
+    if not isinstance(given, Mapping):
+        return tuple(inputs)
+    names = [n for s in ("required", "optional") for n in given.get(s) or () if n in inputs]
+    return tuple(dict.fromkeys(names))
 
 
 def _input_spec(spec: Any) -> InputSpec:
@@ -143,9 +160,10 @@ def _bundled_object_info(filename: str) -> dict[str, Any]:
             "category": node["category"],
             "output_node": node["output_node"],
             "input": {
-                "required": {k: v for k, v in node["inputs"].items() if k in node["required"]},
+                "required": {k: node["inputs"][k] for k in node["required"] if k in node["inputs"]},
                 "optional": {k: v for k, v in node["inputs"].items() if k not in node["required"]},
             },
+            "input_order": {"required": node["required"]},  # optional inputs are stored sorted
         }
         for name, node in json.loads(text).items()
     }

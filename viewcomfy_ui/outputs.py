@@ -117,7 +117,7 @@ def save_output(
     sink = _HeadRecorder(handle)
     try:
         with handle:
-            if not output.data and output.filepath:
+            if not output.body and output.filepath:
                 stream_to(output.filepath, sink, output.filename, http)
             else:
                 _decode_into(output, sink)
@@ -130,7 +130,7 @@ def save_output(
 
 def save_outputs(result: PromptResult, directory: str | Path) -> list[Path]:
     """Write every output of `result` into `directory`; returns the paths, in output order."""
-    if not any(o.filepath and not o.data for o in result.outputs):
+    if not any(o.filepath and not o.body for o in result.outputs):
         return [save_output(output, directory).path for output in result.outputs]
     with storage_client() as http:
         return [save_output(output, directory, http).path for output in result.outputs]
@@ -140,7 +140,10 @@ B64_CHUNK = 4 << 20  # base64 characters decoded at a time (a multiple of 4)
 
 
 def _decode_into(output: FileOutput, sink: BinaryIO) -> None:
-    data = output.data
+    data = output.body
+    if isinstance(data, bytes):  # decoded on arrival
+        sink.write(data)
+        return
     try:
         for start in range(0, len(data), B64_CHUNK):
             sink.write(binascii.a2b_base64(data[start : start + B64_CHUNK], strict_mode=True))

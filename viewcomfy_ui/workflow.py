@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,14 @@ INPUTS_SEPARATOR = "-inputs-"
 CONTEXT_SUFFIX = "-node-class_type-info"
 
 ApiWorkflow = dict[str, dict[str, Any]]
+
+TITLE_NOISE = re.compile(r"workflows?|api|wf|copy|\(\d+\)|v\d+(\.\d+)*[a-z]?", re.IGNORECASE)
+TITLE_WORDS = re.compile(r"[_\s-]+|\.(?=[A-Za-z])")  # "Wan2.2" and "v1.0" stay whole
+OUTPUT_MEDIA = (
+    ("video", "Video"), ("audio", "Audio"), ("mp3", "Audio"), ("glb", "3D"), ("mesh", "3D"),
+    ("3d", "3D"), ("image", "Image"),
+)  # fmt: skip  # what an output node's class name says the workflow makes
+OUTPUT_VERBS = ("save", "combine", "preview")
 
 
 @dataclass(frozen=True)
@@ -98,6 +107,33 @@ def node_title(node: Mapping[str, Any]) -> str:
     meta = node.get("_meta")
     title = meta.get("title") if isinstance(meta, Mapping) else None
     return title or node.get("class_type")
+
+
+def workflow_title(workflow: Workflow) -> str:
+    """A page title for a workflow: its file name without "workflow", "api" or a version
+    (``flux_dev_api.json`` -> "Flux dev"); a name that is nothing else gives what the workflow
+    makes ("Video workflow"), else "ComfyUI workflow"."""
+    stem = workflow.name.rsplit("/", 1)[-1]
+    stem = stem[: -len(".json")] if stem.lower().endswith(".json") else stem
+    words = [w for w in TITLE_WORDS.split(stem) if w]
+    kept = [w for w in words if not TITLE_NOISE.fullmatch(w)]
+    if kept:
+        text = " ".join(kept)
+        return text[:1].upper() + text[1:]
+    return _made_by(workflow.api or {})
+
+
+def _made_by(api: ApiWorkflow) -> str:
+    """ "Video workflow" (or Image, Audio, 3D) from the output nodes that nothing reads."""
+    read = {
+        v[0] for node in api.values() for v in (node.get("inputs") or {}).values() if is_link(v)
+    }
+    sinks = [str(node.get("class_type", "")).lower() for n, node in api.items() if n not in read]
+    outputs = [sink for sink in sinks if any(verb in sink for verb in OUTPUT_VERBS)]
+    for needle, media in OUTPUT_MEDIA:
+        if any(needle in output for output in outputs):
+            return f"{media} workflow"
+    return "ComfyUI workflow"
 
 
 def flatten(workflow: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:

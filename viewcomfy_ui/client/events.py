@@ -1,26 +1,36 @@
 """A Server-Sent-Events parser on bytes, for streams whose events can be hundreds of MB.
 
 Same events as httpx-sse (tested against it as the oracle: every `data:` line joined with
-``\\n``, CRLF/CR/LF line ends, comments, `id:`/`retry:`), but measurably cheaper on a huge
-`prompt_result` (bench/bench_client.py): a line is collected as raw bytes (each byte scanned
-once for a line end, never re-scanned as more arrives) and decoded once, instead of decoding
-every chunk to text, splitting it and joining the pieces. An event larger than `max_bytes` is
-refused while it arrives, before it fills memory.
+``\\n``, CRLF/CR/LF line ends, comments, `id:`/`retry:`), but cheap on a huge `prompt_result`
+(bench/bench_client.py): each byte is scanned once for a line end, and an event's data stays
+bytes, in pieces. A line longer than `LONG_LINE` is not gathered into one buffer: the rest
+of it goes into `Blocks` (memory maps), which `client.result` decodes and drops one by one. An
+event larger than `max_bytes` is refused while it arrives, before it fills memory.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..errors import ResultTooLargeError
+from .blocks import Blocks, Piece
+
+LONG_LINE = 1 << 20  # bytes: a line this long goes on in blocks
 
 
 @dataclass(frozen=True)
 class Event:
+    """One event. `pieces` is its data as UTF-8 bytes, in pieces (joined: `data`)."""
+
     event: str
-    data: str
+    pieces: list[Piece | None] = field(repr=False)
     id: str
     retry: int | None
+
+    @property
+    def data(self) -> str:
+        """The data as text (decoded as httpx-sse does: invalid UTF-8 becomes U+FFFD)."""
+        return str(b"".join(p for p in self.pieces if p is not None), "utf-8", "replace")
 
 
 class EventParser:
@@ -28,94 +38,117 @@ class EventParser:
 
     def __init__(self, max_bytes: int) -> None:
         self._max = max_bytes
-        self._buf = bytearray()
-        self._scanned = 0  # bytes of _buf already known to hold no line end
+        self._buf = bytearray()  # the line being received, while it is short
+        self._long: bytearray | None = None  # or the start of a long one,
+        self._blocks = Blocks()  # and the rest of it
+        self._skip_lf = False  # the last line ended with \r: a \n right after belongs to it
         self._event = ""
-        self._data: list[str] = []
-        self._size = 0  # characters in _data
+        self._data: list[Piece | None] = []
+        self._size = 0  # bytes in _data
         self._id = ""
         self._retry: int | None = None
 
     def feed(self, chunk: bytes) -> list[Event]:
-        buf = self._buf
-        buf += chunk
         events: list[Event] = []
-        start = 0
-        while True:
-            end = _line_end(buf, self._scanned)
+        pos, size = 0, len(chunk)
+        if self._skip_lf and size:
+            self._skip_lf = False
+            pos = 1 if chunk[0] == 10 else 0
+        while pos < size:
+            end = _line_end(chunk, pos)
             if end < 0:
-                self._scanned = len(buf)
+                self._keep(chunk, pos, size)
                 break
-            if buf[end] == 13:  # \r: a line end alone or as \r\n; wait for the next byte
-                if end + 1 == len(buf):
-                    self._scanned = end
-                    break
-                after = end + 2 if buf[end + 1] == 10 else end + 1
-            else:
-                after = end + 1
-            event = self._line(buf, start, end)
+            self._keep(chunk, pos, end)
+            event = self._line(self._take_line())
             if event is not None:
                 events.append(event)
-            start = self._scanned = after
-        if start:
-            self._buf = buf[start:] if start < len(buf) else bytearray()
-            self._scanned -= start
-        if len(self._buf) + self._size > self._max:
-            raise ResultTooLargeError(
-                f"an event from the endpoint is larger than {self._max / 2**20:g} MiB; raise "
-                "the client's max_result_bytes to accept it"
-            )
+            if chunk[end] == 13 and end + 1 == size:
+                self._skip_lf = True  # \r last in this chunk: maybe \r\n across two chunks
+            pos = end + 2 if chunk[end] == 13 and chunk[end + 1 : end + 2] == b"\n" else end + 1
         return events
 
     def close(self) -> list[Event]:
         """The end of the stream: a last unterminated line still counts (as in httpx-sse)."""
-        buf, self._buf = self._buf, bytearray()
-        if not buf:
+        if not (self._buf or self._long is not None):
             return []
-        event = self._line(buf, 0, len(buf.rstrip(b"\r")))
+        event = self._line(self._take_line())
         return [event] if event is not None else []
 
-    def _line(self, buf: bytearray, start: int, end: int) -> Event | None:
-        """One line, buf[start:end]: only the field's value is decoded (once, no copies)."""
+    def _keep(self, chunk: bytes, start: int, end: int) -> None:
+        """Add chunk[start:end] to the line being received."""
         if start == end:
+            return
+        if self._long is not None:
+            self._blocks.add(chunk, start, end)
+        else:
+            with memoryview(chunk) as view, view[start:end] as part:
+                self._buf += part
+            if len(self._buf) >= LONG_LINE:
+                self._long, self._buf = self._buf, bytearray()
+        size = len(self._buf) + len(self._long or b"") + self._blocks.size
+        if size + self._size > self._max:
+            raise ResultTooLargeError(
+                f"an event from the endpoint is larger than {self._max / 2**20:g} MiB; raise "
+                "the client's max_result_bytes to accept it"
+            )
+
+    def _take_line(self) -> list[Piece]:
+        if self._long is not None:
+            line, self._long = [self._long, *self._blocks.take()], None
+        else:
+            line, self._buf = [self._buf], bytearray()
+        return line
+
+    def _line(self, line: list[Piece]) -> Event | None:
+        """One line, in pieces (one, or the chunks of a long line)."""
+        first = line[0]
+        if not first:
             if not (self._event or self._data or self._id or self._retry is not None):
                 return None
-            event = Event(self._event or "message", "\n".join(self._data), self._id, self._retry)
+            event = Event(self._event or "message", self._data, self._id, self._retry)
             self._event, self._data, self._size, self._retry = "", [], 0, None
             return event
-        if buf[start] == 58:  # ":" a comment
+        if first[0] == 58:  # ":" a comment
             return None
-        colon = buf.find(b":", start, end)
-        name = bytes(buf[start : colon if colon >= 0 else end])
-        value_start = end if colon < 0 else colon + 1
-        if value_start < end and buf[value_start] == 32:  # one leading space is not data
-            value_start += 1
+        colon = first.find(b":")
+        if len(line) > 1 and not 0 <= colon < len(first) - 1:
+            # The name or its ": " runs past the first piece (a junk line): read it whole.
+            first = bytearray(b"".join(line))
+            line = [first]
+            colon = first.find(b":")
+        name = bytes(first[: colon if colon >= 0 else len(first)])
+        start = len(first) if colon < 0 else colon + 1
+        if start < len(first) and first[start] == 32:  # one leading space is not data
+            start += 1
         if name == b"data":
-            value = _decode(buf, value_start, end)
-            self._data.append(value)
-            self._size += len(value) + 1
-        elif name == b"event":
-            self._event = _decode(buf, value_start, end)
+            if len(line) == 1:
+                value: list[Piece] = [bytes(first[start:])]
+            else:
+                del first[:start]  # O(1) on a bytearray: it moves its start
+                value = line
+            if self._data:
+                self._data.append(b"\n")
+            self._data += value
+            self._size += sum(len(p) for p in value) + 1
+            return None
+        text = str(b"".join(line)[start:], "utf-8", "replace")
+        if name == b"event":
+            self._event = text
         elif name == b"id":
-            value = _decode(buf, value_start, end)
-            if "\0" not in value:
-                self._id = value
+            if "\0" not in text:
+                self._id = text
         elif name == b"retry":
             try:
-                self._retry = int(_decode(buf, value_start, end))
+                self._retry = int(text)
             except ValueError:
                 pass
         return None
 
 
-def _line_end(buf: bytearray, start: int) -> int:
+def _line_end(buf: bytes, start: int) -> int:
     """The index of the first \\r or \\n at or after `start`, or -1 (memchr-fast finds)."""
     newline = buf.find(b"\n", start)
     stop = newline if newline >= 0 else len(buf)
     ret = buf.find(b"\r", start, stop)
     return ret if ret >= 0 else newline
-
-
-def _decode(buf: bytearray, start: int, end: int) -> str:
-    with memoryview(buf) as view:
-        return str(view[start:end], "utf-8", "replace")

@@ -28,7 +28,7 @@ from ..errors import (
     ResultTooLargeError,
     TransportError,
 )
-from ..models import PromptResult
+from .blocks import Blocks, Piece
 from .urls import origin
 
 DEFAULT_TIMEOUT = 2400.0  # seconds for a whole run: ViewComfy's cold starts can take minutes
@@ -164,20 +164,26 @@ class Session:
 
     async def read_json(self, response: httpx.Response, what: str) -> Any:
         """The whole JSON body of a reply, at most `max_result_bytes`."""
+        return loads(b"".join(await self.read_pieces(response, what)), what)
+
+    async def read_pieces(self, response: httpx.Response, what: str) -> list[Piece]:
+        """The whole body, in memory-mapped blocks; refused past `max_result_bytes`."""
+        body = Blocks()
         try:
-            body = await read_capped(response, self.max_result_bytes + 1, strict=True)
+            async for chunk in response.aiter_bytes():
+                body.add(chunk)
+                if body.size > self.max_result_bytes:
+                    raise too_large(what, self.max_result_bytes)
         except httpx.DecodingError as exc:
             raise MalformedResultError(f"{what} could not be decoded (bad compression)") from exc
         except httpx.TransportError as exc:
             raise TransportError(f"{what} was cut off ({reason(exc)})") from exc
-        if len(body) > self.max_result_bytes:
-            raise too_large(what, self.max_result_bytes)
-        return loads(body, what)
+        return body.take()
 
 
-async def read_capped(response: httpx.Response, limit: int, *, strict: bool = False) -> bytes:
+async def read_capped(response: httpx.Response, limit: int) -> bytes:
     """Up to `limit` bytes of the body. A body cut short or badly compressed yields what was
-    read, unless `strict` (then the httpx error propagates)."""
+    read."""
     body = bytearray()
     try:
         async for chunk in response.aiter_bytes():
@@ -185,8 +191,7 @@ async def read_capped(response: httpx.Response, limit: int, *, strict: bool = Fa
             if len(body) >= limit:
                 break
     except (httpx.TransportError, httpx.DecodingError):
-        if strict:
-            raise
+        pass
     return bytes(body[:limit])
 
 
@@ -199,10 +204,6 @@ def loads(body: str | bytes, what: str) -> Any:
     except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError, or a 5000-digit int
         problem = "has a number too long to read" if "digits" in str(exc) else "is not valid JSON"
         raise MalformedResultError(f"{what} {problem}; the server sent a broken reply") from exc
-
-
-def parse_result(body: str | bytes) -> PromptResult:
-    return PromptResult.from_json(loads(body, "the prompt result"))
 
 
 def too_large(what: str, limit: int) -> ResultTooLargeError:

@@ -13,8 +13,9 @@ import httpx
 from ..errors import IncompleteStreamError, MalformedResultError, RunFailedError
 from ..models import PromptResult
 from .events import Event, EventParser
-from .http import MAX_LOG_LINES, Session, call, one_line, parse_result, reason
+from .http import MAX_LOG_LINES, Session, call, one_line, reason
 from .params import FileParts, Part
+from .result import parse_result
 from .types import LogCallback, PhaseCallback
 
 
@@ -48,9 +49,9 @@ async def run(
     try:
         await call(on_phase, "waiting")
         if "text/event-stream" not in response.headers.get("content-type", ""):
-            body = await session.read_json(response, "the prompt result")
+            pieces = await session.read_pieces(response, "the prompt result")
             await call(on_phase, "receiving")
-            return PromptResult.from_json(body)
+            return parse_result(pieces)
         return await _read_events(session, response, logging_callback, on_phase)
     finally:
         await response.aclose()
@@ -79,7 +80,7 @@ async def _read_events(
             raise RunFailedError(f"the run failed: {message}", logs=list(logs))
         elif event.event == "prompt_result":
             await call(on_phase, "receiving")
-            return parse_result(event.data)
+            return parse_result(event.pieces)  # decodes and drops the pieces as it goes
         return None
 
     try:

@@ -9,6 +9,7 @@ by the page, when a run starts.
 from __future__ import annotations
 
 import hashlib
+import html
 import math
 import re
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ import gradio as gr
 from PIL import Image as PILImage
 from PIL import ImageChops, ImageColor, ImageOps
 
-from ..fields import SEED_MODES, Field
+from ..fields import SEED_MODES, Field, shown_label
 from ..workflow import is_number
 
 JS_SAFE_INT = 2**53 - 1  # larger ints lose digits in the browser: such values stay text
@@ -110,7 +111,11 @@ def field_widget(
         if eid in taken_ids:  # two keys that differ only in unsafe characters
             eid += "_" + hashlib.sha1(f.key.encode()).hexdigest()[:6]
         taken_ids.add(eid)
-    common: dict[str, Any] = {"label": f.label, "elem_id": eid, "info": f.warning or f.help}
+    label = shown_label(f)  # the field sits under its node's heading: say only what it adds
+    common: dict[str, Any] = {
+        "label": label or f.label, "show_label": label is not None, "elem_id": eid,
+        "info": f.warning or f.help,
+    }  # fmt: skip
     return kind_of(f).build(f, common, default_file)
 
 
@@ -152,8 +157,11 @@ class Choice(Kind):
     name = "choice"
 
     def build(self, f: Field, common: dict[str, Any], default_file: Path | None) -> FieldWidget:
+        choices = list(f.choices or [f.value])
+        if f.choices and f.choice_labels:  # the author's names (curated `select` options)
+            choices = list(zip(f.choice_labels, choices, strict=True))
         dropdown = gr.Dropdown(
-            choices=list(f.choices or [f.value]), value=f.value,
+            choices=choices, value=f.value,
             allow_custom_value=f.allow_custom, filterable=True, **common,
         )  # fmt: skip
         return FieldWidget(f, self, dropdown)
@@ -258,6 +266,8 @@ class Seed(Int):
     name = "seed"
 
     def build(self, f: Field, common: dict[str, Any], default_file: Path | None) -> FieldWidget:
+        if not common["show_label"]:  # named by its heading: a plain label, level with the mode's
+            common = {**common, "label": "Seed", "show_label": True}
         with gr.Row(equal_height=True):
             box = gr.Textbox(value=str(f.value), scale=3, **common)
             mode = gr.Dropdown(
@@ -319,9 +329,16 @@ class Media(Kind):
         raise NotImplementedError
 
     def build(self, f: Field, common: dict[str, Any], default_file: Path | None) -> FieldWidget:
+        """The upload, then its help or warning as a caption (uploads take no `info`)."""
         value = self.reset(f, default_file)
         plain = {k: v for k, v in common.items() if k != "info"}
-        return FieldWidget(f, self, self.component(value, plain), default_file=default_file)
+        component = self.component(value, plain)
+        if common.get("info"):
+            gr.HTML(
+                f'<p class="vc-help">{html.escape(common["info"])}</p>',
+                elem_id="help-" + common["elem_id"].removeprefix("field-"), padding=False,
+            )  # fmt: skip
+        return FieldWidget(f, self, component, default_file=default_file)
 
     def reset(self, f: Field, default_file: Path | None) -> Any:
         return str(default_file) if default_file else None

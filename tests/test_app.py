@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from apps import endpoint_ids, running_app
+from apps import endpoint_ids, gradio_client, running_app
 from gradio_client import Client, handle_file
 from PIL import Image
 from scripted_server import Reply, ScriptedServer, result_json, sse, stream
@@ -62,7 +62,7 @@ def test_default_run_on_local_engine_returns_gallery_and_zip(demo):
     out = demo.run()
     assert 'data-state="done"' in out["status"]
     assert out["logs"].startswith("got prompt") and "Prompt executed" in out["logs"]
-    assert len(out["gallery"]) == 2
+    assert len(out["gallery"]) == 2 and len(out["files"]) == 3, out["gallery"]
     assert any(path.endswith("all_outputs.zip") for path in out["files"])
     assert "3-inputs-value" in json.loads(out["api-params"]), (
         "an unchanged form still sends a fresh seed"
@@ -273,3 +273,11 @@ def test_the_api_snippet_runs_as_shown_on_this_machine(protocol, tmp_path):
         assert png.tobytes() == app_png.tobytes(), (
             "the same upload, values and seed as the page's run"
         )
+
+
+def test_with_history_on_a_script_runs_the_form_with_no_arguments_and_gets_its_results(tmp_path):
+    with running_app(data_dir=tmp_path) as (url, app), gradio_client(url) as client:
+        result = client.predict(api_name="/run")  # no browser token: the run is its session's
+        out = dict(zip(endpoint_ids(app.page)[1], result, strict=True))
+    assert 'data-state="done"' in out["status"], out["status"]
+    assert len(out["gallery"]) == 2 and len(out["files"]) == 3, out["gallery"]

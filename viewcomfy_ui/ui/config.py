@@ -104,9 +104,7 @@ def parse_config(
 
 def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     """The app's flags; each default is read from its environment variable (empty = unset)."""
-    parser = _Parser(
-        prog="python app.py", description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = _Parser(description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
 
     def flag(name: str, variable: str | None, help: str, default: str | None = None, **kw) -> None:
         value = (env.get(variable) or None) if variable else None

@@ -126,6 +126,10 @@ class HistorySection:
         self.keeps_token = shared is None
         self.owner = shared or gr.BrowserState(None, storage_key=OWNER_KEY, secret=context.secret)
         context.slots.setdefault("owner", self.owner)
+        # The token again, as session state the page's load fills: Run reads this one, so a
+        # script calling /run has nothing to pass (its runs belong to its session).
+        self.token = context.slots.get("token") or gr.State(None)
+        context.slots.setdefault("token", self.token)
         self.page = gr.State(0)
         self.shown_ids = gr.State([])  # run ids of the thumbnails on the current page
         self.selected = gr.State(None)  # the selected run's id
@@ -207,7 +211,7 @@ class HistorySection:
     @property
     def inputs(self) -> set[Component]:
         assert self.controls is not None
-        return {self.owner, self.controls.count}
+        return {self.token, self.controls.count}
 
     @property
     def outputs(self) -> list[Component]:
@@ -216,7 +220,7 @@ class HistorySection:
         return [self.controls.queue, b.gallery, b.page_label, self.shown_ids, self.page]
 
     def busy(self, values: dict[Component, Any], request: gr.Request | None) -> bool:
-        queue = self._queues.get(self._owner(values[self.owner], request))
+        queue = self._queues.get(self._owner(values[self.token], request))
         return queue is not None and queue.busy
 
     async def run(
@@ -234,7 +238,7 @@ class HistorySection:
         idle, stream its progress until it is idle again. Run stays on (to queue more); Cancel
         is on while runs go."""
         assert self.controls is not None
-        owner = self._owner(values[self.owner], request)
+        owner = self._owner(values[self.token], request)
         count = int(values[self.controls.count] or 1)
         seed_fields = [w.field for w in self.widgets if w.mode is not None]
         batch = batch_params(params, seed_fields, max(1, min(count, MAX_BATCH)), modes)
@@ -250,8 +254,11 @@ class HistorySection:
         try:
             async for _ in queue.changes():
                 done_count = sum(j.state == "done" for j in queue.jobs)
-                shown = self._show(queue, results, directory, with_outputs=done_count != shown_done)
-                if done_count != shown_done or not queue.busy:
+                # New results, and all of them once more at the end: a script calling /run
+                # gets only the last update.
+                fresh = done_count != shown_done or not queue.busy
+                shown = self._show(queue, results, directory, with_outputs=fresh)
+                if fresh:
                     shown.update(self._page_of(owner, 0))
                 shown_done = done_count
                 run, cancel = buttons
@@ -317,7 +324,7 @@ class HistorySection:
         b, c = self.browser, self.controls
         listing = [b.gallery, b.page_label, self.shown_ids, self.page]
         private = {"api_visibility": "private", "queue": False}
-        owner = [self.owner] if self.keeps_token else []  # only the first form's section writes it
+        owner = [self.owner, self.token] if self.keeps_token else []  # the first section writes it
         page.load(
             self.loaded, inputs=[self.owner], outputs=[*owner, b.note, *listing, *form_components],
             **private,
@@ -356,7 +363,7 @@ class HistorySection:
         note = self.store.problem or ""
         form = self._from_query(dict(request.query_params) if request else {})
         shown = [_note(note), *self._page_of(owner, 0).values(), *form]
-        return [token, *shown] if self.keeps_token else shown
+        return [token, token, *shown] if self.keeps_token else shown
 
     def paged(self, step: int) -> Callable[..., dict[Component, Any]]:
         def page(token: str | None, number: int, request: gr.Request) -> dict[Component, Any]:

@@ -23,7 +23,7 @@ from ..object_info import load_object_info
 from ..server import BackgroundServer, ServerConfig, start_background_server
 from ..server.cli import make_engine
 from ..server.engine import find_inside
-from ..workflow import Workflow, load_workflow
+from ..workflow import Workflow, load_workflow, workflow_title
 from .config import AppConfig, ConfigError, parse_config
 from .editor import build_editor
 from .history import HistoryContext
@@ -166,7 +166,7 @@ def _forms(path: Path) -> list[_Form]:
     if sniff_view_comfy(path):
         return [_Form(c.title, c.workflow, c) for c in load_view_comfy(path)]
     workflow = load_workflow(path)
-    return [_Form(_title(workflow), workflow)]
+    return [_Form(workflow_title(workflow), workflow)]
 
 
 def _choose(forms: Sequence[_Form], pages: Sequence[gr.Blocks], title: str | None) -> gr.Blocks:
@@ -255,11 +255,6 @@ def _default_files(fields: Sequence, input_dir: Path) -> dict[str, Path]:
         if candidate is not None:
             found[f.key] = candidate
     return found
-
-
-def _title(workflow: Workflow) -> str:
-    stem = Path(workflow.name).stem.replace("_", " ").replace("-", " ").strip()
-    return stem[:1].upper() + stem[1:] if stem else "ComfyUI workflow"
 
 
 def _host(url: str) -> str:

@@ -107,6 +107,22 @@ async def test_video_audio_text_and_vhs_outputs(fake):
     assert vhs.content_type == "video/h264-mp4" or vhs.content_type == "video/mp4"
 
 
+async def test_a_prompt_longer_than_a_file_name_is_sent_as_text(fake):
+    prompt = "a modern city during sunset, epic clouds, " * 10  # 430 characters: no file name
+    with serve(fake, MEDIA_WORKFLOW) as url:
+        async with ViewComfyClient(url) as client:
+            await client.infer_with_logs(
+                {
+                    "1-inputs-file": b"\x00\x00\x00\x18ftypisom",
+                    "3-inputs-audio": b"RIFF....WAVE",
+                    "5-inputs-value": prompt,
+                },
+                lambda _: None,
+            )
+    graph = next(iter(fake.prompts.values()))
+    assert graph["5"]["inputs"]["value"] == prompt
+
+
 async def test_outputs_come_from_history_when_executed_is_missing_and_history_lags():
     fake = FakeComfyUI(history_lag=0.5, send_executed=False)
     with serve(fake) as url:

@@ -75,7 +75,7 @@ class ComfyUIEngine:
                 outputs = self._history_outputs(prompt_id)
             files = [self._download(entry) for entry in outputs]
         except (httpx.TransportError, OSError, WebSocketException) as exc:
-            raise EngineError(f"lost contact with ComfyUI at {self.url} ({exc})") from None
+            raise EngineError(f"lost contact with ComfyUI at {self.url} ({exc})") from exc
         log(f"Prompt executed in {time.monotonic() - started:.2f} seconds")
         return files
 

@@ -74,8 +74,11 @@ def find_inside(folder: Path, name: object) -> Path | None:
     if not isinstance(name, str) or "\0" in name:
         return None
     folder = folder.resolve()
-    candidate = (folder / name.replace("\\", "/")).resolve()
-    return candidate if candidate.is_relative_to(folder) and candidate.is_file() else None
+    try:  # any text may arrive here: a prompt longer than a file name can be is no file
+        candidate = (folder / name.replace("\\", "/")).resolve()
+        return candidate if candidate.is_relative_to(folder) and candidate.is_file() else None
+    except OSError:
+        return None
 
 
 class MemoryPool:

@@ -165,6 +165,16 @@ async def test_validation_400_names_node_and_input(fake):
     assert "bigger than max of 31" in str(err.value)
 
 
+async def test_a_node_type_comfyui_lacks_says_to_install_its_pack(fake):
+    workflow = load_workflow(DEMO).api | {"50": {"class_type": "String Literal", "inputs": {}}}
+    with serve(fake, workflow) as url:
+        async with ViewComfyClient(url) as client:
+            with pytest.raises(RunFailedError) as err:
+                await client.infer_with_logs({"1-inputs-image": png_bytes()}, lambda _: None)
+    assert "node type 'String Literal' is not installed" in str(err.value)
+    assert "install the custom node pack" in str(err.value)
+
+
 async def test_execution_error_names_node_class_and_exception(fake):
     with serve(fake) as url:
         async with ViewComfyClient(url) as client:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import mimetypes
+import re
 import threading
 import time
 import uuid
@@ -261,6 +262,12 @@ def _validation_message(reply: httpx.Response, workflow: ApiWorkflow) -> str:
     if not problems:
         error = body.get("error") or {}
         problems.append(str(error.get("message") or body))
+        missing = re.fullmatch(r"Cannot execute because node (.+) does not exist\.", problems[0])
+        if missing:  # a custom node this ComfyUI lacks
+            problems[0] = (
+                f"node type {missing[1]!r} is not installed there; install the custom node pack "
+                "that provides it (e.g. with ComfyUI-Manager) and restart ComfyUI"
+            )
     return "ComfyUI rejected the workflow: " + "; ".join(problems)
 
 

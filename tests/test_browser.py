@@ -264,6 +264,22 @@ def test_on_a_phone_run_shows_the_status_then_the_results(browser, scripted, scr
     context.close()
 
 
+def test_on_a_phone_a_long_error_stays_inside_the_status(browser, scripted, scripted_url):  # noqa: F811
+    name = "TextEncodeHunyuanVideo_ImageToVideo_WithAVeryLongCustomNodeClassName"
+    scripted.replies.append(Reply(201, {"Content-Type": "text/event-stream"}, timed([
+        (0.0, "error", f"node 80 ({name}) cannot run here"),
+    ])))  # fmt: skip
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    page.goto(scripted_url)
+    page.locator("#run").click()
+    wait_state(page, "failed")
+    box = page.locator("#status .vc-status")
+    assert box.evaluate("b => b.scrollWidth <= b.clientWidth"), "the text overflows the box"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    context.close()
+
+
 IN_VIEW = """(selector) => {
   const box = document.querySelector(selector).getBoundingClientRect();
   return box.top < window.innerHeight && box.bottom > 0;

@@ -559,3 +559,14 @@ def test_a_model_node_refusal_names_the_apps_own_flags():
     with pytest.raises(EngineError) as error:
         BuiltinEngine().check(workflow, InputFiles(Path("."), None))
     assert "--comfyui-url URL" in str(error.value) and "VIEWCOMFY_API_URL" in str(error.value)
+
+
+def test_a_refusal_names_the_same_node_every_time_the_first_in_the_file():
+    from viewcomfy_ui.server.engine import EngineError, InputFiles
+
+    models = {str(n): {"class_type": "CLIPLoader", "inputs": {}} for n in range(30, 0, -1)}
+    images = {f"s{n}": [n, 0] for n in models}  # one output needing all 30
+    workflow = models | {"save": {"class_type": "SaveImage", "inputs": images}}
+    with pytest.raises(EngineError) as error:  # a set's order would name any of the 30
+        BuiltinEngine().check(workflow, InputFiles(Path("."), None))
+    assert str(error.value).startswith("node 30 (CLIPLoader) cannot run")

@@ -125,7 +125,7 @@ class BuiltinEngine:
 
     def check(self, workflow: ApiWorkflow, inputs: InputFiles) -> None:
         needed = _needed_nodes(workflow)
-        for node_id in needed:
+        for node_id in (n for n in workflow if n in needed):  # the file's order: same each time
             class_type = workflow[node_id].get("class_type")
             if class_type not in NODES:
                 raise EngineError(

@@ -5,6 +5,8 @@ Messages are one line, say what went wrong and what to do, and never contain a s
 
 from __future__ import annotations
 
+from typing import Literal
+
 
 class ViewComfyError(Exception):
     """Base class of every error raised by viewcomfy_ui."""
@@ -56,22 +58,58 @@ class LinkExpiredError(HTTPStatusError):
 
 
 class RunFailedError(APIError):
-    """The run started but failed (an `error` event). `logs` holds the lines seen so far."""
+    """The run started but failed (an `error` event, or a result whose status says so).
 
-    def __init__(self, message: str, *, logs: list[str] | None = None) -> None:
-        super().__init__(message)
+    The data, not a sentence: `reason` is the bare cause ("Invalid image file: x.png"), and
+    `node_id` / `node_type` name the node that raised it when the server said which ("" when
+    not). `logs` holds the lines seen so far. `str()` is one line for scripts:
+    "the run failed: node 3 (ImageBlur): reason"; a page builds its own words from the fields.
+    """
+
+    prefix = "the run failed: "
+
+    def __init__(
+        self,
+        reason: str = "",
+        *,
+        node_id: str = "",
+        node_type: str = "",
+        logs: list[str] | None = None,
+    ) -> None:
+        self.reason = reason.strip() or "the server gave no reason"
+        self.node_id = node_id
+        self.node_type = node_type
         self.logs = list(logs or [])
+        super().__init__(f"{self.prefix}{self.where}{self.reason}")
+
+    @property
+    def where(self) -> str:
+        """'node 3 (ImageBlur): ' when the failing node is known, else ''."""
+        if not self.node_id and not self.node_type:
+            return ""
+        kind = f" ({self.node_type})" if self.node_type else ""
+        return f"node {self.node_id or '?'}{kind}: "
 
 
 class IncompleteStreamError(RunFailedError):
     """The event stream or socket ended without a result (dropped connection, proxy timeout)."""
 
+    prefix = ""
+
+
+CancelledBy = Literal["client", "server"]
+
 
 class RunCancelledError(APIError):
-    """The run was cancelled (`infer_canceled_message`). `logs` holds the lines seen so far."""
+    """The run was cancelled. `by`: "client" when this client asked for it, "server" when the
+    server stopped it for another reason (the dashboard, another client, a shutdown).
+    `logs` holds the lines seen so far."""
 
-    def __init__(self, message: str, *, logs: list[str] | None = None) -> None:
+    def __init__(
+        self, message: str, *, by: CancelledBy = "server", logs: list[str] | None = None
+    ) -> None:
         super().__init__(message)
+        self.by = by
         self.logs = list(logs or [])
 
 

@@ -147,7 +147,7 @@ class Listener:
             elif name == "infer_error_message":
                 text = data if isinstance(data, str) else json.dumps(data)
                 message = one_line(self._session.scrub(text)) or "the run failed"
-                raise RunFailedError(f"the run failed: {message}", logs=list(logs))
+                raise RunFailedError(message, logs=list(logs))
             elif name == "infer_canceled_message":
                 raise RunCancelledError(f"the run {self.prompt_id} was cancelled", logs=list(logs))
             elif name == "infer_result_message":

@@ -77,7 +77,7 @@ async def _read_events(
             await call(logging_callback, event.data)
         elif event.event == "error":
             message = one_line(session.scrub(event.data)) or "the run failed"
-            raise RunFailedError(f"the run failed: {message}", logs=list(logs))
+            raise RunFailedError(message, logs=list(logs))
         elif event.event == "prompt_result":
             await call(on_phase, "receiving")
             return parse_result(event.pieces)  # decodes and drops the pieces as it goes

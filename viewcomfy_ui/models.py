@@ -1,9 +1,12 @@
-"""The prompt result a ViewComfy endpoint returns, field for field as its reference client."""
+"""The prompt result a ViewComfy endpoint returns, field for field as its reference client, and
+the failure a run reports. One model for both sides: the client parses these, the local server
+writes them."""
 
 from __future__ import annotations
 
 import binascii
 import io
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -92,6 +95,12 @@ class FileOutput:
             body=data if isinstance(data, str | bytes) else "",
         )
 
+    def to_json(self) -> dict[str, Any]:
+        """The output as a result carries it: `data` (base64) or a `filepath` link, never both."""
+        where = {"filepath": self.filepath} if self.filepath else {"data": self.data}
+        size = self.size or (len(self.body) if isinstance(self.body, bytes) else 0)
+        return {"filename": self.filename, "content_type": self.content_type, **where, "size": size}
+
 
 @dataclass
 class PromptResult:
@@ -133,6 +142,45 @@ class PromptResult:
             error_data=obj.get("error_data"),
         )
 
+    def to_json(self) -> dict[str, Any]:
+        """The `prompt_result` event / `infer_result_message` payload: exactly ViewComfy's
+        PromptResult keys (`error_data` only when set: their client takes no other key)."""
+        payload: dict[str, Any] = {
+            "prompt_id": self.prompt_id,
+            "status": self.status,
+            "completed": self.completed,
+            "execution_time_seconds": self.execution_time_seconds,
+            "prompt": self.prompt,
+            "outputs": [o.to_json() for o in self.outputs],
+        }
+        if self.error_data is not None:
+            payload["error_data"] = self.error_data
+        return payload
+
+    def to_camel(
+        self, *, created_at: str, workflow: Any, client_id: str | None, user: Any = None
+    ) -> dict[str, Any]:
+        """One entry of the gateway's results list: camelCase, every key present (ViewComfy's
+        client deletes `createdAt`, `workflow`, `clientId` and `user`, so each must be there)."""
+        outputs = []
+        for o in self.outputs:
+            entry = o.to_json()
+            entry["contentType"] = entry.pop("content_type")
+            outputs.append(entry)
+        return {
+            "promptId": self.prompt_id,
+            "status": self.status,
+            "completed": self.completed,
+            "executionTimeSeconds": self.execution_time_seconds,
+            "prompt": self.prompt,
+            "outputs": outputs,
+            "errorData": self.error_data,
+            "createdAt": created_at,
+            "workflow": workflow,
+            "clientId": client_id,
+            "user": user,
+        }
+
     @classmethod
     def from_camel(cls, obj: Any) -> PromptResult:
         """A result from the gateway's results API (camelCase keys, `completed` as given)."""
@@ -155,3 +203,51 @@ class PromptResult:
                 ],
             }
         )
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a run failed, as data: the bare `reason` and the node that raised it, if known.
+
+    On the wire (an SSE `error` event's data, a realtime `infer_error_message`'s data, a
+    result's `error_data`) it is ComfyUI's `execution_error` shape, the object ViewComfy's
+    gateway passes on: `{"exception_message", "node_id", "node_type"}`. Plain text is read as
+    a reason without a node.
+    """
+
+    reason: str
+    node_id: str = ""
+    node_type: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "exception_message": self.reason,
+            "node_id": self.node_id,
+            "node_type": self.node_type,
+        }
+
+    @classmethod
+    def from_data(cls, data: Any) -> Failure:
+        """A failure from what a server sent: the object above (or text holding it), a
+        `{"message"|"error"|"detail": ...}` object, or plain text."""
+        if isinstance(data, str) and data.lstrip().startswith("{"):
+            try:
+                data = json.loads(data)
+            except ValueError:
+                pass
+        if isinstance(data, Mapping):
+            reason = next(
+                (
+                    data[key]
+                    for key in ("exception_message", "message", "error", "detail")
+                    if isinstance(data.get(key), str) and data[key].strip()
+                ),
+                "",
+            )
+            node_id, node_type = data.get("node_id"), data.get("node_type")
+            return cls(
+                reason=str(reason).strip(),
+                node_id=str(node_id) if isinstance(node_id, str | int) else "",
+                node_type=str(node_type) if isinstance(node_type, str) else "",
+            )
+        return cls(reason="" if data is None else str(data).strip())

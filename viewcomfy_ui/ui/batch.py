@@ -217,7 +217,10 @@ class RunQueue:
                     self._notify()
 
     async def _submit(self, job: Job) -> None:
-        prompt_id = await self.runner.client().submit(job.params.for_client())
+        endpoint = self.runner.endpoint  # a file's other forms send their own workflow
+        prompt_id = await self.runner.client().submit(
+            job.params.for_client(), endpoint.workflow_api
+        )
         job.prompt_id = self._scrub(prompt_id, 80)
         self._prompt_ids[job.number] = prompt_id
         await self._begin(job)

@@ -90,10 +90,12 @@ def build_page(
                 count = QueueControls.build_count() if kept else None
             with gr.Column(scale=7, min_width=340):
                 results = Results.build(
-                    _ready_status(endpoint), (lambda: QueueControls.build(count)) if count else None
+                    _ready_status(endpoint),
+                    (lambda: QueueControls.build(count)) if count is not None else None,
                 )
         browser = None
-        if history is not None and shared.visitors is not None:
+        if kept:
+            assert history is not None and shared.visitors is not None
             browser = HistoryBrowser(history, shared.visitors.identity(), form.widgets)
             browser.build()
         run_dir = gr.State(None, delete_callback=_remove_dir)
@@ -101,11 +103,11 @@ def build_page(
         queue = QueueView(
             runner, shared.limiter, widgets=form.widgets, results=results, run=run,
             cancel=cancel, controls=results.queue,
-            keeping=_keeping(browser, endpoint) if browser else None,
+            keeping=_keeping(browser, endpoint) if browser is not None else None,
         )  # fmt: skip
         handler = RunHandler(
             runner=runner, form=form, results=results, queue=queue, run_dir=run_dir,
-            owner_of=browser.owner if browser else owner_key, browser=browser,
+            owner_of=browser.owner if browser is not None else owner_key, browser=browser,
         )  # fmt: skip
         run_event = run.click(
             handler.start, inputs=handler.inputs, outputs=handler.outputs, concurrency_id="run",

@@ -54,7 +54,7 @@ class App:
             "footer_links": ["api", "gradio"], "app_kwargs": {"lifespan": self._lifespan},
             **LAUNCH_STYLE, **options,
         }  # fmt: skip
-        if self.history:  # kept files: reachable only by their random run ids (ui/history.py)
+        if self.history:  # kept files: reachable only by their random run ids (the #history)
             settings["allowed_paths"] = [str(self.history.store.files.root)]
         self.page.launch(**settings)
 

@@ -71,7 +71,7 @@ def build_page(
     """The whole app. `default_files` maps media fields to the workflow's own files, if known;
     with `history` (and `shared.visitors`), runs are queued in batches and kept."""
     endpoint = runner.endpoint  # the runner's owner closes it (App.close)
-    kept = history is not None and shared.visitors is not None
+    visitors = shared.visitors if history is not None else None
     with gr.Blocks(title=title, delete_cache=(3600, 7200), fill_width=True) as page:
         gr.HTML(f'<h1 class="vc-title">{html.escape(title)}</h1>')
         gr.HTML(f'<div class="vc-banner">{html.escape(endpoint.description)}</div>')
@@ -87,16 +87,15 @@ def build_page(
                     )
                     reset = gr.Button("Reset", variant="secondary", elem_id="reset", min_width=80)
                 form = Form(_form_widgets(fields, default_files or {}))
-                count = QueueControls.build_count() if kept else None
+                count = QueueControls.build_count() if visitors is not None else None
             with gr.Column(scale=7, min_width=340):
                 results = Results.build(
                     _ready_status(endpoint),
                     (lambda: QueueControls.build(count)) if count is not None else None,
                 )
         browser = None
-        if kept:
-            assert history is not None and shared.visitors is not None
-            browser = HistoryBrowser(history, shared.visitors.identity(), form.widgets)
+        if history is not None and visitors is not None:
+            browser = HistoryBrowser(history, visitors.identity(), form.widgets)
             browser.build()
         run_dir = gr.State(None, delete_callback=_remove_dir)
 
@@ -112,7 +111,7 @@ def build_page(
         run_event = run.click(
             handler.start, inputs=handler.inputs, outputs=handler.outputs, concurrency_id="run",
             show_progress="hidden", api_name="run", js=SHOW_STATUS_ON_PHONES,
-            trigger_mode="multiple" if kept else "once",
+            trigger_mode="multiple" if browser is not None else "once",
         )  # fmt: skip
         run_event.then(None, js=SHOW_RESULTS_ON_PHONES)
         cancel.click(

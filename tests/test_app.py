@@ -18,6 +18,8 @@ from gradio_client import Client, handle_file
 from PIL import Image
 from scripted_server import Reply, ScriptedServer, result_json, sse, stream
 
+from viewcomfy_ui.server.engine import BuiltinEngine, RunCancelled
+
 FIXTURES = Path(__file__).parent / "fixtures"
 SECRET = "top-secret-value-42"
 
@@ -281,3 +283,22 @@ def test_with_history_on_a_script_runs_the_form_with_no_arguments_and_gets_its_r
         out = dict(zip(endpoint_ids(app.page)[1], result, strict=True))
     assert 'data-state="done"' in out["status"], out["status"]
     assert len(out["gallery"]) == 2 and len(out["files"]) == 3, out["gallery"]
+
+
+class StoppedOnTheServer(BuiltinEngine):
+    """Stops every run itself, as ComfyUI's dashboard or a shutdown would: no client asked."""
+
+    def run(self, workflow, inputs, log, cancelled):
+        log("got prompt")
+        cancelled.set()
+        raise RunCancelled("ComfyUI interrupted the run")
+
+
+def test_with_history_a_run_cancelled_on_the_server_is_kept_as_cancelled(tmp_path, monkeypatch):
+    monkeypatch.setattr("viewcomfy_ui.ui.main.make_engine", lambda *_: StoppedOnTheServer())
+    settings = {"data_dir": tmp_path, "protocol": "realtime"}
+    with running_app(**settings) as (url, app), gradio_client(url) as client:
+        out = dict(zip(endpoint_ids(app.page)[1], client.predict(api_name="/run"), strict=True))
+    assert 'data-state="cancelled"' in out["status"] and "Cancelled on the server" in out["status"]
+    [kept] = out["history-gallery"]
+    assert kept["caption"].endswith("· cancelled"), "kept as cancelled, not failed"

@@ -203,7 +203,37 @@ async def test_a_single_run_streams_its_logs_and_status_live(protocol, tmp_path)
         queue = queue_for(url, protocol)
         [job] = queue.add(seeded(1), tmp_path)
         await until(lambda: "got prompt" in job.logs, "the run's first log line, while it runs")
-        assert job.state == "running" and job.status is not None
+        assert job.state == "running" and job.live is not None
         engine.gate.set()
         await until(lambda: job.ended, "the run to end")
-    assert job.state == "done" and job.status.state == "done"
+    assert job.state == "done" and job.live.outcome == job.outcome
+
+
+class StoppedOnTheServer(BuiltinEngine):
+    """Stops every run itself, as the dashboard or a shutdown would: no client asked."""
+
+    def check(self, workflow, inputs):
+        pass
+
+    def run(self, workflow, inputs, log, cancelled):
+        log("got prompt")
+        cancelled.set()
+        raise RunCancelled("the run was cancelled")
+
+
+@pytest.mark.parametrize("count", [1, 2])  # one run streams; a batch is collected with results
+async def test_a_run_cancelled_on_the_server_is_kept_as_cancelled_not_failed(count, tmp_path):
+    ended: list[tuple[str, str]] = []
+    with local_server(engine=StoppedOnTheServer()) as url:
+        endpoint = Endpoint(url, local=True, protocol="realtime", gateway_url=url)
+        queue = RunQueue(
+            Runner(endpoint),
+            asyncio.Semaphore(2),
+            on_end=lambda j: ended.append((j.state, j.error)),
+        )
+        OPENED.append(queue)
+        queue.add(seeded(count), tmp_path)
+        async with asyncio.timeout(WAIT):
+            async for _ in queue.changes():
+                pass
+    assert ended == [("cancelled", "")] * count, "what the history records"

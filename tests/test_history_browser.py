@@ -309,7 +309,8 @@ def test_on_a_phone_run_shows_the_status_then_the_results_above_the_queue(
         total(page, 0)
         assert not page.evaluate(f"({IN_VIEW})('#status')"), "below the form at first"
         page.locator("#run").click()
-        page.locator('#status .vc-status[data-state="running"]').wait_for(timeout=TIMEOUT)
+        going = '#status .vc-status[data-state="waiting"], #status .vc-status[data-state="running"]'
+        page.locator(going).wait_for(timeout=TIMEOUT)  # held before its first log line: waiting
         page.wait_for_function(f"({IN_VIEW})('#status')", timeout=TIMEOUT)
         engine.gate.set()
         wait_done(page)

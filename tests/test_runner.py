@@ -17,6 +17,7 @@ from fake_gateway import FakeGateway, Run
 from scripted_server import Reply, ScriptedServer, result_json, sse, stream
 
 from viewcomfy_ui.ui import status as st
+from viewcomfy_ui.ui.outcome import Cancelled, Done, Failed
 from viewcomfy_ui.ui.runner import MAX_LOG_LINES, Endpoint, Runner, RunUpdate
 from viewcomfy_ui.ui.values import Params
 
@@ -40,8 +41,9 @@ def shown(updates: list[RunUpdate]) -> str:
     """Everything the page would show: status, logs, output names."""
     parts = []
     for u in updates:
-        parts += [u.status.html(), *u.logs]
-        parts += [str(o.path.name) for o in u.outputs or []]
+        parts += [st.of(u, {}).html(), *u.logs]
+        if isinstance(u.outcome, Done):
+            parts += [str(o.path.name) for o in u.outcome.outputs]
     return "\n".join(parts)
 
 
@@ -63,7 +65,8 @@ async def test_keys_never_reach_the_page_from_logs_prompt_id_or_file_names(scrip
         Reply(201, {"Content-Type": "text/event-stream"}, stream(events, delay=0.05))
     )
     updates = await collect(runner_for(scripted), tmp_path)
-    assert updates[-1].status.state == "done" and len(updates[-1].outputs) == 1
+    outcome = updates[-1].outcome
+    assert isinstance(outcome, Done) and len(outcome.outputs) == 1
     page = shown(updates)
     assert SECRET not in page and CLIENT_ID not in page
     assert "loading with key ***" in page and "prompt p-***" in page
@@ -76,22 +79,32 @@ async def test_an_error_cut_short_by_the_client_leaks_no_prefix_of_the_secret(sc
         Reply(201, {"Content-Type": "text/event-stream"}, stream([sse("error", error)]))
     )
     updates = await collect(runner_for(scripted), tmp_path)
-    assert updates[-1].status.state == "failed"
-    text = updates[-1].status.text
+    assert isinstance(updates[-1].outcome, Failed)
+    text = st.of(updates[-1], {}).text
     assert SECRET[:5] not in text and "***" in text
 
 
 @pytest.mark.parametrize(
-    ("error", "shown"),
+    ("outcome", "shown"),
     [
-        ("the run failed: OOM in KSampler", "Failed: OOM in KSampler"),
-        ("the run failed: node 3 (ImageBlur) failed: bad radius", "Failed: node 3 (ImageBlur): bad radius"),
-        ("Failed: the run failed: the run failed", "Failed: the server gave no reason; see the logs"),
-        ("the endpoint refused the API key (401)", "Failed: the endpoint refused the API key (401)"),
+        (Failed("OOM in KSampler"), "Failed: OOM in KSampler"),
+        (Failed("bad radius", "3", "ImageBlur"), "Failed: node 3 (ImageBlur): bad radius"),
+        (Failed("", "3"), "Failed: node 3: the server gave no reason; see the logs"),
+        (Failed("the endpoint refused the API key (401)"), "Failed: the endpoint refused the API key (401)"),
+        (Cancelled("client"), "Cancelled: the run was stopped. Ready to run again."),
+        (Cancelled("server"), "Cancelled on the server. Ready to run again."),
     ],
 )  # fmt: skip
-def test_a_failure_says_failed_once(error, shown):
-    assert st.failed(error).text == shown
+def test_the_status_says_how_a_run_ended_once(outcome, shown):
+    assert st.ended(outcome, {}).text == shown
+
+
+def test_a_done_status_names_the_time_outputs_prompt_and_seeds():
+    done = Done((), prompt_id="p-1", seconds=2.25)
+    assert (
+        st.ended(done, {"3-inputs-seed": 7}).text
+        == "Done in 2.2 s · 0 outputs · prompt p-1 · seed 7"
+    )
 
 
 async def test_a_server_error_event_is_shown_once_with_its_reason(scripted, tmp_path):
@@ -99,7 +112,7 @@ async def test_a_server_error_event_is_shown_once_with_its_reason(scripted, tmp_
         Reply(201, {"Content-Type": "text/event-stream"}, stream([sse("error", "OOM in KSampler")]))
     )
     updates = await collect(runner_for(scripted), tmp_path)
-    assert updates[-1].status.text == "Failed: OOM in KSampler"
+    assert st.of(updates[-1], {}).text == "Failed: OOM in KSampler"
 
 
 def test_scrub_before_cutting():
@@ -172,11 +185,11 @@ async def test_realtime_run_shows_the_cold_start_wait_then_progress_then_done(tm
         runner = Runner(endpoint)
         states = []
         async for update in runner.run(Params(values={"a": 1}), stream=True, run_dir=tmp_path):
-            states.append(update.status.state)
-            if update.status.state == "waiting":
+            states.append(st.of(update, {}).state)
+            if update.waiting:
                 booted.set()
-            elif update.status.progress is not None:
-                assert update.status.progress.fraction == 0.5
+            elif update.progress is not None:
+                assert update.progress.fraction == 0.5
                 halfway.set()
         await runner.client().aclose()
     assert states[0] == "waiting" and states[-1] == "done" and "running" in states

@@ -12,7 +12,6 @@ the server too.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
@@ -22,11 +21,10 @@ from typing import Literal
 
 from ..errors import ViewComfyError
 from ..fields import Field
-from ..models import PromptResult
-from ..outputs import SavedOutput, save_output
+from ..outputs import SavedOutput
 from .kinds import JS_SAFE_INT
-from .runner import Runner
-from .status import Status, failure_reason
+from .outcome import Cancelled, Done, Failed, Outcome, outcome_of_error
+from .runner import Runner, RunUpdate
 from .values import Params, random_seed
 
 JobState = Literal["pending", "running", "done", "failed", "cancelled"]
@@ -68,25 +66,42 @@ def batch_params(
 
 @dataclass
 class Job:
-    """One queued run and what became of it."""
+    """One queued run and what became of it: its state follows from its `outcome`."""
 
     number: int
     params: Params
     run_dir: Path
     batch: str = ""
     stream: bool = True  # a single run: live logs (infer_with_logs) or one plain request (infer)
-    state: JobState = "pending"
     prompt_id: str = ""
-    error: str = ""
     logs: list[str] = field(default_factory=list)
-    status: Status | None = None  # the live status of a streamed run
-    outputs: list[SavedOutput] = field(default_factory=list)
+    live: RunUpdate | None = None  # the last update of a streamed run
+    outcome: Outcome | None = None
     started: float | None = None
-    finished: float | None = None
+    finished: float | None = None  # set once the outcome is recorded (the `on_end` hook ran)
+
+    @property
+    def state(self) -> JobState:
+        if isinstance(self.outcome, Done):
+            return "done"
+        if isinstance(self.outcome, Failed):
+            return "failed"
+        if isinstance(self.outcome, Cancelled):
+            return "cancelled"
+        return "running" if self.started is not None else "pending"
 
     @property
     def ended(self) -> bool:
-        return self.state in ("done", "failed", "cancelled")
+        return self.finished is not None
+
+    @property
+    def outputs(self) -> tuple[SavedOutput, ...]:
+        return self.outcome.outputs if isinstance(self.outcome, Done) else ()
+
+    @property
+    def error(self) -> str:
+        """Why it failed, with the node: 'node 3 (ImageBlur): reason' ('' unless failed)."""
+        return self.outcome.detail if isinstance(self.outcome, Failed) else ""
 
 
 Hook = Callable[[Job], None]
@@ -162,19 +177,18 @@ class RunQueue:
 
     async def cancel(self, number: int | None = None) -> None:
         """Cancel run `number`, or every unfinished run; on the server too."""
-        chosen = [j for j in self.jobs if not j.ended and number in (None, j.number)]
+        chosen = [j for j in self.jobs if j.outcome is None and number in (None, j.number)]
         for job in chosen:
             task = self._tasks.get(job.number)
-            if job.state == "running" and self.realtime and job.prompt_id:
+            if job.number in self._prompt_ids:  # a realtime batch's run: stop it over there
                 try:
-                    await self.runner.client().cancel(job.prompt_id)
+                    await self.runner.client().cancel(self._prompt_ids[job.number])
                 except ViewComfyError:
                     pass  # it ended meanwhile; the job is marked cancelled below either way
             if task is not None and not task.done():
                 task.cancel()
                 await asyncio.wait({task})
-            if not job.ended:
-                await self._end(job, "cancelled")
+            await self._end(job, Cancelled("client"))
 
     async def close(self) -> None:
         """Cancel what is left and stop collecting (the visitor left)."""
@@ -189,27 +203,25 @@ class RunQueue:
         try:
             await run
         except (ViewComfyError, OSError, ValueError) as exc:
-            if not job.ended:
-                await self._end(job, "failed", self.runner.endpoint.scrub(str(exc), 500))
+            await self._end(job, outcome_of_error(exc, self._scrub))
 
     async def _stream(self, job: Job) -> None:
         async with self.limiter:
             await self._begin(job)
             runs = self.runner.run(job.params, stream=job.stream, run_dir=job.run_dir)
             async for update in runs:
-                job.logs, job.status = update.logs, update.status
-                self._notify()
-                if update.finished:
-                    job.prompt_id = update.prompt_id
-                    if update.outputs is None:
-                        await self._end(job, "failed", update.status.text)  # "Failed: why"
-                    else:
-                        job.outputs = update.outputs
-                        await self._end(job, "done")
+                job.logs, job.live = update.logs, update
+                if update.outcome is not None:
+                    await self._end(job, update.outcome)
+                else:
+                    self._notify()
 
     async def _submit(self, job: Job) -> None:
-        prompt_id = await self.runner.client().submit(job.params.for_client())
-        job.prompt_id = self.runner.endpoint.scrub(prompt_id, 80)
+        endpoint = self.runner.endpoint  # a file's other forms send their own workflow
+        prompt_id = await self.runner.client().submit(
+            job.params.for_client(), endpoint.workflow_api
+        )
+        job.prompt_id = self._scrub(prompt_id, 80)
         self._prompt_ids[job.number] = prompt_id
         await self._begin(job)
         if self._collector is None or self._collector.done():
@@ -224,51 +236,43 @@ class RunQueue:
             except ViewComfyError as exc:
                 for number in list(self._prompt_ids):
                     del self._prompt_ids[number]
-                    await self._end(
-                        self.jobs[number], "failed", self.runner.endpoint.scrub(str(exc), 500)
-                    )
+                    await self._end(self.jobs[number], outcome_of_error(exc, self._scrub))
                 return
             for result in found:
                 number = by_id.get(result.prompt_id)
-                if number is None or not result.completed or self.jobs[number].ended:
+                if number is None or not result.completed or self.jobs[number].outcome is not None:
                     continue
                 self._prompt_ids.pop(number, None)
-                await self._collected(self.jobs[number], result)
-            for number in [n for n in self._prompt_ids if self.jobs[n].ended]:
+                job = self.jobs[number]
+                seconds = time.time() - (job.started or time.time())
+                await self._end(job, await self.runner.ended(result, job.run_dir, seconds))
+            for number in [n for n in self._prompt_ids if self.jobs[n].outcome is not None]:
                 del self._prompt_ids[number]
             if self._prompt_ids:
                 await asyncio.sleep(POLL_INTERVAL)
 
-    async def _collected(self, job: Job, result: PromptResult) -> None:
-        scrub = self.runner.endpoint.scrub
-        if result.status == "cancelled":
-            await self._end(job, "cancelled")
-            return
-        if result.status != "success":
-            await self._end(job, "failed", scrub(str(result.error_data or result.status), 500))
-            return
-        outputs = [dataclasses.replace(o, filename=scrub(o.filename)) for o in result.outputs]
-        try:
-            job.outputs = await asyncio.to_thread(
-                lambda: [save_output(o, job.run_dir) for o in outputs]
-            )
-        except (ViewComfyError, OSError) as exc:
-            await self._end(job, "failed", scrub(f"could not save the outputs ({exc})", 500))
-            return
-        await self._end(job, "done")
-
     async def _begin(self, job: Job) -> None:
-        job.state, job.started = "running", time.time()
+        job.started = time.time()
         if self._on_start:
             await asyncio.to_thread(self._on_start, job)
         self._notify()
 
-    async def _end(self, job: Job, state: JobState, error: str = "") -> None:
-        job.error = failure_reason(error) if state == "failed" else error  # the reason alone
-        job.state, job.finished = state, time.time()
-        if self._on_end:  # recorded before anyone hears of it, so a listing shows it
-            await asyncio.shield(asyncio.to_thread(self._on_end, job))
-        self._notify()
+    async def _end(self, job: Job, outcome: Outcome) -> None:
+        """Keep how `job` ended (the first outcome wins), record it, then tell the listeners."""
+        if job.outcome is not None:
+            return
+        job.outcome = outcome
+        if isinstance(outcome, Done):
+            job.prompt_id = outcome.prompt_id
+        try:
+            if self._on_end:  # recorded before anyone hears of it, so a listing shows it
+                await asyncio.shield(asyncio.to_thread(self._on_end, job))
+        finally:
+            job.finished = time.time()
+            self._notify()
+
+    def _scrub(self, text: str, limit: int | None = 500) -> str:
+        return self.runner.endpoint.scrub(text, limit)
 
     def _notify(self) -> None:
         self._changed.set()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 import socket
@@ -27,9 +28,10 @@ from ..workflow import Workflow, load_workflow, workflow_title
 from .config import AppConfig, ConfigError, parse_config
 from .editor import build_editor
 from .history import HistoryContext
-from .page import LAUNCH_STYLE, OUTPUT_ROOT, build_page
+from .page import LAUNCH_STYLE, OUTPUT_ROOT, Shared, build_page
 from .runner import Endpoint, FolderSweeper, Runner
 from .snippets import serve_command
+from .visitor import Visitors
 
 PROTOCOL_NAMES = {"realtime": "the realtime API (socket.io gateway)", "sse": "the direct SSE API"}
 
@@ -52,7 +54,7 @@ class App:
             "footer_links": ["api", "gradio"], "app_kwargs": {"lifespan": self._lifespan},
             **LAUNCH_STYLE, **options,
         }  # fmt: skip
-        if self.history:  # kept files: reachable only by their random run ids (ui/history.py)
+        if self.history:  # kept files: reachable only by their random run ids (the #history)
             settings["allowed_paths"] = [str(self.history.store.files.root)]
         self.page.launch(**settings)
 
@@ -125,6 +127,9 @@ def create_app(config: AppConfig) -> App:
         page = build_editor(workflow, fields, config.edit, title=title, chosen=chosen)
     else:
         pages = []
+        keeps = history is not None and config.data_dir is not None
+        visitors = Visitors(_browser_secret(config.data_dir)) if keeps else None
+        shared = Shared(limiter=asyncio.Semaphore(config.concurrency), visitors=visitors)
         for i, form in enumerate(forms):
             fields = form.fields(object_info)
             runners.append(
@@ -134,7 +139,7 @@ def create_app(config: AppConfig) -> App:
             default_files = _default_files(fields, input_dir)
             pages.append(
                 build_page(
-                    fields, runners[-1], title=title, default_files=default_files,
+                    fields, runners[-1], title=title, shared=shared, default_files=default_files,
                     history=history and history.for_form(i, form.title, form.workflow.api),
                 )
             )  # fmt: skip
@@ -214,9 +219,8 @@ def _history(config: AppConfig) -> HistoryContext | None:
         return None
     store = HistoryStore(config.data_dir, max_bytes=config.history_max_bytes)
     return HistoryContext(
-        store=store, secret=_browser_secret(config.data_dir), workflow_name=config.workflow.name,
+        store=store, workflow_name=config.workflow.name,
         workflow_hash=hashlib.sha256(config.workflow.read_bytes()).hexdigest(),
-        concurrency=config.concurrency,
     )  # fmt: skip
 
 

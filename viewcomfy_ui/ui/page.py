@@ -1,11 +1,13 @@
 """The web page: a form generated from the workflow, Run/Cancel, live logs, results, API snippets.
 
 `build_page` lays the page out, then wires it. Events take and return dicts keyed by component
-(Gradio's set-of-inputs form), so nothing depends on positions.
+(Gradio's set-of-inputs form), so nothing depends on positions. Every run goes through the
+visitor's queue (ui/queue_view.py); with history, runs are also kept (ui/history_browser.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
 import shutil
 import tempfile
@@ -22,10 +24,13 @@ from ..fields import Field
 from ..outputs import SavedOutput
 from . import snippets
 from . import status as st
-from .history import HistoryContext, HistorySection
+from .history import HistoryContext, Recorder
+from .history_browser import HistoryBrowser
 from .kinds import FieldWidget, Media, field_widget
-from .runner import Endpoint, Runner, RunUpdate
+from .queue_view import Keeping, Owner, QueueControls, QueueView, RunRequest
+from .runner import Endpoint, Runner
 from .values import build_params, validate
+from .visitor import Visitors, owner_key
 
 AUDIO_PLAYERS = 4
 OUTPUT_ROOT = Path(tempfile.gettempdir()) / "viewcomfy-ui-runs"
@@ -44,17 +49,29 @@ SHOW_RESULTS_ON_PHONES = f"""() => {{
 }}"""
 
 
+@dataclass(frozen=True)
+class Shared:
+    """What every form of the app shares, made once by ui/main.py: the run slots (the app's
+    `--concurrency`, bounding SSE runs across every visitor's queue) and, with history, who
+    each visitor is."""
+
+    limiter: asyncio.Semaphore
+    visitors: Visitors | None = None
+
+
 def build_page(
     fields: Sequence[Field],
     runner: Runner,
     *,
     title: str,
+    shared: Shared,
     default_files: dict[str, Path] | None = None,
     history: HistoryContext | None = None,
 ) -> gr.Blocks:
     """The whole app. `default_files` maps media fields to the workflow's own files, if known;
-    with `history`, runs are queued and kept (ui/history.py)."""
+    with `history` (and `shared.visitors`), runs are queued in batches and kept."""
     endpoint = runner.endpoint  # the runner's owner closes it (App.close)
+    visitors = shared.visitors if history is not None else None
     with gr.Blocks(title=title, delete_cache=(3600, 7200), fill_width=True) as page:
         gr.HTML(f'<h1 class="vc-title">{html.escape(title)}</h1>')
         gr.HTML(f'<div class="vc-banner">{html.escape(endpoint.description)}</div>')
@@ -70,20 +87,31 @@ def build_page(
                     )
                     reset = gr.Button("Reset", variant="secondary", elem_id="reset", min_width=80)
                 form = Form(_form_widgets(fields, default_files or {}))
-                kept = history and HistorySection(history, runner, form.widgets)
-                if kept:
-                    kept.build_batch()
+                count = QueueControls.build_count() if visitors is not None else None
             with gr.Column(scale=7, min_width=340):
-                results = Results.build(_ready_status(endpoint), kept.build_queue if kept else None)
-        if kept:
-            kept.build_browser()
+                results = Results.build(
+                    _ready_status(endpoint),
+                    (lambda: QueueControls.build(count)) if count is not None else None,
+                )
+        browser = None
+        if history is not None and visitors is not None:
+            browser = HistoryBrowser(history, visitors.identity(), form.widgets)
+            browser.build()
         run_dir = gr.State(None, delete_callback=_remove_dir)
 
-        handler = RunHandler(runner, form, results, run, cancel, run_dir, kept or None)
+        queue = QueueView(
+            runner, shared.limiter, widgets=form.widgets, results=results, run=run,
+            cancel=cancel, controls=results.queue,
+            keeping=_keeping(browser, endpoint) if browser is not None else None,
+        )  # fmt: skip
+        handler = RunHandler(
+            runner=runner, form=form, results=results, queue=queue, run_dir=run_dir,
+            owner_of=browser.owner if browser is not None else owner_key, browser=browser,
+        )  # fmt: skip
         run_event = run.click(
             handler.start, inputs=handler.inputs, outputs=handler.outputs, concurrency_id="run",
             show_progress="hidden", api_name="run", js=SHOW_STATUS_ON_PHONES,
-            trigger_mode="multiple" if kept else "once",
+            trigger_mode="multiple" if browser is not None else "once",
         )  # fmt: skip
         run_event.then(None, js=SHOW_RESULTS_ON_PHONES)
         cancel.click(
@@ -91,9 +119,18 @@ def build_page(
             queue=False, api_visibility="private",
         )  # fmt: skip
         reset.click(form.reset, outputs=form.components, api_visibility="private")
-        if kept:
-            kept.mount(page, form.components, results)
+        if browser is not None:
+            browser.mount(page, form.components, results.gallery)
+            queue.mount(browser.identity.owner, browser.owner)
     return page
+
+
+def _keeping(browser: HistoryBrowser, endpoint: Endpoint) -> Keeping:
+    """Runs recorded in the browser's store, its listing shown again when results arrive."""
+    return Keeping(
+        recorder=lambda owner: Recorder(browser.context, endpoint, owner),
+        listing=lambda owner: browser.listing(owner, 0),
+    )
 
 
 # --- layout ----------------------------------------------------------------------------------
@@ -152,9 +189,10 @@ class Results:
     api_python: gr.Code
     api_curl: gr.Code
     mode: gr.Radio
+    queue: QueueControls | None = None
 
     @classmethod
-    def build(cls, ready: st.Status, queue: Callable[[], None] | None = None) -> Results:
+    def build(cls, ready: st.Status, queue: Callable[[], QueueControls] | None = None) -> Results:
         """Status first, then the results; `queue` lays out the run queue after the downloads
         (so on a phone the status, then the results, come right after the form)."""
         status = gr.HTML(ready.html(), elem_id="status")
@@ -170,8 +208,7 @@ class Results:
             label="Text output", visible=False, lines=4, elem_id="text-output", interactive=False
         )
         files = gr.File(label="Download", file_count="multiple", elem_id="files", interactive=False)
-        if queue:
-            queue()
+        controls = queue() if queue else None
         logs = gr.Textbox(
             label="Logs", lines=14, max_lines=14, autoscroll=True, elem_id="logs",
             interactive=False, buttons=["copy"],
@@ -189,8 +226,10 @@ class Results:
                 "instead of a stream of log lines (infer_with_logs).",
             )  # fmt: skip
         return cls(
-            status, gallery, audio, text, files, logs, api_params, api_python, api_curl, mode
-        )
+            status=status, gallery=gallery, audio=audio, text=text, files=files, logs=logs,
+            api_params=api_params, api_python=api_python, api_curl=api_curl, mode=mode,
+            queue=controls,
+        )  # fmt: skip
 
     @property
     def components(self) -> list[Component]:
@@ -199,15 +238,17 @@ class Results:
             self.api_params, self.api_python, self.api_curl,
         ]  # fmt: skip
 
-    def show(self, update: RunUpdate, directory: Path) -> dict[Component, Any]:
-        """The status and logs of a run update, and its outputs once it has them."""
-        shown: dict[Component, Any] = {
-            self.status: update.status.html(),
-            self.logs: "\n".join(update.logs),
-        }
-        if update.outputs is None:
+    def show(
+        self,
+        status: st.Status,
+        logs: Sequence[str],
+        outputs: Sequence[SavedOutput] | None,
+        directory: Path,
+    ) -> dict[Component, Any]:
+        """The status and logs, and the outputs when given (None: leave them as they are)."""
+        shown: dict[Component, Any] = {self.status: status.html(), self.logs: "\n".join(logs)}
+        if outputs is None:
             return shown
-        outputs = update.outputs
         shown[self.gallery] = [
             (str(o.path), o.path.name) for o in outputs if o.kind in ("image", "video")
         ]
@@ -239,26 +280,32 @@ class Results:
 
 @dataclass
 class RunHandler:
-    """What Run, Cancel and the validator do, reading and writing components by name."""
+    """What Run and Cancel do, reading and writing components by name: check the form, then
+    hand the run to the queue."""
 
     runner: Runner
     form: Form
     results: Results
-    run: gr.Button
-    cancel: gr.Button
+    queue: QueueView
     run_dir: gr.State
-    history: HistorySection | None = None
+    owner_of: Owner
+    browser: HistoryBrowser | None = None
 
     @property
     def inputs(self) -> set[Component]:
-        kept = self.history.inputs if self.history else set()
-        return {*self.form.components, self.results.mode, self.run_dir, *kept}
+        kept = {self.browser.identity.token} if self.browser else set()
+        count = {self.results.queue.count} if self.results.queue else set()
+        return {*self.form.components, self.results.mode, self.run_dir, *kept, *count}
 
     @property
     def outputs(self) -> list[Component]:
         fields = [w.component for w in self.form.widgets]  # seeds used, and refusal marks
-        kept = self.history.outputs if self.history else []
-        return [*self.results.components, self.run, self.cancel, self.run_dir, *fields, *kept]
+        listing = self.browser.listing_components if self.browser else []
+        buttons = [self.queue.run_button, self.queue.cancel_button]
+        return [
+            *self.results.components, *buttons, self.run_dir, *fields, *self.queue.outputs,
+            *listing,
+        ]  # fmt: skip
 
     async def start(
         self, values: dict[Component, Any], request: gr.Request
@@ -272,7 +319,9 @@ class RunHandler:
             status = st.Status("failed", "Not sent. Fix the marked fields: " + "; ".join(refused))
             yield {self.results.status: status.html(), **marks}
             return
-        if not (self.history and self.history.busy(values, request)):  # not a queued run's
+        token = values[self.browser.identity.token] if self.browser else None
+        owner = self.owner_of(token, request)
+        if not self.queue.busy(owner):  # not a queued run's folder
             _remove_dir(values[self.run_dir])
         directory = Path(tempfile.mkdtemp(prefix="run-", dir=_output_root()))
         form = {
@@ -285,40 +334,16 @@ class RunHandler:
         params = build_params([w.field for w in widgets], form, modes)
         streaming = values[self.results.mode] != "plain"
         code = self.results.code(self.runner.endpoint, params.values, params.files, streaming)
-        if self.history:  # queued and kept; Run stays on, to queue more
-            buttons = (self.run, self.cancel)
-            kept = self.history.run(
-                values, params, modes, directory, self.results, buttons, request, streaming
-            )
-            async for shown in kept:
-                yield {**marks, **shown, **code, self.run_dir: str(directory)}
-            return
-        first = True
-        async for update in self.runner.run(
-            params, stream=streaming, run_dir=directory / "outputs"
-        ):
-            shown = {
-                **(marks if first else {}),  # clears the marks of a refused run
-                **self.results.show(update, directory),
-                **code,
-                **self.buttons(update.finished),
-                self.run_dir: str(directory),
-            }
-            first = False
-            if update.outputs is not None:  # show the seeds used
-                for w in widgets:
-                    if w.field.key in params.seeds:
-                        shown[w.component] = str(params.seeds[w.field.key])
-            yield shown
+        count = self.results.queue.count if self.results.queue else None
+        run = RunRequest(
+            owner=owner, params=params, modes=modes, directory=directory, stream=streaming,
+            count=int(values[count] or 1) if count else 1,
+        )  # fmt: skip
+        async for shown in self.queue.run(run):
+            yield {**marks, **shown, **code, self.run_dir: str(directory)}
 
     def cancelled(self) -> dict[Component, Any]:
-        return {self.results.status: st.cancelled().html(), **self.buttons(True)}
-
-    def buttons(self, finished: bool) -> dict[Component, Any]:
-        return {
-            self.run: gr.update(interactive=finished),
-            self.cancel: gr.update(interactive=not finished),
-        }
+        return {self.results.status: st.cancelled().html(), **self.queue.buttons(busy=False)}
 
 
 # --- helpers ---------------------------------------------------------------------------------

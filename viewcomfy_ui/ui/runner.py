@@ -1,7 +1,8 @@
 """One run from the app's point of view: call the endpoint, batch log updates, save outputs.
 
-No Gradio here: `Runner.run` yields `RunUpdate`s that the page renders. Every string the server
-gave (log lines, prompt id, error text, output file names) is scrubbed of the API keys here.
+No Gradio here: `Runner.run` yields `RunUpdate`s, the last with the run's outcome (ui/outcome.py),
+and `Runner.ended` turns a collected result into one. Every string the server gave (log lines,
+prompt id, error reason and node, output file names) is scrubbed of the API keys here.
 `FolderSweeper` removes run folders by age, for sessions that never end cleanly.
 """
 
@@ -20,10 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from ..api import Phase, Protocol, ViewComfyClient
-from ..errors import RunCancelledError, ViewComfyError
-from ..outputs import SavedOutput, save_output
-from ..progress import parse_progress
+from ..errors import ViewComfyError
+from ..models import Failure, PromptResult
+from ..outputs import save_output
+from ..progress import Progress, parse_progress
 from . import status as st
+from .outcome import Cancelled, Done, Failed, Outcome, outcome_of_error
 from .values import Params
 
 UPDATE_INTERVAL = 0.1  # seconds: at most ~10 page updates a second, however fast logs arrive
@@ -68,13 +71,16 @@ class Endpoint:
         return st.scrub(text, (self.client_secret, self.client_id), limit)
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunUpdate:
-    status: st.Status
+    """How a run goes: the logs so far, and `waiting` for a worker or running (with the
+    `progress` its logs tell), until the last update, which has the run's `outcome`."""
+
     logs: list[str]
-    outputs: list[SavedOutput] | None = None  # set once, when the run succeeded
-    finished: bool = False
-    prompt_id: str = ""  # scrubbed; set with the outputs
+    elapsed: float = 0.0
+    waiting: bool = False
+    progress: Progress | None = None
+    outcome: Outcome | None = None
 
 
 class Runner:
@@ -146,36 +152,44 @@ class Runner:
                     break
                 arrived.clear()
                 last_update = time.monotonic()
-                status = self._live_status(phase[-1], logs, last_update - started)
-                yield RunUpdate(status, list(logs))
+                yield self._live(phase[-1], logs, last_update - started)
             result = task.result()
-        except RunCancelledError:  # stopped elsewhere (the dashboard, another client)
-            yield RunUpdate(st.cancelled(), list(logs), finished=True)
-            return
         except ViewComfyError as exc:  # logs so far stay visible with the reason
-            yield RunUpdate(st.failed(scrub(str(exc))), list(logs), finished=True)
+            yield RunUpdate(list(logs), outcome=outcome_of_error(exc, scrub))
             return
         finally:
             await _stop(task)  # cancelled from the page: the client tells the server to stop
-        try:  # file work (and downloads of linked outputs) off the event loop
-            outputs = [dataclasses.replace(o, filename=scrub(o.filename)) for o in result.outputs]
+        outcome = await self.saved(result, run_dir, time.monotonic() - started)
+        yield RunUpdate(list(logs), outcome=outcome)
+
+    async def ended(self, result: PromptResult, run_dir: Path, seconds: float) -> Outcome:
+        """The outcome of a result collected with `results` (ViewComfy's batch API): cancelled
+        (on the server), failed (the reason and node it gives) or done."""
+        if result.status == "cancelled":
+            return Cancelled("server")
+        if result.status != "success":
+            failure = Failure.from_data(result.error_data or result.status)
+            return Failed.of(failure, self.endpoint.scrub)
+        return await self.saved(result, run_dir, seconds)
+
+    async def saved(self, result: PromptResult, run_dir: Path, seconds: float) -> Outcome:
+        """Done, with the result's outputs saved into `run_dir` (file work and downloads of
+        linked outputs off the event loop); failed if they cannot be saved."""
+        scrub = self.endpoint.scrub
+        outputs = [dataclasses.replace(o, filename=scrub(o.filename)) for o in result.outputs]
+        try:
             saved = await asyncio.to_thread(lambda: [save_output(o, run_dir) for o in outputs])
         except (ViewComfyError, OSError) as exc:
-            reason = scrub(f"could not save the outputs ({exc})")
-            yield RunUpdate(st.failed(reason), list(logs), finished=True)
-            return
-        seconds = time.monotonic() - started
-        prompt_id = scrub(result.prompt_id, 80)
-        done = st.done(seconds, prompt_id, params.seeds, len(saved))
-        yield RunUpdate(done, list(logs), outputs=saved, finished=True, prompt_id=prompt_id)
+            return Failed(scrub(f"could not save the outputs ({exc})"))
+        return Done(tuple(saved), scrub(result.prompt_id, 80), seconds)
 
     @staticmethod
-    def _live_status(phase: Phase, logs: deque[str], elapsed: float) -> st.Status:
+    def _live(phase: Phase, logs: deque[str], elapsed: float) -> RunUpdate:
         if phase in ("connecting", "waiting") and not logs:
-            return st.waiting(elapsed)
+            return RunUpdate(list(logs), elapsed, waiting=True)
         recent = islice(reversed(logs), 20)
         progress = next((p for p in map(parse_progress, recent) if p), None)
-        return st.running(progress, elapsed)
+        return RunUpdate(list(logs), elapsed, progress=progress)
 
 
 async def _stop(task: asyncio.Future) -> None:

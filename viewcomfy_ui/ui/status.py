@@ -1,24 +1,26 @@
-"""The status line: waiting, running (with progress), done, failed or cancelled. Pure; returns
-safe HTML. `scrub` is the one place a server-given string loses the API keys before it is shown."""
+"""The status line: waiting, running (with progress), or how the run ended (ui/outcome.py), in
+words made here, once. Pure; returns safe HTML. `scrub` is the one place a server-given string
+loses the API keys before it is shown."""
 
 from __future__ import annotations
 
 import html
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Literal
 
+from ..errors import CancelledBy
 from ..progress import Progress
+from .outcome import Done, Failed, Outcome
+
+if TYPE_CHECKING:
+    from .runner import RunUpdate
 
 State = Literal["ready", "warning", "waiting", "running", "done", "failed", "cancelled"]
 MIN_SECRET_LENGTH = 4  # shorter "secrets" would blank ordinary text
 REDACTED = "***"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|[\x00-\x08\x0b-\x1f\x7f]")
-# What layers below put before a reason ("the run failed: node 3 (X) failed: ..."): the status
-# says "Failed" once, so these go.
-RUN_FAILED = re.compile(r"^\s*(?:the\s+)?run\s+failed\s*(?::\s*|$)", re.I)
-NODE_FAILED = re.compile(r"^(node \S+ \([^)]*\)) failed: ", re.I)
 NO_REASON = "the server gave no reason; see the logs"
 
 
@@ -41,6 +43,15 @@ class Status:
         )
 
 
+def of(update: RunUpdate, seeds: dict[str, int]) -> Status:
+    """A run update's status: how it ended, else how it goes."""
+    if update.outcome is not None:
+        return ended(update.outcome, seeds)
+    if update.waiting:
+        return waiting(update.elapsed)
+    return running(update.progress, update.elapsed)
+
+
 def waiting(seconds: float) -> Status:
     text = f"Waiting for a worker… {seconds:.0f} s"
     if seconds >= 10:
@@ -57,35 +68,33 @@ def running(progress: Progress | None, seconds: float) -> Status:
     return Status("running", text, progress)
 
 
-def done(seconds: float, prompt_id: str, seeds: dict[str, int], outputs: int) -> Status:
-    parts = [f"Done in {seconds:.1f} s", f"{outputs} output{'s' if outputs != 1 else ''}"]
-    if prompt_id:
-        parts.append(f"prompt {prompt_id}")
+def ended(outcome: Outcome, seeds: dict[str, int]) -> Status:
+    """How a run ended, in one line; `seeds`: the seeds it was sent with."""
+    if isinstance(outcome, Done):
+        return done(outcome, seeds)
+    if isinstance(outcome, Failed):
+        return failed(outcome)
+    return cancelled(outcome.by)
+
+
+def done(outcome: Done, seeds: dict[str, int]) -> Status:
+    count = len(outcome.outputs)
+    parts = [f"Done in {outcome.seconds:.1f} s", f"{count} output{'s' if count != 1 else ''}"]
+    if outcome.prompt_id:
+        parts.append(f"prompt {outcome.prompt_id}")
     parts += [f"seed {value}" for value in seeds.values()]
     return Status("done", " · ".join(parts))
 
 
-def failed(reason: str) -> Status:
-    """'Failed: <reason>', saying "failed" once however many layers said it."""
-    return Status("failed", f"Failed: {failure_reason(reason)}")
+def failed(outcome: Failed) -> Status:
+    """'Failed: node 3 (ImageBlur): reason' (the node when known)."""
+    reason = clean_line(outcome.reason).strip() or NO_REASON
+    return Status("failed", f"Failed: {replace(outcome, reason=reason).detail}")
 
 
-def failure_reason(text: str) -> str:
-    """Why a run failed, in one line, without the "the run failed:" / "Failed:" prefixes the
-    client and the status put before it ("node 3 (ImageBlur) failed: x" -> "node 3
-    (ImageBlur): x")."""
-    reason = clean_line(text).strip()
-    while True:
-        shorter = RUN_FAILED.sub("", reason, count=1)
-        if shorter.lower().startswith("failed:"):
-            shorter = shorter[len("failed:") :].lstrip()
-        if shorter == reason:
-            break
-        reason = shorter
-    return NODE_FAILED.sub(r"\1: ", reason) or NO_REASON
-
-
-def cancelled() -> Status:
+def cancelled(by: CancelledBy = "client") -> Status:
+    if by == "server":
+        return Status("cancelled", "Cancelled on the server. Ready to run again.")
     return Status("cancelled", "Cancelled: the run was stopped. Ready to run again.")
 
 

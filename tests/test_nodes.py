@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import io
 
 import numpy as np
@@ -10,6 +11,8 @@ from local_server import local_server
 from PIL import Image
 
 from viewcomfy_ui.api import ViewComfyClient
+from viewcomfy_ui.nodespecs import core_specs
+from viewcomfy_ui.server.nodes import NODES
 
 # A 3x2 image with six distinct colours: row 0 = R, G, B; row 1 = C, M, Y.
 PIXELS = np.array(
@@ -250,3 +253,12 @@ def test_demo_is_a_valid_workflow_for_a_real_comfyui():
             low, high = declared.options.get("min"), declared.options.get("max")
             if low is not None:
                 assert low <= value <= high, f"node {node_id}.{name}={value!r}"
+
+
+def test_every_builtin_node_is_one_record_whose_flags_match_comfyui():
+    for class_type, node in NODES.items():
+        spec = core_specs().get(class_type)
+        assert spec is not None, f"{class_type} is not a core ComfyUI node"
+        assert callable(node.plan), f"{class_type} has no shape plan"
+        assert node.is_output == bool(spec.output_node), class_type
+        assert node.takes_ctx == ("ctx" in inspect.signature(node.run).parameters), class_type

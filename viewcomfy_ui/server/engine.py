@@ -167,7 +167,7 @@ class BuiltinEngine:
         order = _execution_order(workflow, _needed_nodes(workflow))
         try:
             return check_budget(
-                order, workflow, _inputs, _plan_of, inputs.find, self.max_image_bytes
+                order, workflow, node_inputs, _plan_of, inputs.find, self.max_image_bytes
             )
         except PlanError as exc:
             raise InvalidInputError(str(exc), key=exc.node_id) from exc
@@ -203,7 +203,7 @@ class BuiltinEngine:
             node = workflow[node_id]
             class_type = node["class_type"]
             builtin = NODES[class_type]
-            kwargs = _inputs(node, results, class_type)
+            kwargs = node_inputs(node, results, class_type)
             if builtin.takes_ctx:
                 kwargs["ctx"] = ctx
             ctx.progress = _node_progress(log, time.monotonic())
@@ -235,7 +235,7 @@ def _node_progress(log: Callable[[str], None], start: float) -> Callable[[int, i
     return progress
 
 
-def _inputs(
+def node_inputs(
     node: Mapping[str, Any], results: Mapping[str, tuple[Any, ...]], class_type: str
 ) -> dict[str, Any]:
     """The node's inputs with links resolved and missing ones set to their declared defaults."""

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from fake_comfyui import SLOW_NODE, FakeComfyUI, RunningFake
 from local_server import DEMO, local_server
@@ -175,16 +177,20 @@ async def test_a_node_type_comfyui_lacks_says_to_install_its_pack(fake):
     assert "install the custom node pack" in str(err.value)
 
 
-async def test_execution_error_names_node_class_and_exception(fake):
-    with serve(fake) as url:
-        async with ViewComfyClient(url) as client:
-            with pytest.raises(RunFailedError) as err:
-                await client.infer_with_logs(
-                    {"1-inputs-image": b"not an image", "3-inputs-value": 2}, lambda _: None
-                )
-    assert (
-        "node 1 (LoadImage) failed: PIL.UnidentifiedImageError: cannot identify image file"
-        in str(err.value)
+def test_execution_error_reaches_the_client_as_node_class_and_exception(fake):
+    """ComfyUI's execution_error becomes our SSE `error` event: the same object, as data."""
+    parts = {
+        "logs": (None, "true"),
+        "params": (None, json.dumps({"3-inputs-value": 2})),
+        "1-inputs-image": ("x.png", b"not an image"),
+    }
+    with serve(fake) as url, httpx.stream("POST", url, files=parts, timeout=60) as reply:
+        lines = list(reply.iter_lines())
+    data = lines[lines.index("event: error") + 1]
+    failure = json.loads(data.removeprefix("data: "))
+    assert failure["node_id"] == "1" and failure["node_type"] == "LoadImage"
+    assert failure["exception_message"].startswith(
+        "PIL.UnidentifiedImageError: cannot identify image file"
     )
 
 

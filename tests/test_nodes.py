@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import io
 
 import numpy as np
@@ -10,6 +11,10 @@ from local_server import local_server
 from PIL import Image
 
 from viewcomfy_ui.api import ViewComfyClient
+from viewcomfy_ui.nodespecs import core_specs
+from viewcomfy_ui.server.budget import Tensor
+from viewcomfy_ui.server.engine import node_inputs
+from viewcomfy_ui.server.nodes import NODES
 
 # A 3x2 image with six distinct colours: row 0 = R, G, B; row 1 = C, M, Y.
 PIXELS = np.array(
@@ -250,3 +255,36 @@ def test_demo_is_a_valid_workflow_for_a_real_comfyui():
             low, high = declared.options.get("min"), declared.options.get("max")
             if low is not None:
                 assert low <= value <= high, f"node {node_id}.{name}={value!r}"
+
+
+def test_every_builtin_node_is_one_record_whose_flags_match_comfyui():
+    for class_type, node in NODES.items():
+        spec = core_specs().get(class_type)
+        assert spec is not None, f"{class_type} is not a core ComfyUI node"
+        assert callable(node.plan), f"{class_type} has no shape plan"
+        assert node.is_output == bool(spec.output_node), class_type
+        assert node.takes_ctx == ("ctx" in inspect.signature(node.run).parameters), class_type
+
+
+SOURCE_ARRAYS = (np.zeros((2, 6, 8, 3), np.float32), np.zeros((2, 6, 8), np.float32))
+SOURCE_SHAPES = (Tensor(2, 6, 8), Tensor(2, 6, 8, 1))
+
+
+@pytest.mark.parametrize(
+    "class_type",
+    [c for c, n in NODES.items() if not n.takes_ctx and not c.startswith("Primitive")],
+)
+def test_each_nodes_shape_plan_matches_the_images_it_makes(class_type):
+    """The image budget is only as right as each node's plan: same shapes as the real run."""
+    spec = core_specs().get(class_type)
+    slot = {"IMAGE": 0, "MASK": 1}
+    links = {n: ["src", slot[d.type]] for n, d in spec.inputs.items() if d.type in slot}
+    node = {"class_type": class_type, "inputs": links}
+    made = NODES[class_type].run(**node_inputs(node, {"src": SOURCE_ARRAYS}, class_type))
+    planned = NODES[class_type].plan(
+        **node_inputs(node, {"src": SOURCE_SHAPES}, class_type), find_file=lambda name: None
+    )
+    assert len(made) == len(planned)
+    for array, shape in zip(made, planned, strict=True):
+        expected = (shape.batch, shape.height, shape.width, 3)
+        assert array.shape == (expected if shape.channels == 3 else expected[:3])

@@ -253,7 +253,11 @@ async def test_a_failed_run_is_an_error_event_and_error_data_in_results(url):
     await listener.sio.disconnect()
     assert error == {
         "prompt_id": prompt_id,
-        "data": "node 3 (SaveImage) failed: cannot write empty image",
+        "data": {
+            "exception_message": "cannot write empty image",
+            "node_id": "3",
+            "node_type": "SaveImage",
+        },
     }
     assert entry["status"] == "error" and entry["completed"] is True
     assert entry["errorData"] == error["data"] and entry["outputs"] == []

@@ -143,6 +143,63 @@ async def test_unsupported_node_is_an_error_event_naming_node_class_and_engine(u
     assert "comfyui" in message.lower()
 
 
+EMPTY_CROP = {  # fails in node 3: SaveImage cannot write an empty image
+    "1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "color": 0}},
+    "2": {"class_type": "ImageCrop", "inputs": {"image": ["1", 0], "width": 0, "height": 0}},
+    "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 0]}},
+}
+EMPTY_CROP_FAILURE = {
+    "exception_message": "cannot write empty image",
+    "node_id": "3",
+    "node_type": "SaveImage",
+}
+
+
+def error_event(url: str, fields: dict[str, str]) -> str:
+    """The data of the SSE `error` event a run sends (plain httpx, no project client)."""
+    parts = [(k, (None, v)) for k, v in fields.items()]
+    with httpx.stream("POST", url, files=parts, timeout=60) as reply:
+        assert reply.status_code == 201
+        lines = list(reply.iter_lines())
+    return lines[lines.index("event: error") + 1].removeprefix("data: ")
+
+
+def test_a_node_failure_is_an_sse_error_event_holding_the_node_as_json(url):
+    fields = {"logs": "true", "params": '{"1-inputs-color": 1}'}
+    data = error_event(url, {**fields, "workflow_api": json.dumps(EMPTY_CROP)})
+    assert json.loads(data) == EMPTY_CROP_FAILURE
+
+
+def test_a_failed_plain_run_is_500_with_one_line_and_the_failure(url):
+    fields = {"logs": "false", "params": '{"1-inputs-color": 1}'}
+    reply = post(url, {**fields, "workflow_api": json.dumps(EMPTY_CROP)})
+    assert reply.status_code == 500
+    assert reply.json() == {
+        "detail": "node 3 (SaveImage): cannot write empty image",
+        "error_data": EMPTY_CROP_FAILURE,
+    }
+
+
+class BrokenEngine(BuiltinEngine):
+    def run(self, *args, **kwargs):
+        raise ZeroDivisionError("a bug, with /srv/private/paths in it")
+
+
+def test_an_engine_bug_is_logged_and_named_by_its_type_alone(caplog):
+    with local_server(engine=BrokenEngine()) as url:
+        data = error_event(url, {"logs": "true", "params": '{"3-inputs-value": 1}'})
+        reply = post(url, {"logs": "false", "params": '{"3-inputs-value": 1}'})
+    failure = {
+        "exception_message": "internal error in the engine: ZeroDivisionError",
+        "node_id": "",
+        "node_type": "",
+    }
+    assert json.loads(data) == failure
+    assert reply.status_code == 500 and reply.json()["error_data"] == failure
+    assert "private" not in reply.text and "private" not in data
+    assert any(r.exc_info and r.exc_info[0] is ZeroDivisionError for r in caplog.records)
+
+
 async def test_keys_are_checked_when_configured():
     with local_server(client_id="me", client_secret="right-secret") as url:
         async with ViewComfyClient(url, "me", "wrong-secret") as client:
@@ -562,11 +619,12 @@ def test_a_model_node_refusal_names_the_apps_own_flags():
 
 
 def test_a_refusal_names_the_same_node_every_time_the_first_in_the_file():
-    from viewcomfy_ui.server.engine import EngineError, InputFiles
+    from viewcomfy_ui.server.engine import InputFiles, NodeFailure
 
     models = {str(n): {"class_type": "CLIPLoader", "inputs": {}} for n in range(30, 0, -1)}
     images = {f"s{n}": [n, 0] for n in models}  # one output needing all 30
     workflow = models | {"save": {"class_type": "SaveImage", "inputs": images}}
-    with pytest.raises(EngineError) as error:  # a set's order would name any of the 30
+    with pytest.raises(NodeFailure) as error:  # a set's order would name any of the 30
         BuiltinEngine().check(workflow, InputFiles(Path("."), None))
-    assert str(error.value).startswith("node 30 (CLIPLoader) cannot run")
+    assert (error.value.node_id, error.value.node_type) == ("30", "CLIPLoader")
+    assert error.value.reason.startswith("cannot run on the built-in engine")

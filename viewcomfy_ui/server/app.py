@@ -4,10 +4,8 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import logging
-import shutil
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,13 +13,15 @@ import socketio
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.datastructures import FormData
 
+from ..models import FileOutput, PromptResult
 from .config import DEFAULT_MAX_UPLOAD, ServerConfig
 from .engine import RunCancelled
 from .nodes import OutputFile
 from .realtime import Realtime, lifespan
-from .run import Run, RunSlots, failure
-from .submit import RequestError, check_keys, prepare, read_form, text_field
+from .run import Run, RunSlots, failure, one_line
+from .submit import RequestError, receive, text_field
 
 __all__ = ["DEFAULT_MAX_UPLOAD", "ServerConfig", "create_app"]
 KEEPALIVE_SECONDS = 15.0
@@ -47,24 +47,9 @@ def create_app(config: ServerConfig) -> socketio.ASGIApp:
 
     @app.post("/")
     async def infer(request: Request) -> Any:
-        check_keys(request, config)
-        release = slots.take()
-        try:
-            form = await read_form(request, config)
-            run_dir = config.new_folder("run")
-            try:
-                stream = str(text_field(form, "logs") or "false").strip().lower() == "true"
-                prepared = prepare(form, config, run_dir)
-            except BaseException:
-                shutil.rmtree(run_dir, ignore_errors=True)
-                raise
-            finally:
-                await form.close()
-        except BaseException:
-            release()
-            raise
-        run = Run(config.engine, prepared, run_dir, on_finished=release)
-        if stream:
+        taken = await receive(request, config, slots.take, _wants_logs)
+        run = Run(config.engine, taken.prepared, taken.run_dir, on_finished=taken.release)
+        if taken.fields:
             return EventSourceResponse(
                 _events(run), status_code=201, ping=KEEPALIVE_SECONDS, sep="\n",
                 headers={"Cache-Control": "no-store"},
@@ -75,23 +60,22 @@ def create_app(config: ServerConfig) -> socketio.ASGIApp:
     return socketio.ASGIApp(realtime.sio, other_asgi_app=app, socketio_path="socket.io")
 
 
+def _wants_logs(form: FormData) -> bool:
+    """`logs=true`: stream the run as Server-Sent Events; otherwise one JSON reply."""
+    return str(text_field(form, "logs") or "false").strip().lower() == "true"
+
+
 def _result(run: Run, outputs: list[OutputFile]) -> dict[str, Any]:
-    return {
-        "prompt_id": run.prompt_id,
-        "status": "success",
-        "completed": True,
-        "execution_time_seconds": run.elapsed(),
-        "prompt": run.workflow,
-        "outputs": [
-            {
-                "filename": o.filename,
-                "content_type": o.content_type,
-                "data": base64.b64encode(o.data).decode("ascii"),
-                "size": len(o.data),
-            }
-            for o in outputs
-        ],
-    }
+    files = [FileOutput(o.filename, o.content_type, size=len(o.data), body=o.data) for o in outputs]
+    result = PromptResult(
+        prompt_id=run.prompt_id,
+        status="success",
+        completed=True,
+        execution_time_seconds=run.elapsed(),
+        prompt=run.workflow,
+        outputs=files,
+    )
+    return result.to_json()
 
 
 async def _events(run: Run) -> AsyncIterator[ServerSentEvent]:
@@ -101,7 +85,7 @@ async def _events(run: Run) -> AsyncIterator[ServerSentEvent]:
             yield ServerSentEvent(line, event="log_message")
         outcome = run.outcome()
         if isinstance(outcome, BaseException):
-            yield ServerSentEvent(failure(run, outcome), event="error")
+            yield ServerSentEvent(json.dumps(failure(run, outcome).to_json()), event="error")
         else:
             yield ServerSentEvent(json.dumps(_result(run, outcome)), event="prompt_result")
     finally:
@@ -118,7 +102,10 @@ async def _json_reply(run: Run, request: Request) -> JSONResponse:
                 raise RunCancelled("the client disconnected")
         outcome = run.outcome()
         if isinstance(outcome, BaseException):
-            return JSONResponse({"detail": failure(run, outcome)}, status_code=500)
+            failed = failure(run, outcome)
+            return JSONResponse(
+                {"detail": one_line(failed), "error_data": failed.to_json()}, status_code=500
+            )
         return JSONResponse(_result(run, outcome), status_code=201)
     except RunCancelled:
         return JSONResponse({"detail": "cancelled"}, status_code=499)

@@ -16,6 +16,8 @@ from typing import Any
 
 from PIL import Image
 
+from ..errors import ViewComfyError
+
 DEFAULT_MAX_IMAGE_BYTES = 1 << 30
 ENV_MAX_IMAGE_MB = "VIEWCOMFY_MAX_IMAGE_MB"
 _ROTATED = {5, 6, 7, 8}  # EXIF orientations that swap width and height
@@ -45,7 +47,9 @@ class Tensor:
         return f"{self.batch} {kind}(s) of {self.width}x{self.height}"
 
 
-class PlanError(Exception):
+class PlanError(ViewComfyError):
+    """A node's output cannot be planned, or would take the run over its budget."""
+
     def __init__(self, message: str, node_id: str) -> None:
         super().__init__(message)
         self.node_id = node_id
@@ -78,11 +82,39 @@ def header_shape(path: Path) -> tuple[Tensor, Tensor]:
     return Tensor(frames, height, width), Tensor(frames, height, width, 1)
 
 
-def _same(image: Tensor, **_: Any) -> tuple[Tensor]:
+# --- shape plans: a node's output shapes from its inputs (tensors for links to images, values
+# otherwise); every plan also gets `find_file`, which only the loaders use.
+
+Plan = Callable[..., tuple[Any, ...]]
+
+
+def plan_load_image(image: str, find_file: Callable[[str], Path | None], **_: Any) -> tuple:
+    return _loaded(image, find_file)
+
+
+def plan_load_image_mask(image: str, find_file: Callable[[str], Path | None], **_: Any) -> tuple:
+    return (replace(_loaded(image, find_file)[1], batch=1),)
+
+
+def _loaded(name: str, find_file: Callable[[str], Path | None]) -> tuple[Tensor, Tensor]:
+    path = find_file(name)
+    if path is None:
+        return Tensor(0, 0, 0), Tensor(0, 0, 0, 1)
+    try:
+        return header_shape(path)
+    except (OSError, SyntaxError) as exc:
+        raise ValueError(f"{name!r} is not an image Pillow can read") from exc
+
+
+def plan_empty(width: int, height: int, batch_size: int = 1, **_: Any) -> tuple[Tensor]:
+    return (Tensor(batch_size, height, width),)
+
+
+def plan_same(image: Tensor, **_: Any) -> tuple[Tensor]:
     return (image,)
 
 
-def _scale(image: Tensor, width: int, height: int, **_: Any) -> tuple[Tensor]:
+def plan_scale(image: Tensor, width: int, height: int, **_: Any) -> tuple[Tensor]:
     if width == 0 and height == 0:
         return (image,)
     width = width or max(1, round(image.width * height / max(image.height, 1)))
@@ -90,63 +122,83 @@ def _scale(image: Tensor, width: int, height: int, **_: Any) -> tuple[Tensor]:
     return (replace(image, width=width, height=height),)
 
 
-def _scale_by(image: Tensor, scale_by: float, **_: Any) -> tuple[Tensor]:
+def plan_scale_by(image: Tensor, scale_by: float, **_: Any) -> tuple[Tensor]:
     width, height = max(1, round(image.width * scale_by)), max(1, round(image.height * scale_by))
     return (replace(image, width=width, height=height),)
 
 
-def _crop(image: Tensor, width: int, height: int, x: int, y: int, **_: Any) -> tuple[Tensor]:
+def plan_blend(image1: Tensor, **_: Any) -> tuple[Tensor]:
+    return (image1,)
+
+
+def plan_crop(image: Tensor, width: int, height: int, x: int, y: int, **_: Any) -> tuple[Tensor]:
     x, y = min(x, image.width - 1), min(y, image.height - 1)
     return (
         replace(image, width=min(width, image.width - x), height=min(height, image.height - y)),
     )
 
 
-def _rotate(image: Tensor, rotation: str, **_: Any) -> tuple[Tensor]:
+def plan_rotate(image: Tensor, rotation: str, **_: Any) -> tuple[Tensor]:
     if rotation in ("90 degrees", "270 degrees"):
         return (replace(image, width=image.height, height=image.width),)
     return (image,)
 
 
-# class_type -> output shapes from the inputs (tensors for links to images, values otherwise)
-PLANS: dict[str, Callable[..., tuple[Any, ...]]] = {
-    "EmptyImage": lambda width, height, batch_size=1, **_: (Tensor(batch_size, height, width),),
-    "ImageInvert": _same,
-    "ImageBlur": _same,
-    "ImageSharpen": _same,
-    "ImageFlip": _same,
-    "ImageScale": _scale,
-    "ImageScaleBy": _scale_by,
-    "ImageBlend": lambda image1, **_: (image1,),
-    "ImageCrop": _crop,
-    "ImageRotate": _rotate,
-    "RepeatImageBatch": lambda image, amount, **_: (replace(image, batch=image.batch * amount),),
-    "ImageBatch": lambda image1, image2, **_: (replace(image1, batch=image1.batch + image2.batch),),
-    "ImageToMask": lambda image, **_: (replace(image, channels=1),),
-    "MaskToImage": lambda mask, **_: (replace(mask, channels=3),),
-    "InvertMask": lambda mask, **_: (mask,),
-    "SolidMask": lambda width, height, **_: (Tensor(1, height, width, 1),),
-}
+def plan_repeat(image: Tensor, amount: int, **_: Any) -> tuple[Tensor]:
+    return (replace(image, batch=image.batch * amount),)
+
+
+def plan_batch(image1: Tensor, image2: Tensor, **_: Any) -> tuple[Tensor]:
+    return (replace(image1, batch=image1.batch + image2.batch),)
+
+
+def plan_image_to_mask(image: Tensor, **_: Any) -> tuple[Tensor]:
+    return (replace(image, channels=1),)
+
+
+def plan_mask_to_image(mask: Tensor, **_: Any) -> tuple[Tensor]:
+    return (replace(mask, channels=3),)
+
+
+def plan_same_mask(mask: Tensor, **_: Any) -> tuple[Tensor]:
+    return (mask,)
+
+
+def plan_solid_mask(width: int, height: int, **_: Any) -> tuple[Tensor]:
+    return (Tensor(1, height, width, 1),)
+
+
+def plan_value(value: Any, **_: Any) -> tuple[Any]:
+    return (value,)
+
+
+def plan_nothing(**_: Any) -> tuple[()]:
+    """Output nodes: their encoded files are small next to the images they take."""
+    return ()
 
 
 def check_budget(
     order: list[str],
     workflow: Mapping[str, Mapping[str, Any]],
     inputs_of: Callable[[Mapping[str, Any], dict[str, tuple[Any, ...]], str], dict[str, Any]],
+    plan_of: Callable[[str], Plan],
     find_file: Callable[[str], Path | None],
     limit: int,
-) -> None:
+) -> int:
     """The run's image data in bytes; OverBudget at the first node that takes it over `limit`.
 
     `inputs_of(node, planned, class_type)` is the engine's own input resolution, fed with
-    planned outputs instead of arrays, so defaults and coercion are the engine's.
+    planned outputs instead of arrays, so defaults and coercion are the engine's; `plan_of`
+    gives a node's shape plan by class type.
     """
     planned: dict[str, tuple[Any, ...]] = {}
     total = 0
     for node_id in order:
-        class_type = workflow[node_id]["class_type"]
+        node = workflow[node_id]
+        class_type = node["class_type"]
         try:
-            outputs = _plan(workflow[node_id], class_type, planned, inputs_of, find_file)
+            kwargs = inputs_of(node, planned, class_type)
+            outputs = plan_of(class_type)(**kwargs, find_file=find_file)
         except Image.DecompressionBombError as exc:
             made = str(exc).split(" exceeds")[0].lower()
             raise _over(node_id, class_type, made, limit + 1, limit) from exc
@@ -158,25 +210,3 @@ def check_budget(
         if total > limit:
             raise _over(node_id, class_type, tensors[0].describe(), total, limit)
     return total
-
-
-def _plan(
-    node: Mapping[str, Any],
-    class_type: str,
-    planned: dict[str, tuple[Any, ...]],
-    inputs_of: Callable[[Mapping[str, Any], dict[str, tuple[Any, ...]], str], dict[str, Any]],
-    find_file: Callable[[str], Path | None],
-) -> tuple[Any, ...]:
-    kwargs = inputs_of(node, planned, class_type)
-    if class_type in ("LoadImage", "LoadImageMask"):
-        path = find_file(kwargs.get("image", ""))
-        try:
-            image, mask = header_shape(path) if path else (Tensor(0, 0, 0), Tensor(0, 0, 0, 1))
-        except (OSError, SyntaxError) as exc:
-            raise ValueError(f"{kwargs['image']!r} is not an image Pillow can read") from exc
-        return (image, mask) if class_type == "LoadImage" else (replace(mask, batch=1),)
-    if class_type in PLANS:
-        return PLANS[class_type](**kwargs)
-    if class_type.startswith("Primitive"):
-        return (kwargs.get("value"),)
-    return ()  # output nodes: their encoded files are small next to the images they take

@@ -24,7 +24,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from ..progress import tqdm_line
 from ..workflow import ApiWorkflow, node_title
-from .engine import EngineError, InputFiles, RunCancelled
+from .engine import EngineError, InputFiles, NodeFailure, RunCancelled
 from .nodes import OutputFile
 
 OUTPUT_KEYS = ("images", "gifs", "audio", "video", "videos", "files", "3d")
@@ -159,9 +159,10 @@ class ComfyUIEngine:
                 outputs += _output_entries(data.get("output") or {})
             elif kind == "execution_error":
                 message_text = str(data.get("exception_message", "")).strip()
-                raise EngineError(
-                    f"node {data.get('node_id')} ({data.get('node_type')}) failed: "
-                    f"{data.get('exception_type', 'error')}: {message_text}"
+                raise NodeFailure(
+                    f"{data.get('exception_type', 'error')}: {message_text}",
+                    node_id=str(data.get("node_id") or "?"),
+                    node_type=str(data.get("node_type") or "?"),
                 )
             elif kind == "execution_interrupted":
                 raise RunCancelled("ComfyUI interrupted the run")

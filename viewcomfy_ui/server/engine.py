@@ -2,7 +2,8 @@
 
 An engine has `check(workflow, inputs)` (raise before a run starts) and `run(...)`, which
 executes in a worker thread, writes ComfyUI-like console lines to `log`, stops when `cancelled`
-is set, and returns the output files.
+is set, and returns the output files. A failure is an `EngineError`: a `NodeFailure` (reason,
+node id, class type) when one node is at fault, which the server sends as `models.Failure`.
 """
 
 from __future__ import annotations
@@ -19,12 +20,21 @@ from ..errors import ViewComfyError
 from ..nodespecs import core_specs
 from ..progress import tqdm_line
 from ..workflow import ApiWorkflow, is_link
-from .budget import PlanError, check_budget, default_max_image_bytes
+from .budget import Plan, PlanError, check_budget, default_max_image_bytes
 from .nodes import NODES, OutputFile, RunContext
 
 
 class EngineError(ViewComfyError):
     """A run failed (or an engine cannot start); the message is shown to the user."""
+
+
+class NodeFailure(EngineError):
+    """One node failed (or cannot run): the bare `reason`, and the node's id and class type.
+    `str()` is one line: "node 3 (ImageBlur): reason"."""
+
+    def __init__(self, reason: str, *, node_id: str, node_type: str) -> None:
+        super().__init__(f"node {node_id} ({node_type}): {reason}")
+        self.reason, self.node_id, self.node_type = reason, node_id, node_type
 
 
 class InvalidInputError(EngineError):
@@ -128,17 +138,19 @@ class BuiltinEngine:
         for node_id in (n for n in workflow if n in needed):  # the file's order: same each time
             class_type = workflow[node_id].get("class_type")
             if class_type not in NODES:
-                raise EngineError(
-                    f"node {node_id} ({class_type}) cannot run on the built-in engine, which runs "
-                    "only model-free image nodes; run this workflow on your ComfyUI "
-                    "(--comfyui-url URL; serve also needs --engine comfyui) or on ViewComfy "
-                    "(VIEWCOMFY_API_URL)"
+                raise NodeFailure(
+                    "cannot run on the built-in engine, which runs only model-free image nodes; "
+                    "run this workflow on your ComfyUI (--comfyui-url URL; serve also needs "
+                    "--engine comfyui) or on ViewComfy (VIEWCOMFY_API_URL)",
+                    node_id=node_id,
+                    node_type=str(class_type),
                 )
             for name, value in (workflow[node_id].get("inputs") or {}).items():
                 if is_link(value) and value[0] not in workflow:
-                    raise EngineError(
-                        f"node {node_id} ({class_type}) input {name!r} links to node {value[0]!r}, "
-                        "which is not in the workflow"
+                    raise NodeFailure(
+                        f"input {name!r} links to node {value[0]!r}, which is not in the workflow",
+                        node_id=node_id,
+                        node_type=str(class_type),
                     )
         for node_id in needed:
             node = workflow[node_id]
@@ -155,7 +167,9 @@ class BuiltinEngine:
     def _image_bytes(self, workflow: ApiWorkflow, inputs: InputFiles) -> int:
         order = _execution_order(workflow, _needed_nodes(workflow))
         try:
-            return check_budget(order, workflow, _inputs, inputs.find, self.max_image_bytes)
+            return check_budget(
+                order, workflow, node_inputs, _plan_of, inputs.find, self.max_image_bytes
+            )
         except PlanError as exc:
             raise InvalidInputError(str(exc), key=exc.node_id) from exc
 
@@ -189,18 +203,22 @@ class BuiltinEngine:
                 raise RunCancelled("the run was cancelled")
             node = workflow[node_id]
             class_type = node["class_type"]
-            function, takes_ctx, _ = NODES[class_type]
-            kwargs = _inputs(node, results, class_type)
-            if takes_ctx:
+            builtin = NODES[class_type]
+            kwargs = node_inputs(node, results, class_type)
+            if builtin.takes_ctx:
                 kwargs["ctx"] = ctx
             ctx.progress = _node_progress(log, time.monotonic())
             try:
-                results[node_id] = function(**kwargs)
+                results[node_id] = builtin.run(**kwargs)
             except (ValueError, TypeError, KeyError, OSError, IndexError) as exc:
-                raise EngineError(f"node {node_id} ({class_type}) failed: {exc}") from exc
+                raise NodeFailure(str(exc), node_id=node_id, node_type=class_type) from exc
             log(tqdm_line(done, len(order), time.monotonic() - start))
         log(f"Prompt executed in {time.monotonic() - start:.2f} seconds")
         return ctx.outputs
+
+
+def _plan_of(class_type: str) -> Plan:
+    return NODES[class_type].plan
 
 
 def _existing(inputs: InputFiles, name: str) -> Path:
@@ -218,7 +236,7 @@ def _node_progress(log: Callable[[str], None], start: float) -> Callable[[int, i
     return progress
 
 
-def _inputs(
+def node_inputs(
     node: Mapping[str, Any], results: Mapping[str, tuple[Any, ...]], class_type: str
 ) -> dict[str, Any]:
     """The node's inputs with links resolved and missing ones set to their declared defaults."""
@@ -268,7 +286,7 @@ def _needed_nodes(workflow: ApiWorkflow) -> set[str]:
 
 def _is_output(class_type: str | None) -> bool:
     if class_type in NODES:
-        return NODES[class_type][2]
+        return NODES[class_type].is_output
     spec = core_specs().get(class_type)
     return bool(spec and spec.output_node)
 

@@ -3,6 +3,13 @@ head, an idle timeout while its body arrives, keep-alive, and a cap on open conn
 
 uvicorn times out idle keep-alive connections, but not a request head that never completes
 (slowloris) nor a stalled body; `guarded_protocol` adds both to its h11 protocol.
+
+The subclass of uvicorn's `H11Protocol` stays because no public option does this: uvicorn has
+no head or body timeout, and its `limit_concurrency` answers 503 rather than closing a connection
+over the cap. It relies on `H11Protocol`'s attributes `conn`, `cycle`, `connections`,
+`transport`, `loop` and its `on_response_complete` hook;
+test_a_request_head_that_never_ends_is_cut_off_and_connections_are_capped (tests/test_server.py)
+pins all three behaviours, so an upgrade that changes them fails that test, not production.
 """
 
 from __future__ import annotations

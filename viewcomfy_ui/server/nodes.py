@@ -3,7 +3,8 @@
 Images are float32 arrays ``[batch, height, width, 3]`` in 0..1 and masks ``[batch, h, w]``,
 as in ComfyUI; files are written as ComfyUI does (``clip(255 * x).astype(uint8)``).
 Each node is a function taking its inputs as keyword arguments and returning a tuple of
-outputs; output nodes also receive a `ctx` and add files to it.
+outputs; output nodes also receive a `ctx` and add files to it. `NODES` holds one `Node` record
+per class: its function, its shape plan and its flags.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps, ImageSequence
+
+from . import budget
 
 Array = np.ndarray
 RESAMPLE = {
@@ -308,34 +311,52 @@ def preview_any(source: Any, ctx: RunContext) -> tuple:
     return ()
 
 
-# class_type -> (function, takes ctx, is an output node)
-NODES: dict[str, tuple[Callable[..., tuple], bool, bool]] = {
-    "LoadImage": (load_image, True, False),
-    "LoadImageMask": (load_image_mask, True, False),
-    "EmptyImage": (empty_image, False, False),
-    "ImageInvert": (image_invert, False, False),
-    "ImageScale": (image_scale, False, False),
-    "ImageScaleBy": (image_scale_by, False, False),
-    "ImageBlur": (image_blur, False, False),
-    "ImageSharpen": (image_sharpen, False, False),
-    "ImageBlend": (image_blend, False, False),
-    "ImageCrop": (image_crop, False, False),
-    "ImageFlip": (image_flip, False, False),
-    "ImageRotate": (image_rotate, False, False),
-    "RepeatImageBatch": (repeat_image_batch, False, False),
-    "ImageBatch": (image_batch, False, False),
-    "ImageToMask": (image_to_mask, False, False),
-    "MaskToImage": (mask_to_image, False, False),
-    "InvertMask": (invert_mask, False, False),
-    "SolidMask": (solid_mask, False, False),
-    "PrimitiveInt": (primitive, False, False),
-    "PrimitiveFloat": (primitive, False, False),
-    "PrimitiveString": (primitive, False, False),
-    "PrimitiveStringMultiline": (primitive, False, False),
-    "PrimitiveBoolean": (primitive, False, False),
-    "SaveImage": (save_image, True, True),
-    "PreviewImage": (preview_image, True, True),
-    "SaveAnimatedWEBP": (save_animated_webp, True, True),
-    "SaveAnimatedPNG": (save_animated_png, True, True),
-    "PreviewAny": (preview_any, True, True),
+# --- the registry ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Node:
+    """A built-in node: `run` computes its outputs, `plan` their shapes before the run (see
+    `budget`); `takes_ctx`: `run` also gets the RunContext; `is_output`: ComfyUI executes it
+    (and what it needs) without being asked."""
+
+    run: Callable[..., tuple]
+    plan: budget.Plan
+    takes_ctx: bool = False
+    is_output: bool = False
+
+
+def _output(run: Callable[..., tuple]) -> Node:
+    return Node(run, budget.plan_nothing, takes_ctx=True, is_output=True)
+
+
+NODES: dict[str, Node] = {
+    "LoadImage": Node(load_image, budget.plan_load_image, takes_ctx=True),
+    "LoadImageMask": Node(load_image_mask, budget.plan_load_image_mask, takes_ctx=True),
+    "EmptyImage": Node(empty_image, budget.plan_empty),
+    "ImageInvert": Node(image_invert, budget.plan_same),
+    "ImageScale": Node(image_scale, budget.plan_scale),
+    "ImageScaleBy": Node(image_scale_by, budget.plan_scale_by),
+    "ImageBlur": Node(image_blur, budget.plan_same),
+    "ImageSharpen": Node(image_sharpen, budget.plan_same),
+    "ImageBlend": Node(image_blend, budget.plan_blend),
+    "ImageCrop": Node(image_crop, budget.plan_crop),
+    "ImageFlip": Node(image_flip, budget.plan_same),
+    "ImageRotate": Node(image_rotate, budget.plan_rotate),
+    "RepeatImageBatch": Node(repeat_image_batch, budget.plan_repeat),
+    "ImageBatch": Node(image_batch, budget.plan_batch),
+    "ImageToMask": Node(image_to_mask, budget.plan_image_to_mask),
+    "MaskToImage": Node(mask_to_image, budget.plan_mask_to_image),
+    "InvertMask": Node(invert_mask, budget.plan_same_mask),
+    "SolidMask": Node(solid_mask, budget.plan_solid_mask),
+    "PrimitiveInt": Node(primitive, budget.plan_value),
+    "PrimitiveFloat": Node(primitive, budget.plan_value),
+    "PrimitiveString": Node(primitive, budget.plan_value),
+    "PrimitiveStringMultiline": Node(primitive, budget.plan_value),
+    "PrimitiveBoolean": Node(primitive, budget.plan_value),
+    "SaveImage": _output(save_image),
+    "PreviewImage": _output(preview_image),
+    "SaveAnimatedWEBP": _output(save_animated_webp),
+    "SaveAnimatedPNG": _output(save_animated_png),
+    "PreviewAny": _output(preview_any),
 }

@@ -12,18 +12,18 @@ import asyncio
 import contextlib
 import logging
 import re
-import shutil
 import uuid
 from typing import Any
 
 import socketio
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
+from starlette.datastructures import FormData
 
 from .config import ServerConfig
 from .run import Run, RunSlots, failure
 from .storage import LinkExpired, PromptRecord, RunStore
-from .submit import RequestError, check_keys, keys_match, prepare, read_form, text_field
+from .submit import RequestError, check_keys, keys_match, receive, text_field
 
 logger = logging.getLogger("viewcomfy_ui.server")
 PROMPT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
@@ -73,42 +73,11 @@ class Realtime:
         self.store.close()
 
     async def submit(self, request: Request) -> JSONResponse:
-        check_keys(request, self.config)
-        release = self.slots.take()
-        try:
-            form = await read_form(request, self.config)
-        except BaseException:
-            release()
-            raise
-        try:
-            prompt_id = text_field(form, "prompt_id") or str(uuid.uuid4())
-            if not PROMPT_ID.fullmatch(prompt_id):
-                raise RequestError(
-                    422, "prompt_id must be 1-128 letters, digits, '-', '_', '.' or ':' (a UUID)"
-                )
-            sid = text_field(form, "sid") or None
-            if sid is not None and not self.sio.manager.is_connected(sid, "/"):
-                raise RequestError(
-                    422, "sid is not a connected socket.io session: connect first, or omit sid"
-                )
-            if self.store.get(prompt_id) is not None:
-                raise RequestError(409, f"prompt_id {prompt_id} is already used; send a new UUID")
-            run_dir = self.config.new_folder("run")
-            try:
-                prepared = prepare(form, self.config, run_dir)
-            except BaseException:
-                shutil.rmtree(run_dir, ignore_errors=True)
-                raise
-        except BaseException:
-            release()
-            raise
-        finally:
-            await form.close()
-        workflow = {
-            "view_comfy_api_url": text_field(form, "view_comfy_api_url") or "",
-            "engine": self.config.engine.name,
-        }
-        run = Run(self.config.engine, prepared, run_dir, prompt_id, on_finished=release)
+        taken = await receive(request, self.config, self.slots.take, self._fields)
+        prompt_id, sid, api_url = taken.fields
+        workflow = {"view_comfy_api_url": api_url, "engine": self.config.engine.name}
+        prepared = taken.prepared
+        run = Run(self.config.engine, prepared, taken.run_dir, prompt_id, on_finished=taken.release)
         record = PromptRecord(
             prompt_id=prompt_id,
             client_id=request.headers.get("client_id") or None,
@@ -125,6 +94,23 @@ class Realtime:
         data = {"prompt_id": prompt_id, "message": "the run was queued", "workflow": workflow}
         return JSONResponse({"data": data}, status_code=201)
 
+    def _fields(self, form: FormData) -> tuple[str, str | None, str]:
+        """The realtime fields: `prompt_id` (new and well formed), `sid` (a connected session,
+        or none) and `view_comfy_api_url` (echoed back)."""
+        prompt_id = text_field(form, "prompt_id") or str(uuid.uuid4())
+        if not PROMPT_ID.fullmatch(prompt_id):
+            raise RequestError(
+                422, "prompt_id must be 1-128 letters, digits, '-', '_', '.' or ':' (a UUID)"
+            )
+        sid = text_field(form, "sid") or None
+        if sid is not None and not self.sio.manager.is_connected(sid, "/"):
+            raise RequestError(
+                422, "sid is not a connected socket.io session: connect first, or omit sid"
+            )
+        if self.store.get(prompt_id) is not None:
+            raise RequestError(409, f"prompt_id {prompt_id} is already used; send a new UUID")
+        return prompt_id, sid, text_field(form, "view_comfy_api_url") or ""
+
     async def _drive(self, record: PromptRecord, run: Run, sid: str | None) -> None:
         """Run the engine, send its lines and outcome to `sid`, and record the result."""
         try:
@@ -140,7 +126,7 @@ class Realtime:
             self.store.ended(record)
             await self._emit(sid, "infer_canceled_message", record, "the run was cancelled")
         elif isinstance(outcome, BaseException):
-            record.status, record.error_data = "error", failure(run, outcome)
+            record.status, record.error_data = "error", failure(run, outcome).to_json()
             self.store.ended(record)
             await self._emit(sid, "infer_error_message", record, record.error_data)
         else:

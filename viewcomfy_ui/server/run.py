@@ -12,7 +12,8 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-from .engine import Engine, EngineError
+from ..models import Failure
+from .engine import Engine, EngineError, NodeFailure
 from .nodes import OutputFile
 from .submit import Prepared, RequestError
 
@@ -107,12 +108,21 @@ class RunSlots:
         return release
 
 
-def failure(run: Run, error: BaseException) -> str:
-    """The one line a client sees for a failed run (details of an engine bug go to the log)."""
+def failure(run: Run, error: BaseException) -> Failure:
+    """What a client is told of a failed run; an engine bug is logged and named by its type only."""
+    if isinstance(error, NodeFailure):
+        return Failure(error.reason, node_id=error.node_id, node_type=error.node_type)
     if isinstance(error, EngineError):
-        return str(error)
+        return Failure(str(error))
     logger.error("run %s failed", run.prompt_id, exc_info=error)
-    return f"internal error in the engine: {type(error).__name__}"
+    return Failure(f"internal error in the engine: {type(error).__name__}")
+
+
+def one_line(failure: Failure) -> str:
+    """The failure as one line of text: "node 3 (ImageBlur): reason", or the reason alone."""
+    if not failure.node_id and not failure.node_type:
+        return failure.reason
+    return f"node {failure.node_id or '?'} ({failure.node_type or '?'}): {failure.reason}"
 
 
 def release_frames(exc: BaseException) -> None:

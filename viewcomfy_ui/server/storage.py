@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from ..errors import ViewComfyError
+from ..models import FileOutput, PromptResult
 from ..outputs import safe_filename
 from ..workflow import ApiWorkflow
 from .nodes import OutputFile
@@ -50,7 +52,7 @@ class PromptRecord:
     status: str = "running"
     completed: bool = False
     execution_time_seconds: float = 0.0
-    error_data: str | None = None
+    error_data: dict[str, str] | None = None  # models.Failure.to_json()
     outputs: list[StoredOutput] = field(default_factory=list)
     folder: Path | None = None
     expires_at: float | None = None
@@ -60,52 +62,32 @@ class PromptRecord:
 
     def result(self) -> dict[str, Any]:
         """The `infer_result_message` payload: exactly ViewComfy's PromptResult arguments."""
-        payload: dict[str, Any] = {
-            "prompt_id": self.prompt_id,
-            "status": self.status,
-            "completed": self.completed,
-            "execution_time_seconds": self.execution_time_seconds,
-            "prompt": self.prompt,
-            "outputs": [
-                {
-                    "filename": o.filename,
-                    "content_type": o.content_type,
-                    "size": o.size,
-                    "filepath": self.link(o),
-                }
-                for o in self.outputs
-            ],
-        }
-        if self.error_data is not None:
-            payload["error_data"] = self.error_data
-        return payload
+        return self._model().to_json()
 
     def camel(self) -> dict[str, Any]:
         """One entry of the results endpoint (camelCase, every key present)."""
-        return {
-            "promptId": self.prompt_id,
-            "status": self.status,
-            "completed": self.completed,
-            "executionTimeSeconds": self.execution_time_seconds,
-            "prompt": self.prompt,
-            "outputs": [
-                {
-                    "filename": o.filename,
-                    "contentType": o.content_type,
-                    "size": o.size,
-                    "filepath": self.link(o),
-                }
+        return self._model().to_camel(
+            created_at=datetime.fromtimestamp(self.created_at, UTC).isoformat(),
+            workflow=self.workflow,
+            client_id=self.client_id,
+        )
+
+    def _model(self) -> PromptResult:
+        return PromptResult(
+            prompt_id=self.prompt_id,
+            status=self.status,
+            completed=self.completed,
+            execution_time_seconds=self.execution_time_seconds,
+            prompt=self.prompt,
+            outputs=[
+                FileOutput(o.filename, o.content_type, size=o.size, filepath=self.link(o))
                 for o in self.outputs
             ],
-            "errorData": self.error_data,
-            "createdAt": datetime.fromtimestamp(self.created_at, UTC).isoformat(),
-            "workflow": self.workflow,
-            "clientId": self.client_id,
-            "user": None,
-        }
+            error_data=self.error_data,
+        )
 
 
-class LinkExpired(Exception):
+class LinkExpired(ViewComfyError):
     """The link existed but its time is up (its file is gone)."""
 
 

@@ -20,7 +20,9 @@ import gradio as gr
 from PIL import Image as PILImage
 from PIL import ImageChops, ImageColor, ImageOps
 
+from ..field_kinds import FIELD_KINDS
 from ..fields import SEED_MODES, Field, shown_label
+from ..paths import unique_file
 from ..workflow import is_number
 
 JS_SAFE_INT = 2**53 - 1  # larger ints lose digits in the browser: such values stay text
@@ -410,8 +412,9 @@ class ImageMask(Media):
                 alpha = ImageChops.darker(alpha, ImageOps.invert(_painted(layer)))
         image.putalpha(alpha)
         workdir.mkdir(parents=True, exist_ok=True)
-        path = workdir / "mask.png"
-        image.save(path)
+        path, handle = unique_file(workdir, "mask.png")  # each mask field keeps its own file
+        with handle:
+            image.save(handle, format="PNG")
         return path
 
 

@@ -279,7 +279,9 @@ def test_a_label_that_repeats_its_node_heading_is_not_shown_twice():
 def test_two_mask_fields_each_send_their_own_image(tmp_path):
     """Both masks are written into the one run folder: neither may replace the other's file."""
     f = mask_field()
-    red, blue = (Image.new("RGBA", (2, 2), colour) for colour in ((255, 0, 0, 255), (0, 0, 255, 255)))
+    red, blue = (
+        Image.new("RGBA", (2, 2), colour) for colour in ((255, 0, 0, 255), (0, 0, 255, 255))
+    )
     first = kind_of(f).upload({"background": red, "layers": []}, None, tmp_path)
     second = kind_of(f).upload({"background": blue, "layers": []}, None, tmp_path)
     assert first != second

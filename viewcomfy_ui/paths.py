@@ -16,7 +16,7 @@ from typing import BinaryIO
 
 MAX_NAME_LENGTH = 120
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
-_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"{p}{i}" for p in ("COM", "LPT") for i in range(10))}
+_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"{d}{i}" for d in ("COM", "LPT") for i in range(10))}  # fmt: skip
 
 
 def safe_filename(name: str, default: str = "output") -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -231,3 +233,13 @@ def test_a_database_with_damaged_pages_is_moved_aside(tmp_path):
     again = HistoryStore(data, max_bytes=1 << 30, log=lines.append)
     assert again.enabled and again.count(ALICE) == 0
     assert len(list(data.glob(f"{DB_NAME}.damaged-*"))) == 1 and "damaged" in lines[0]
+
+
+def test_the_history_loads_without_the_server():
+    """The store finds files with `paths.find_inside`: importing it starts nothing of the server."""
+    probe = "import sys, viewcomfy_ui.history; print(any('.server' in m for m in sys.modules))"
+    shown = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.strip() == "False"

@@ -2,9 +2,9 @@
 
 `fields.py` decides a field's kind (a name in `field_kinds.FIELD_KINDS`, which also says whether
 it is an upload and which ranges show as sliders); the class registered under that name here
-does the rest. Adding a kind is a row in that table and one class here with ``@register``. The pure methods
-(`validate`, `coerce`) do no I/O; `upload` (media kinds) reads files and is called at the edge,
-by the page, when a run starts.
+does the rest. Adding a kind is a row in that table and one class here with ``@register``. The
+pure methods (`validate`, `coerce`) do no I/O; `upload` (media kinds) reads files and is called
+at the edge, by the page, when a run starts.
 """
 
 from __future__ import annotations

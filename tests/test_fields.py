@@ -11,6 +11,7 @@ import pytest
 from viewcomfy_ui import arrange
 from viewcomfy_ui.demo import DEMO_WORKFLOW
 from viewcomfy_ui.fields import MEDIA_KINDS, SEED_MAX, infer_fields, shown_label
+from viewcomfy_ui.media import MEDIA_TYPES, media_kind
 from viewcomfy_ui.workflow import flatten, load_workflow
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -203,6 +204,32 @@ def test_every_kind_inferred_on_the_corpus_has_a_widget_class():
             f.kind for path in CORPUS.glob("*.json") for f in infer_fields(load_workflow(path))
         }
     assert kinds <= set(KINDS) and {"seed", "image", "choice", "color"} <= kinds
+
+
+def test_the_page_has_a_widget_for_every_kind_in_the_kinds_table_and_no_other():
+    from viewcomfy_ui.field_kinds import FIELD_KINDS
+    from viewcomfy_ui.ui.kinds import KINDS
+
+    assert set(KINDS) == set(FIELD_KINDS)
+    assert {name for name, kind in KINDS.items() if kind.media} == set(MEDIA_KINDS)
+
+
+@pytest.mark.parametrize("name", ["image", "video", "file"])
+def test_a_gif_input_gets_the_upload_its_output_shows_in(name):
+    """A gif is an image upload, as a gif output is an image in the gallery (it was a video
+    upload, which browsers cannot play)."""
+    workflow = {"1": {"class_type": "MyLoader", "inputs": {name: "loop.gif"}}}
+    [field] = infer_fields(workflow)
+    assert field.kind == media_kind("loop.gif") == "image"
+
+
+@pytest.mark.parametrize("name", sorted(MEDIA_TYPES))
+def test_an_upload_takes_the_media_kind_an_output_of_its_extension_has(name):
+    """One extension table: an undeclared `file` input holding an image, video or audio file
+    gets that upload; any other file stays text."""
+    [field] = infer_fields({"1": {"class_type": "MyLoader", "inputs": {"file": f"in.{name}"}}})
+    kind = media_kind(f"in.{name}")
+    assert field.kind == (kind if kind in ("image", "video", "audio") else "text")
 
 
 def primitive(title: str, value: int = 7) -> dict:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -25,7 +27,7 @@ def make_file(folder: Path, name: str, size: int = 100) -> Path:
 def record(store: HistoryStore, owner: str, tmp: Path, *, size: int = 100, name: str = "out.png"):
     upload = make_file(tmp / "in", "cat.png", 10)
     run_id = store.start(
-        owner, workflow_name="demo.json", workflow_hash="abc", params={"6-inputs-text": "a cat"},
+        owner, workflow_name="demo.json", params={"6-inputs-text": "a cat"},
         uploads={"1-inputs-image": upload}, seeds={"3-inputs-seed": 42}, protocol="sse",
         endpoint="http://127.0.0.1:1/",
     )  # fmt: skip
@@ -104,9 +106,16 @@ def test_an_old_schema_is_upgraded_keeping_its_runs(tmp_path):
     store = HistoryStore(data, max_bytes=1 << 30)
     assert store.enabled
     [run] = store.list(ALICE)
-    assert run.id == "ab12" and run.workflow_name == "old.json" and run.batch == ""
-    version = sqlite3.connect(data / DB_NAME).execute("PRAGMA user_version").fetchone()[0]
-    assert version == SCHEMA_VERSION == 2
+    assert run.id == "ab12" and run.workflow_name == "old.json" and run.status == "done"
+    assert store.start(
+        ALICE, workflow_name="new.json", params={}, uploads={}, seeds={}, protocol="sse",
+        endpoint="x",
+    )  # fmt: skip
+    assert store.count(ALICE) == 2
+    db = sqlite3.connect(data / DB_NAME)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+    assert not columns & {"workflow_hash", "batch"}, "columns no run reads are dropped"
 
 
 def test_a_damaged_database_is_moved_aside_and_a_new_one_started(tmp_path):
@@ -132,7 +141,7 @@ def test_a_newer_schema_turns_history_off_in_one_line(tmp_path):
     store = HistoryStore(data, max_bytes=1 << 30, log=lines.append)
     assert not store.enabled and len(lines) == 1 and "newer" in lines[0]
     assert store.start(
-        ALICE, workflow_name="w", workflow_hash="h", params={}, uploads={}, seeds={},
+        ALICE, workflow_name="w", params={}, uploads={}, seeds={},
         protocol="sse", endpoint="x",
     ) is None  # fmt: skip
     assert store.list(ALICE) == [] and (data / DB_NAME).exists()
@@ -142,7 +151,7 @@ def test_a_full_disk_turns_history_off_and_keeps_what_was_kept(tmp_path):
     store = HistoryStore(tmp_path / "data", max_bytes=1 << 30, log=lambda line: None)
     kept = record(store, ALICE, tmp_path)
     run_id = store.start(
-        ALICE, workflow_name="w", workflow_hash="h", params={}, uploads={}, seeds={},
+        ALICE, workflow_name="w", params={}, uploads={}, seeds={},
         protocol="sse", endpoint="x",
     )  # fmt: skip
     db = store._db()
@@ -156,6 +165,15 @@ def test_a_full_disk_turns_history_off_and_keeps_what_was_kept(tmp_path):
     assert kept in {r.id for r in reopened.list(ALICE)}
 
 
+def test_a_read_only_database_turns_history_off_saying_so(tmp_path):
+    store = HistoryStore(tmp_path / "data", max_bytes=1 << 30, log=lambda line: None)
+    kept = record(store, ALICE, tmp_path)
+    store._db().execute("PRAGMA query_only = ON")  # SQLITE_READONLY from here on
+    store.finish(ALICE, kept, status="failed")
+    assert not store.enabled and "cannot be written" in store.problem
+    assert "runs still work" in store.problem
+
+
 def test_threads_write_at_once(tmp_path):
     store = HistoryStore(tmp_path / "data", max_bytes=1 << 30)
     errors: list[BaseException] = []
@@ -165,7 +183,7 @@ def test_threads_write_at_once(tmp_path):
             for i in range(10):
                 owner = f"owner-{n}"
                 run_id = store.start(
-                    owner, workflow_name="w", workflow_hash="h", params={"i": i}, uploads={},
+                    owner, workflow_name="w", params={"i": i}, uploads={},
                     seeds={}, protocol="sse", endpoint="x",
                 )  # fmt: skip
                 store.finish(owner, run_id, status="done", logs=[str(i)])
@@ -197,3 +215,31 @@ def test_data_folder_and_size_come_from_flags_or_the_environment(tmp_path):
     assert parse_config(["--data-dir", "/d"], env).data_dir == Path("/d")
     with pytest.raises(ConfigError, match="positive number, not 'lots'"):
         parse_config(["--history-max-gb", "lots"], {})
+
+
+def test_a_database_with_damaged_pages_is_moved_aside(tmp_path):
+    data = tmp_path / "data"
+    store = HistoryStore(data, max_bytes=1 << 30)
+    for _ in range(20):
+        record(store, ALICE, tmp_path)
+    store.close()
+    path = data / DB_NAME
+    sqlite3.connect(path).execute("PRAGMA wal_checkpoint(TRUNCATE)").connection.close()
+    raw = bytearray(path.read_bytes())
+    page = 4096
+    raw[page : len(raw)] = b"\xff" * (len(raw) - page)  # every page after the header's
+    path.write_bytes(bytes(raw))
+    lines: list[str] = []
+    again = HistoryStore(data, max_bytes=1 << 30, log=lines.append)
+    assert again.enabled and again.count(ALICE) == 0
+    assert len(list(data.glob(f"{DB_NAME}.damaged-*"))) == 1 and "damaged" in lines[0]
+
+
+def test_the_history_loads_without_the_server():
+    """The store finds files with `paths.find_inside`: importing it starts nothing of the server."""
+    probe = "import sys, viewcomfy_ui.history; print('viewcomfy_ui.server' in sys.modules)"
+    shown = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.strip() == "False"

@@ -274,3 +274,16 @@ def test_a_label_that_repeats_its_node_heading_is_not_shown_twice():
         seed = field_widget(replace(fields["3-inputs-seed"], label="Tint", node_title="Tint"))
     assert (seed.component.label, seed.component.show_label) == ("Seed", True)  # beside "Each run"
     assert steps.label == "Steps" and steps.show_label is True
+
+
+def test_two_mask_fields_each_send_their_own_image(tmp_path):
+    """Both masks are written into the one run folder: neither may replace the other's file."""
+    f = mask_field()
+    red, blue = (
+        Image.new("RGBA", (2, 2), colour) for colour in ((255, 0, 0, 255), (0, 0, 255, 255))
+    )
+    first = kind_of(f).upload({"background": red, "layers": []}, None, tmp_path)
+    second = kind_of(f).upload({"background": blue, "layers": []}, None, tmp_path)
+    assert first != second
+    assert Image.open(first).convert("RGB").getpixel((0, 0)) == (255, 0, 0)
+    assert Image.open(second).convert("RGB").getpixel((0, 0)) == (0, 0, 255)

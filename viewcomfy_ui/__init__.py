@@ -1,7 +1,9 @@
 """viewcomfy-ui: ComfyUI workflows as web forms, run on ViewComfy or a local engine.
 
 Layers, each importing only those before it:
-  errors                       - the exception hierarchy (imports nothing)
+  errors, paths, media, field_kinds
+                               - the exception hierarchy, safe names and confined paths, media
+                                 types by extension, the kinds of form field (import nothing)
   workflow, nodespecs, fields  - the workflow model and form-field inference (pure)
   arrange, curated               (and the order of forms, curated or not)
   models, api, client/, outputs, object_info

@@ -15,12 +15,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from .field_kinds import MEDIA_KINDS
+
 if TYPE_CHECKING:
     from .fields import Field
 
 MAX_OPEN = 25
 OVERSHOOT = 5  # a node that starts before the cap may end this far past it, to stay whole
-MEDIA = ("image", "image-mask", "video", "audio")
 SIZE_NAMES = {"width", "height", "megapixels", "resolution", "aspect_ratio", "scale_by", "size"}
 STEPS_NAMES = {"steps", "length", "num_frames", "frame_count", "duration", "seconds"}
 SAMPLER_NAMES = {"sampler_name", "sampler", "scheduler", "cfg", "guidance", "denoise"}
@@ -83,7 +84,7 @@ def _rank(f: Field) -> int:
     name = f.input_name.lower()
     if f.advanced:
         return 5
-    if f.kind in MEDIA or (f.kind in ("text", "textarea") and "prompt" in f.label.lower()):
+    if f.kind in MEDIA_KINDS or (f.kind in ("text", "textarea") and "prompt" in f.label.lower()):
         return 0
     if f.kind == "seed":
         return 1
@@ -98,7 +99,7 @@ def _rank(f: Field) -> int:
 
 def _is_internal(f: Field) -> bool:
     """A knob most users never touch: precision, device, tiling, file names, JSON, displays."""
-    if f.kind in MEDIA or f.kind == "seed":
+    if f.kind in MEDIA_KINDS or f.kind == "seed":
         return False
     if INTERNAL.search(f.input_name):
         return True

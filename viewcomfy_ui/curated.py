@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ParamsError, WorkflowError
-from .fields import MEDIA_KINDS, Field, infer_fields
+from .field_kinds import FIELD_KINDS, MEDIA_KINDS
+from .fields import Field, infer_fields
 from .workflow import Workflow, is_link, is_number, load_workflow, param_key, split_key
 
 EDITOR_PLACEHOLDER_HELP = "Helper Text"  # what ViewComfy's editor fills in: not a real help text
@@ -27,12 +28,6 @@ VALUE_TYPES = {
     "boolean": "bool", "select": "choice", "slider": "float", "image": "image",
     "image-mask": "image-mask", "video": "video", "audio": "audio",
     **dict.fromkeys(SEED_TYPES, "seed"),
-}  # fmt: skip
-SLIDER_SPAN = {"int": 256, "float": 10.0}  # ranges the app shows as sliders (ui/kinds.py)
-KIND_TYPES = {
-    "textarea": "long-text", "text": "string", "int": "number", "float": "float", "bool": "boolean",
-    "choice": "select", "seed": "seed", "color": "number", "image": "image",
-    "image-mask": "image-mask", "video": "video", "audio": "audio",
 }  # fmt: skip
 
 
@@ -322,7 +317,7 @@ def _field_json(pick: Pick) -> dict[str, Any]:
         "title": pick.title.strip() or f.label, "placeholder": pick.title.strip() or f.label,
         "helpText": pick.help.strip(), "tooltip": "", "value": None if media else f.value,
         "workflowPath": [f.node_id, "inputs", f.input_name], "key": f.key,
-        "valueType": KIND_TYPES.get(f.kind, "string"),
+        "valueType": FIELD_KINDS[f.kind].value_type,
         "validations": {"required": True},
     }  # fmt: skip
     if f.kind == "choice" and f.choices:
@@ -331,8 +326,9 @@ def _field_json(pick: Pick) -> dict[str, Any]:
             {"label": label, "value": c} for label, c in zip(labels, f.choices, strict=True)
         ]
     low, high = f.minimum, f.maximum
-    if f.kind in ("int", "float") and low is not None and high is not None:
-        item["valueType"] = "slider" if high - low <= SLIDER_SPAN[f.kind] else item["valueType"]
+    widest = FIELD_KINDS[f.kind].slider_span
+    if widest and low is not None and high is not None:
+        item["valueType"] = "slider" if high - low <= widest else item["valueType"]
         item["slider"] = {
             "min": low,
             "max": high,

@@ -14,6 +14,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .arrange import arrange
+from .field_kinds import MEDIA_KINDS as MEDIA_KINDS  # public: the upload kinds
+from .field_kinds import PROMINENT_KINDS
+from .media import extension_kind
 from .nodespecs import InputSpec, NodeSpec, NodeSpecs, bundled_specs, core_specs
 from .workflow import (
     CONTEXT_SUFFIX,
@@ -26,8 +29,8 @@ from .workflow import (
     param_key,
 )
 
-FieldKind = str  # the name of a kind registered in ui/kinds.py: "text", "seed", "image", ...
-MEDIA_KINDS = ("image", "image-mask", "video", "audio")  # the upload kinds
+FieldKind = str  # a name in field_kinds.FIELD_KINDS: "text", "seed", "image", ...
+UPLOAD_MEDIA = ("image", "video", "audio")  # media kinds (media.py) an upload field can take
 SEED_MAX = 2**64 - 1
 SEED_MODES = ("randomize", "fixed", "increment", "decrement")  # ComfyUI's control_after_generate
 SEED_WIDGETS = {"seed", "noise_seed"}  # INT inputs the ComfyUI frontend gives a seed control
@@ -480,14 +483,9 @@ def _media_kind(class_type: str, name: str, value: str) -> str | None:
             return "audio"
         if "image" in low_class and name == "image" and len(value) < 300:
             return "image"
-    ext = value.lower().rsplit(".", 1)[-1] if "." in value else ""
-    if name in ("image", "video", "audio", "file"):
-        if ext in ("png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff"):
-            return "image"
-        if ext in ("mp4", "webm", "mov", "mkv", "avi", "gif"):
-            return "video"
-        if ext in ("wav", "mp3", "flac", "ogg", "m4a", "opus"):
-            return "audio"
+    media = extension_kind(value)
+    if name in ("image", "video", "audio", "file") and media in UPLOAD_MEDIA:
+        return media
     return None
 
 
@@ -510,7 +508,7 @@ def _is_advanced(field: Field, category: str, is_primitive: bool) -> bool:
     name = field.input_name.lower()
     if name == "filename_prefix":
         return True
-    if field.kind in ("textarea", "seed", *MEDIA_KINDS) or is_primitive:
+    if field.kind in PROMINENT_KINDS or is_primitive:
         return False
     if name in BASIC_NUMBER_NAMES or name in ("sampler_name", "scheduler"):
         return False
@@ -542,7 +540,7 @@ def _finish_labels(
         node = nodes[f.node_id]
         custom_title = _has_custom_title(node, specs)
         role = _conditioning_role(node, consumers)
-        titled = f.kind in ("textarea", "seed", *MEDIA_KINDS) or f.class_type in PRIMITIVE_CLASSES
+        titled = f.kind in PROMINENT_KINDS or f.class_type in PRIMITIVE_CLASSES
         if (
             per_node[f.node_id] == 1
             and titled

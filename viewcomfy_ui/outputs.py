@@ -1,4 +1,4 @@
-"""Output files: what kind of media each is, and saving them under safe, unique names.
+"""Output files: saving them under safe, unique names, with the kind of media each is.
 
 Server-given filenames are hostile input: only their last path component survives, cleaned of
 control and reserved characters, and an existing file is never overwritten. Saving is blocking
@@ -9,32 +9,19 @@ Outputs given as links stream to disk in chunks, without the ViewComfy keys.
 from __future__ import annotations
 
 import binascii
-import mimetypes
-import os
-import re
-import threading
-import unicodedata
-from collections import OrderedDict
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import BinaryIO, Literal
+from pathlib import Path
+from typing import BinaryIO
 
 import httpx
 
 from .client.storage import storage_client, stream_to
 from .errors import MalformedResultError
+from .media import MediaKind, extension_for, media_kind
 from .models import FileOutput, PromptResult
+from .paths import safe_filename, unique_file
 
-MediaKind = Literal["image", "video", "audio", "text", "other"]
-
-EXTENSION_KINDS: dict[str, MediaKind] = {
-    **dict.fromkeys(("png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff", "avif"), "image"),
-    **dict.fromkeys(("mp4", "webm", "mov", "mkv", "avi", "m4v"), "video"),
-    **dict.fromkeys(("wav", "mp3", "flac", "ogg", "opus", "m4a", "aac"), "audio"),
-    **dict.fromkeys(("txt", "json", "md", "csv"), "text"),
-}
-MAX_NAME_LENGTH = 120
-_UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
+__all__ = ["SavedOutput", "media_kind", "safe_filename", "save_output", "save_outputs"]
 
 
 @dataclass(frozen=True)
@@ -42,64 +29,6 @@ class SavedOutput:
     path: Path
     kind: MediaKind
     content_type: str
-
-
-def media_kind(filename: str, content_type: str = "", head: bytes = b"") -> MediaKind:
-    """The kind of an output, from its bytes' magic first, then content type, then extension."""
-    sniffed = _sniff(head)
-    if sniffed:
-        return sniffed
-    major = content_type.split("/", 1)[0].lower()
-    if major in ("image", "video", "audio", "text"):
-        return major  # type: ignore[return-value]
-    if content_type.lower() == "application/json":
-        return "text"
-    ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
-    return EXTENSION_KINDS.get(ext, "other")
-
-
-def _sniff(head: bytes) -> MediaKind | None:
-    if head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM")):
-        return "image"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image"
-    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
-        return "audio"
-    if head.startswith((b"fLaC", b"OggS", b"ID3")):
-        return "audio"
-    if head[4:8] == b"ftyp":
-        return "audio" if head[8:11] == b"M4A" else "video"
-    if head.startswith(b"\x1a\x45\xdf\xa3"):
-        return "video"
-    return None
-
-
-def safe_filename(name: str, default: str = "output") -> str:
-    """A filename that is safe on any OS: last path component only, no control characters,
-    no reserved characters, no leading dots, bounded length."""
-    name = unicodedata.normalize("NFC", str(name))
-    name = PureWindowsPath(PurePosixPath(name).name).name  # drop any directories, / or \
-    name = _UNSAFE.sub("_", name).strip().lstrip(".").strip()
-    if not name or set(name) <= {"_", " "}:
-        name = default
-    stem, dot, ext = name.rpartition(".")
-    if not dot:
-        stem, ext = name, ""
-    ext = ext[:16]
-    stem = stem[: MAX_NAME_LENGTH - len(ext) - 1] or default
-    if stem.upper().split(".")[0] in _WINDOWS_RESERVED:
-        stem = f"_{stem}"
-    return f"{stem}.{ext}" if ext else stem
-
-
-_WINDOWS_RESERVED = {
-    "CON",
-    "PRN",
-    "AUX",
-    "NUL",
-    *(f"COM{i}" for i in range(10)),
-    *(f"LPT{i}" for i in range(10)),
-}
 
 
 def save_output(
@@ -111,8 +40,7 @@ def save_output(
     directory.mkdir(parents=True, exist_ok=True)
     name = safe_filename(output.filename)
     if "." not in name:
-        ext = mimetypes.guess_extension(output.content_type.split(";")[0].strip()) or ""
-        name += ext
+        name += extension_for(output.content_type)
     path, handle = unique_file(directory, name)
     sink = _HeadRecorder(handle)
     try:
@@ -164,33 +92,3 @@ class _HeadRecorder:
         if len(self.head) < 16:
             self.head += chunk[: 16 - len(self.head)]
         return self._handle.write(chunk)
-
-
-# --- unique names ----------------------------------------------------------------------------
-
-_MAX_REMEMBERED = 16384  # (directory, name) pairs; the oldest are forgotten (then re-probed)
-_next_suffix: OrderedDict[tuple[str, str], int] = OrderedDict()  # (directory, name) -> next n
-_lock = threading.Lock()
-
-
-def unique_file(directory: Path, name: str) -> tuple[Path, BinaryIO]:
-    """Create a new file in `directory` named `name`, else `stem_1.ext`, `stem_2.ext`, ...;
-    returns its path and the open handle. Never overwrites (``open("xb")``), and remembers the
-    next free suffix per name, so saving n files with one name costs O(1) each, not O(n)."""
-    stem, dot, ext = name.rpartition(".")
-    if not dot:
-        stem, ext = name, ""
-    key = (os.fspath(directory.resolve()), name)
-    with _lock:
-        n = _next_suffix.pop(key, 0)
-        while True:
-            path = directory / (name if n == 0 else f"{stem}_{n}{dot}{ext}")
-            try:
-                handle = path.open("xb")  # "x": fails if it exists, so never overwrites
-            except FileExistsError:
-                n += 1
-                continue
-            _next_suffix[key] = n + 1
-            while len(_next_suffix) > _MAX_REMEMBERED:
-                _next_suffix.popitem(last=False)
-            return path, handle

@@ -46,12 +46,6 @@ class Workflow:
     api: ApiWorkflow | None = None
     name: str = "workflow"
 
-    def class_type(self, node_id: str) -> str | None:
-        """The node's class_type, when the API graph is known."""
-        if self.api is None or node_id not in self.api:
-            return None
-        return self.api[node_id].get("class_type")
-
 
 def is_link(value: Any) -> bool:
     """True for a link to another node's output: ``[node_id: str, output_index: int]``."""

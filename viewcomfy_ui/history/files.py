@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ..outputs import safe_filename, unique_file
-from ..server.engine import find_inside
+from ..paths import find_inside, safe_filename, unique_file
 
 Role = Literal["upload", "output"]
 

@@ -28,6 +28,16 @@ from .files import RunFiles, StoredFile
 
 DB_NAME = "history.sqlite3"
 MAX_LOG_LINES = 1000
+DAMAGED = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}  # primary result codes of a bad file
+REASONS = {
+    sqlite3.SQLITE_FULL: "the disk is full",
+    sqlite3.SQLITE_READONLY: "the database cannot be written (a read-only file or folder)",
+    sqlite3.SQLITE_CANTOPEN: "the database file cannot be opened",
+    sqlite3.SQLITE_PERM: "no permission to use the database file",
+    sqlite3.SQLITE_BUSY: "another program holds the database locked",
+    sqlite3.SQLITE_LOCKED: "another program holds the database locked",
+    sqlite3.SQLITE_IOERR: "the disk could not be read or written",
+}  # primary result code -> what a user can act on
 
 
 _V1 = """
@@ -52,9 +62,14 @@ CREATE INDEX runs_owner_created ON runs(owner, created);
 CREATE INDEX runs_created ON runs(created);
 CREATE INDEX files_run ON files(run_id);
 """
+_V3 = """
+ALTER TABLE runs DROP COLUMN workflow_hash;
+ALTER TABLE runs DROP COLUMN batch;
+"""
 # One SQL script per schema version, applied in order; never edit one that has shipped.
 # v2: batches (runs queued together) and the indexes that paging and pruning use.
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+# v3: drops `workflow_hash` and `batch`, written by every run and never read.
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -70,7 +85,6 @@ class RunRecord:
     id: str
     created: float
     workflow_name: str
-    workflow_hash: str
     params: dict[str, Any]
     seeds: dict[str, int]
     protocol: str
@@ -81,7 +95,6 @@ class RunRecord:
     finished: float | None = None
     error: str = ""
     logs: str = ""
-    batch: str = ""
     files: list[StoredFile] = field(default_factory=list)
 
     @property
@@ -125,7 +138,7 @@ class HistoryStore:
             try:
                 self._migrate(self._db())
             except sqlite3.DatabaseError as exc:
-                if isinstance(exc, sqlite3.OperationalError) and not _damaged(exc):
+                if not _damaged(exc):
                     raise
                 aside = self._move_aside()
                 self._log(
@@ -148,7 +161,7 @@ class HistoryStore:
 
     def _migrate(self, db: sqlite3.Connection) -> None:
         if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
-            raise sqlite3.DatabaseError("quick_check failed")
+            raise DamagedDatabaseError("its integrity check failed")
         with self._write:
             db.execute("PRAGMA journal_mode = WAL")
             version = db.execute("PRAGMA user_version").fetchone()[0]
@@ -183,7 +196,8 @@ class HistoryStore:
 
     def _fail(self, exc: BaseException) -> None:
         if self.problem is None:
-            self.problem = f"history is off: {exc} (in {self.directory}); runs still work"
+            reason = REASONS.get(_primary_code(exc), str(exc))
+            self.problem = f"history is off: {reason} (in {self.directory}); runs still work"
             self._log(self.problem)
 
     @contextmanager
@@ -214,13 +228,11 @@ class HistoryStore:
         owner: str,
         *,
         workflow_name: str,
-        workflow_hash: str,
         params: Mapping[str, Any],
         uploads: Mapping[str, Path],
         seeds: Mapping[str, int],
         protocol: str,
         endpoint: str,
-        batch: str = "",
     ) -> str | None:
         """Record a run as it starts (its uploads kept as files); its id, or None if off."""
         if not self.enabled:
@@ -233,12 +245,12 @@ class HistoryStore:
             ]
             with self._transaction() as db:
                 db.execute(
-                    "INSERT INTO runs (id, owner, created, workflow_name, workflow_hash, params,"
-                    " seeds, protocol, endpoint, started, batch) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    "INSERT INTO runs (id, owner, created, workflow_name, params, seeds, protocol,"
+                    " endpoint, started) VALUES (?,?,?,?,?,?,?,?,?)",
                     (
-                        run_id, owner_key(owner), time.time(), workflow_name, workflow_hash,
+                        run_id, owner_key(owner), time.time(), workflow_name,
                         json.dumps(dict(params), default=str), json.dumps(dict(seeds)),
-                        protocol, endpoint, time.time(), batch,
+                        protocol, endpoint, time.time(),
                     ),
                 )  # fmt: skip
                 self._insert_files(db, run_id, kept)
@@ -380,11 +392,10 @@ class HistoryStore:
         ]
         return RunRecord(
             id=row["id"], created=row["created"], workflow_name=row["workflow_name"],
-            workflow_hash=row["workflow_hash"], params=json.loads(row["params"]),
-            seeds=json.loads(row["seeds"]), protocol=row["protocol"], endpoint=row["endpoint"],
-            prompt_id=row["prompt_id"], status=row["status"], started=row["started"],
-            finished=row["finished"], error=row["error"], logs=row["logs"], batch=row["batch"],
-            files=files,
+            params=json.loads(row["params"]), seeds=json.loads(row["seeds"]),
+            protocol=row["protocol"], endpoint=row["endpoint"], prompt_id=row["prompt_id"],
+            status=row["status"], started=row["started"], finished=row["finished"],
+            error=row["error"], logs=row["logs"], files=files,
         )  # fmt: skip
 
     def close(self) -> None:
@@ -392,6 +403,16 @@ class HistoryStore:
         self._close_local()
 
 
+class DamagedDatabaseError(sqlite3.DatabaseError):
+    """The file opens as SQLite but fails its integrity check."""
+
+
+def _primary_code(exc: BaseException) -> int | None:
+    """SQLite's primary result code of `exc` (extended codes keep it in their low byte)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code & 0xFF if isinstance(code, int) else None
+
+
 def _damaged(exc: sqlite3.Error) -> bool:
-    text = str(exc).lower()
-    return "not a database" in text or "malformed" in text or "quick_check" in text
+    """The file is not a (sound) database: move it aside; any other failure turns history off."""
+    return isinstance(exc, DamagedDatabaseError) or _primary_code(exc) in DAMAGED

@@ -1,9 +1,10 @@
 """Field kinds: each kind's widget, reset value, validation and coercion, in one class.
 
-`fields.py` decides a field's kind (a name); the class registered under that name here does the
-rest. Adding a kind is one class with ``@register`` (and its tests). The pure methods
-(`validate`, `coerce`) do no I/O; `upload` (media kinds) reads files and is called at the edge,
-by the page, when a run starts.
+`fields.py` decides a field's kind (a name in `field_kinds.FIELD_KINDS`, which also says whether
+it is an upload and which ranges show as sliders); the class registered under that name here
+does the rest. Adding a kind is a row in that table and one class here with ``@register``. The
+pure methods (`validate`, `coerce`) do no I/O; `upload` (media kinds) reads files and is called
+at the edge, by the page, when a run starts.
 """
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ import gradio as gr
 from PIL import Image as PILImage
 from PIL import ImageChops, ImageColor, ImageOps
 
+from ..field_kinds import FIELD_KINDS
 from ..fields import SEED_MODES, Field, shown_label
+from ..paths import unique_file
 from ..workflow import is_number
 
 JS_SAFE_INT = 2**53 - 1  # larger ints lose digits in the browser: such values stay text
-SLIDER_MAX_INT_RANGE = 256
-SLIDER_MAX_FLOAT_RANGE = 10.0
 MEDIA_HEIGHT = 260
 SEED_MODE_LABELS = ("random", "fixed", "+1", "−1")  # shown after "Each run"
 
@@ -62,7 +63,11 @@ class Kind:
     """One kind of field. Subclasses set `name` and override what differs."""
 
     name: ClassVar[str]
-    media: ClassVar[bool] = False
+
+    @property
+    def media(self) -> bool:
+        """An upload (sent as a file), as the kinds table says."""
+        return FIELD_KINDS[self.name].media
 
     def build(self, f: Field, common: dict[str, Any], default_file: Path | None) -> FieldWidget:
         """The field's components, created inside the current Blocks context."""
@@ -85,7 +90,9 @@ KINDS: dict[str, Kind] = {}
 
 
 def register(cls: type[Kind]) -> type[Kind]:
-    """Class decorator: make `cls` the kind for its `name`."""
+    """Class decorator: make `cls` the widget of the kind `name` in the kinds table."""
+    if cls.name not in FIELD_KINDS:
+        raise ValueError(f"{cls.name!r} is not in field_kinds.FIELD_KINDS; add its row there")
     KINDS[cls.name] = cls()
     return cls
 
@@ -217,14 +224,14 @@ def range_slider(**options: Any) -> gr.Slider:
 class Int(Kind):
     name = "int"
     default_step: ClassVar[float] = 1
-    slider_range: ClassVar[float] = SLIDER_MAX_INT_RANGE
 
     def build(self, f: Field, common: dict[str, Any], default_file: Path | None) -> FieldWidget:
         """A slider for a small range holding the saved value, else a number box. Ranges are
         checked by `validate` (naming the field), never by Gradio, so a number box gets none."""
         low, high, step = f.minimum, f.maximum, f.step or self.default_step
+        widest = FIELD_KINDS[self.name].slider_span
         span = high - low if low is not None and high is not None else None
-        if span is not None and 0 < span <= self.slider_range and low <= f.value <= high:
+        if span is not None and widest and 0 < span <= widest and low <= f.value <= high:
             slider = range_slider(minimum=low, maximum=high, step=step, value=f.value, **common)
             return FieldWidget(f, self, slider)
         if self.name == "int" and abs(f.value) > JS_SAFE_INT:  # the browser would round it
@@ -247,7 +254,6 @@ class Int(Kind):
 class Float(Int):
     name = "float"
     default_step = 0.01
-    slider_range = SLIDER_MAX_FLOAT_RANGE
 
     def validate(self, f: Field, raw: Any) -> str | None:
         if not is_number(raw):
@@ -322,8 +328,6 @@ def color_hex(value: int) -> str:
 
 class Media(Kind):
     """An upload showing the workflow's own file when known; sent only when it differs."""
-
-    media = True
 
     def component(self, value: str | None, common: dict[str, Any]) -> gr.components.Component:
         raise NotImplementedError
@@ -410,8 +414,9 @@ class ImageMask(Media):
                 alpha = ImageChops.darker(alpha, ImageOps.invert(_painted(layer)))
         image.putalpha(alpha)
         workdir.mkdir(parents=True, exist_ok=True)
-        path = workdir / "mask.png"
-        image.save(path)
+        path, handle = unique_file(workdir, "mask.png")  # each mask field keeps its own file
+        with handle:
+            image.save(handle, format="PNG")
         return path
 
 

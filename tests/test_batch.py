@@ -114,7 +114,7 @@ async def test_a_batch_reports_progress_and_each_result_as_it_arrives(protocol, 
 
     with local_server(engine=engine) as url:
         queue = queue_for(url, protocol)
-        jobs = queue.add(seeded(5), tmp_path, batch="b1")
+        jobs = queue.add(seeded(5), tmp_path)
         watching = asyncio.create_task(watch(queue))
         await until(lambda: engine.running == 5, "five runs going")
         engine.tickets.release()  # one run ends: its result is there before the others'
@@ -126,7 +126,7 @@ async def test_a_batch_reports_progress_and_each_result_as_it_arrives(protocol, 
     for n, job in enumerate(jobs):  # each run's own result, with its own seed
         [output] = job.outputs
         assert output.path.read_text() == str(1 + n) and output.path.parent == tmp_path / str(n)
-        assert job.state == "done" and job.prompt_id and job.batch == "b1"
+        assert job.state == "done" and job.prompt_id
     assert len({j.prompt_id for j in jobs}) == 5
 
 

@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     params.add_argument("-f", "--force", action="store_true", help="overwrite an existing file")
 
-    from .server.cli import add_serve_command
+    from .server import add_serve_command
 
     add_serve_command(commands)
     args = parser.parse_args(argv)

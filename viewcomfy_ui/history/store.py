@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import ViewComfyError
 from .files import RunFiles, StoredFile
 
 DB_NAME = "history.sqlite3"
@@ -403,7 +404,7 @@ class HistoryStore:
         self._close_local()
 
 
-class DamagedDatabaseError(sqlite3.DatabaseError):
+class DamagedDatabaseError(ViewComfyError, sqlite3.DatabaseError):
     """The file opens as SQLite but fails its integrity check."""
 
 

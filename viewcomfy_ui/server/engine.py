@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from ..errors import ViewComfyError
 from ..nodespecs import core_specs
+from ..paths import find_inside
 from ..progress import tqdm_line
 from ..workflow import ApiWorkflow, is_link
 from .budget import Plan, PlanError, check_budget, default_max_image_bytes
@@ -76,19 +77,6 @@ class InputFiles:
     def find(self, name: str) -> Path | None:
         found = find_inside(self.uploads, name)
         return found or (find_inside(self.shared, name) if self.shared else None)
-
-
-def find_inside(folder: Path, name: object) -> Path | None:
-    """The file `name` inside `folder`, or None: the one path-confinement check (``..``,
-    absolute paths, backslashes and symlinks out of `folder` all give None)."""
-    if not isinstance(name, str) or "\0" in name:
-        return None
-    folder = folder.resolve()
-    try:  # any text may arrive here: a prompt longer than a file name can be is no file
-        candidate = (folder / name.replace("\\", "/")).resolve()
-        return candidate if candidate.is_relative_to(folder) and candidate.is_file() else None
-    except OSError:
-        return None
 
 
 class MemoryPool:

@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 from ..errors import ViewComfyError
 from ..models import FileOutput, PromptResult
-from ..outputs import safe_filename
+from ..paths import safe_filename
 from ..workflow import ApiWorkflow
 from .nodes import OutputFile
 from .run import Run

@@ -17,7 +17,7 @@ from starlette.formparsers import FormParser, MultiPartException, MultiPartParse
 from starlette.requests import ClientDisconnect, Request
 
 from ..errors import ParamsError, ViewComfyError, WorkflowError
-from ..outputs import safe_filename, unique_file
+from ..paths import safe_filename, unique_file
 from ..workflow import ApiWorkflow, apply_params, load_workflow, split_key
 from .config import ServerConfig
 from .engine import EngineError, InputFiles, InvalidInputError

@@ -71,7 +71,6 @@ class Job:
     number: int
     params: Params
     run_dir: Path
-    batch: str = ""
     stream: bool = True  # a single run: live logs (infer_with_logs) or one plain request (infer)
     prompt_id: str = ""
     logs: list[str] = field(default_factory=list)
@@ -138,14 +137,12 @@ class RunQueue:
     def realtime(self) -> bool:
         return self.runner.endpoint.protocol == "realtime"
 
-    def add(
-        self, params: Sequence[Params], run_root: Path, batch: str = "", *, stream: bool = True
-    ) -> list[Job]:
+    def add(self, params: Sequence[Params], run_root: Path, *, stream: bool = True) -> list[Job]:
         """Queue one run per params; each writes its outputs to `run_root/<number>`. `stream`
         False: each run is one plain request (no live logs)."""
         start = len(self.jobs)
         jobs = [
-            Job(start + i, p, run_root / str(start + i), batch, stream)
+            Job(start + i, p, run_root / str(start + i), stream=stream)
             for i, p in enumerate(params)
         ]
         self.jobs += jobs

@@ -18,7 +18,8 @@ import httpx
 
 from ..api import DEFAULT_GATEWAY, Protocol
 from ..demo import DEMO_WORKFLOW
-from ..server.cli import port_number
+from ..errors import ViewComfyError
+from ..server import port_number
 
 PROTOCOLS: tuple[Protocol, ...] = ("realtime", "sse")
 MAX_FILE_SIZE = "200mb"
@@ -57,8 +58,9 @@ class AppConfig:
     edit: Path | None = None  # author mode: where the curated form is saved
 
 
-class ConfigError(ValueError):
-    """A setting is wrong; the message says which and how to fix it."""
+class ConfigError(ViewComfyError, ValueError):
+    """A setting is wrong; the message says which and how to fix it (a ValueError too, for
+    argparse's type checks)."""
 
 
 class _Parser(argparse.ArgumentParser):

@@ -28,21 +28,19 @@ class HistoryContext:
 
     store: HistoryStore
     workflow_name: str
-    workflow_hash: str
     scope: str = ""
 
     def for_form(
         self, index: int, title: str, workflow_api: Mapping[str, Any] | None
     ) -> HistoryContext:
         """The context of the `index`-th form of a file: the first keeps the file's history;
-        each other one gets its own, named and hashed after its own workflow."""
+        each other one gets its own, named after its title and scoped by its workflow."""
         if index == 0:
             return self
         content = json.dumps(workflow_api, sort_keys=True, default=str).encode()
-        digest = hashlib.sha256(content).hexdigest()
         scope = hashlib.sha256(title.encode() + b"\0" + content).hexdigest()[:16]
         name = f"{self.workflow_name} · {title}"
-        return dataclasses.replace(self, workflow_name=name, workflow_hash=digest, scope=scope)
+        return dataclasses.replace(self, workflow_name=name, scope=scope)
 
 
 class Recorder:
@@ -60,10 +58,9 @@ class Recorder:
     def started(self, job: Job) -> None:
         ctx, endpoint = self.context, self.endpoint
         self._records[job.number] = ctx.store.start(
-            self.owner, workflow_name=ctx.workflow_name, workflow_hash=ctx.workflow_hash,
+            self.owner, workflow_name=ctx.workflow_name,
             params=job.params.values, uploads=job.params.files, seeds=job.params.seeds,
             protocol=endpoint.protocol, endpoint=endpoint.public_url or "local engine",
-            batch=job.batch,
         )  # fmt: skip
 
     def ended(self, job: Job) -> None:

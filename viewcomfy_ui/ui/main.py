@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import secrets
 import socket
 import sys
@@ -21,9 +20,8 @@ from ..errors import ViewComfyError
 from ..fields import MEDIA_KINDS, Field, infer_fields
 from ..history import HistoryStore
 from ..object_info import load_object_info
-from ..server import BackgroundServer, ServerConfig, start_background_server
-from ..server.cli import make_engine
-from ..server.engine import find_inside
+from ..paths import find_inside
+from ..server import BackgroundServer, ServerConfig, make_engine, start_background_server
 from ..workflow import Workflow, load_workflow, workflow_title
 from .config import AppConfig, ConfigError, parse_config
 from .editor import build_editor
@@ -219,8 +217,7 @@ def _history(config: AppConfig) -> HistoryContext | None:
         return None
     store = HistoryStore(config.data_dir, max_bytes=config.history_max_bytes)
     return HistoryContext(
-        store=store, workflow_name=config.workflow.name,
-        workflow_hash=hashlib.sha256(config.workflow.read_bytes()).hexdigest(),
+        store=store, workflow_name=config.workflow.name
     )  # fmt: skip
 
 

@@ -9,7 +9,6 @@ history, Run stays on to queue more, and each run is recorded as it starts and e
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,14 +128,14 @@ class QueueView:
         seed_fields = [w.field for w in self.widgets if w.mode is not None]
         count = max(1, min(request.count, MAX_BATCH))
         batch = batch_params(request.params, seed_fields, count, request.modes)
-        root, tag = request.directory / "outputs", secrets.token_hex(4)
+        root = request.directory / "outputs"
         queue = self._queues.get(request.owner)
         if queue is not None and queue.busy:  # added to the running queue: its stream shows it
-            queue.add(batch, root, batch=tag, stream=request.stream)
+            queue.add(batch, root, stream=request.stream)
             yield {self.results.status: st.Status("running", f"Queued: {queue.summary()}").html()}
             return
         queue = self._new_queue(request.owner)
-        queue.add(batch, root, batch=tag, stream=request.stream)
+        queue.add(batch, root, stream=request.stream)
         shown_done = -1
         try:
             async for _ in queue.changes():

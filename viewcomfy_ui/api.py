@@ -14,6 +14,8 @@ timeouts, retries only where no run can have started.
 from __future__ import annotations
 
 import asyncio
+import signal
+import threading
 from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,7 +31,8 @@ from .client.http import (
 )
 from .client.params import is_file_param, split_params
 from .client.realtime import DEFAULT_GATEWAY
-from .client.types import LogCallback, Phase, PhaseCallback, Protocol
+from .client.storage import stream_to
+from .client.types import LogCallback, Phase, PhaseCallback, Protocol, RunRequest
 from .client.urls import Scope, check_output_url, host_scope
 from .errors import (
     APIError,
@@ -88,6 +91,7 @@ class ViewComfyClient:
             max_result_bytes=max_result_bytes,
             transport=transport,
         )
+        self._gateway = realtime.Gateway(gateway_url, api_url, connect_timeout)
         self._allowed_scopes: frozenset[Scope] | None = None
 
     def __repr__(self) -> str:  # never show the secret
@@ -130,15 +134,14 @@ class ViewComfyClient:
         """Start a run without listening (realtime); returns its prompt id for `results`."""
         self._need_realtime("submit")
         values, files = split_params(_non_empty(params))
-        return await realtime.submit(
-            self._session, self.gateway_url, self.api_url, values, files, override_workflow_api
-        )
+        request = RunRequest(values, files, override_workflow_api)
+        return await realtime.submit(self._session, self._gateway, request)
 
     async def results(self, prompt_ids: list[str]) -> list[PromptResult]:
         """The results of runs started with `submit` (realtime); runs still going have
         ``completed == False``."""
         self._need_realtime("results")
-        found = await realtime.results(self._session, self.gateway_url, list(prompt_ids))
+        found = await realtime.results(self._session, self._gateway, list(prompt_ids))
         for result in found:
             await self._vet_links(result)
         return found
@@ -146,7 +149,7 @@ class ViewComfyClient:
     async def cancel(self, prompt_id: str) -> None:
         """Stop the run `prompt_id` (realtime); its listener gets `RunCancelledError`."""
         self._need_realtime("cancel")
-        await realtime.cancel(self._session, self.gateway_url, self.api_url, prompt_id)
+        await realtime.cancel(self._session, self._gateway, prompt_id)
 
     async def save_outputs(self, result: PromptResult, directory: str | Path) -> list[Path]:
         """`outputs.save_outputs` in a worker thread, so the event loop keeps running."""
@@ -162,30 +165,13 @@ class ViewComfyClient:
         on_phase: PhaseCallback | None,
     ) -> PromptResult:
         values, files = split_params(_non_empty(params))
+        request = RunRequest(values, files, override_workflow_api, logging_callback, on_phase)
         try:
             async with asyncio.timeout(self.timeout):
                 if self.protocol == "realtime":
-                    result = await realtime.run(
-                        self._session,
-                        self.gateway_url,
-                        self.api_url,
-                        values,
-                        files,
-                        override_workflow_api,
-                        logging_callback,
-                        on_phase,
-                        self.connect_timeout,
-                    )
+                    result = await realtime.run(self._session, self._gateway, request)
                 else:
-                    result = await sse.run(
-                        self._session,
-                        self.api_url,
-                        values,
-                        files,
-                        override_workflow_api,
-                        logging_callback,
-                        on_phase,
-                    )
+                    result = await sse.run(self._session, self.api_url, request)
                 await self._vet_links(result)
                 return result
         except TimeoutError as exc:
@@ -195,15 +181,18 @@ class ViewComfyClient:
 
     async def _vet_links(self, result: PromptResult) -> None:
         """Refuse output links that are not http(s) or point into a private network the
-        endpoint is not on (see `client.urls`)."""
-        links = [(o.filepath, o.filename) for o in result.outputs if o.filepath and not o.body]
+        endpoint is not on (see `client.urls`); the others can then be downloaded (`content()`)."""
+        links = [o for o in result.outputs if o.filepath and not o.body]
         if not links:
             return
         if self._allowed_scopes is None:  # the network of the host this client talks to
             home = await asyncio.to_thread(host_scope, httpx.URL(self._session.home).host)
             self._allowed_scopes = frozenset({home})
-        for url, name in links:
-            await asyncio.to_thread(check_output_url, url, name, self._allowed_scopes)
+        for output in links:
+            await asyncio.to_thread(
+                check_output_url, output.filepath, output.filename, self._allowed_scopes
+            )
+            output.loader = stream_to
 
     def _need_realtime(self, what: str) -> None:
         if self.protocol != "realtime":
@@ -213,7 +202,8 @@ class ViewComfyClient:
 class SyncViewComfyClient:
     """`ViewComfyClient` for scripts without asyncio: same arguments, blocking methods.
 
-    Ctrl-C during a realtime run cancels it on the gateway before returning.
+    Ctrl-C during a realtime run cancels it on the gateway before raising KeyboardInterrupt;
+    a second Ctrl-C stops at once.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -227,7 +217,39 @@ class SyncViewComfyClient:
         self.close()
 
     def _call(self, coro: Coroutine[Any, Any, T]) -> T:
-        return self._runner.run(coro)
+        """Run `coro` to its end; Ctrl-C cancels it (so a run is cancelled on the server).
+
+        Ctrl-C reaches the event loop through its wakeup pipe (`add_signal_handler`), not the
+        interpreter's handler that `asyncio.Runner` installs: Python 3.11 runs that one only
+        when the main thread next checks for signals, which an idle loop never does if the
+        signal landed on another thread (a DNS or `to_thread` worker). The script then hung
+        until a timeout.
+        """
+        if (
+            threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+        ):  # not ours to take over
+            return self._runner.run(coro)
+        loop = self._runner.get_loop()
+        main = loop.create_task(coro)
+        interrupted = False
+
+        def on_sigint() -> None:
+            nonlocal interrupted
+            if interrupted or main.done():
+                raise KeyboardInterrupt  # the second Ctrl-C: stop waiting for the cleanup
+            interrupted = True
+            main.cancel()
+
+        loop.add_signal_handler(signal.SIGINT, on_sigint)
+        try:
+            return self._runner.run(_wait(main))
+        except asyncio.CancelledError:
+            if interrupted:
+                raise KeyboardInterrupt from None
+            raise
+        finally:
+            loop.remove_signal_handler(signal.SIGINT)
 
     def infer(self, params: Mapping[str, Any], **kwargs: Any) -> PromptResult:
         return self._call(self._client.infer(params, **kwargs))
@@ -296,6 +318,10 @@ async def infer_with_logs(
         return await client.infer_with_logs(
             params, logging_callback, override_workflow_api=override_workflow_api
         )
+
+
+async def _wait(task: asyncio.Task[T]) -> T:
+    return await task
 
 
 def _non_empty(params: Mapping[str, Any]) -> Mapping[str, Any]:

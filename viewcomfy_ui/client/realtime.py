@@ -15,6 +15,7 @@ import json
 import uuid
 from collections import deque
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -26,14 +27,13 @@ from ..errors import (
     IncompleteStreamError,
     MalformedResultError,
     RunCancelledError,
-    RunFailedError,
     TransportError,
     ViewComfyError,
 )
 from ..models import PromptResult
-from .http import MAX_LOG_LINES, Session, backoff, call, one_line, reason
-from .params import FileParts, Part
-from .types import LogCallback, PhaseCallback
+from .http import DEFAULT_CONNECT_TIMEOUT, MAX_LOG_LINES, Session, backoff, call, one_line, reason
+from .params import FileParts
+from .types import LogCallback, PhaseCallback, RunRequest
 
 DEFAULT_GATEWAY = "https://api.viewcomfy.com"
 INFER_PATH = "/api/workflow/infer"
@@ -47,12 +47,25 @@ EVENTS = (
 )
 
 
+@dataclass(frozen=True)
+class Gateway:
+    """Where runs go: the gateway's `url`, the deployment (`api_url`) it runs them on, and
+    how long making the socket connection may take."""
+
+    url: str = DEFAULT_GATEWAY
+    api_url: str = ""
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+
+    def endpoint(self, path: str) -> str:
+        return self.url.rstrip("/") + path
+
+
 class Listener:
     """One socket.io connection to the gateway; the events of one prompt, queued in order."""
 
-    def __init__(self, session: Session, gateway_url: str, prompt_id: str) -> None:
+    def __init__(self, session: Session, gateway: Gateway, prompt_id: str) -> None:
         self._session = session
-        self._gateway_url = gateway_url
+        self._gateway = gateway
         self.prompt_id = prompt_id
         self._events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._refusal = ""
@@ -85,19 +98,19 @@ class Listener:
         message = data.get("message") if isinstance(data, Mapping) else data
         self._refusal = self._session.scrub(one_line(str(message or "")))
 
-    async def connect(self, connect_timeout: float) -> None:
+    async def connect(self) -> None:
         """Connect, retrying only transport failures; a refusal is an AuthenticationError."""
         where = self._session.home
         for attempt in range(self._session.max_retries + 1):
             try:
                 await self._sio.connect(
-                    self._gateway_url,
+                    self._gateway.url,
                     auth={
                         "client_id": self._session.client_id,
                         "client_secret": self._session.client_secret,
                     },
                     transports=["websocket"],
-                    wait_timeout=connect_timeout,
+                    wait_timeout=self._gateway.connect_timeout,
                 )
                 return
             except socketio.exceptions.ConnectionError as exc:
@@ -145,11 +158,15 @@ class Listener:
                 logs.append(line)
                 await call(logging_callback, line)
             elif name == "infer_error_message":
-                text = data if isinstance(data, str) else json.dumps(data)
-                message = one_line(self._session.scrub(text)) or "the run failed"
-                raise RunFailedError(message, logs=list(logs))
+                raise self._session.failure(data, logs)
             elif name == "infer_canceled_message":
-                raise RunCancelledError(f"the run {self.prompt_id} was cancelled", logs=list(logs))
+                by = "client" if self.prompt_id in self._session.cancelled else "server"
+                raise RunCancelledError(
+                    f"the run {self.prompt_id} was cancelled"
+                    f"{'' if by == 'client' else ' on the server'}",
+                    by=by,
+                    logs=list(logs),
+                )
             elif name == "infer_result_message":
                 await call(on_phase, "receiving")
                 return PromptResult.from_json(payload)
@@ -172,49 +189,28 @@ def _handshake_status(exc: BaseException) -> int | None:
     return None
 
 
-async def run(
-    session: Session,
-    gateway_url: str,
-    api_url: str,
-    values: dict[str, Any],
-    files: list[Part],
-    override_workflow_api: Mapping[str, Any] | None,
-    logging_callback: LogCallback | None,
-    on_phase: PhaseCallback | None,
-    connect_timeout: float,
-) -> PromptResult:
+async def run(session: Session, gateway: Gateway, request: RunRequest) -> PromptResult:
     """One run over the socket: returns its result, or raises the typed error."""
-    listener = Listener(session, gateway_url, str(uuid.uuid4()))
+    listener = Listener(session, gateway, str(uuid.uuid4()))
     submitted = False
     try:
-        await call(on_phase, "connecting")
-        await listener.connect(connect_timeout)
+        await call(request.on_phase, "connecting")
+        await listener.connect()
         submitted = True  # from here on a run may exist: stop it if we are interrupted
-        await submit(
-            session,
-            gateway_url,
-            api_url,
-            values,
-            files,
-            override_workflow_api,
-            sid=listener.sid,
-            prompt_id=listener.prompt_id,
-        )
-        await call(on_phase, "waiting")
-        return await listener.result(logging_callback, on_phase)
+        await submit(session, gateway, request, sid=listener.sid, prompt_id=listener.prompt_id)
+        await call(request.on_phase, "waiting")
+        return await listener.result(request.logging_callback, request.on_phase)
     except (asyncio.CancelledError, Exception) as exc:
         if submitted and not isinstance(exc, ViewComfyError):
-            await _cancel_within_grace(session, gateway_url, api_url, listener.prompt_id)
+            await _cancel_within_grace(session, gateway, listener.prompt_id)
         raise
     finally:
         await listener.close()
 
 
-async def _cancel_within_grace(
-    session: Session, gateway_url: str, api_url: str, prompt_id: str
-) -> None:
+async def _cancel_within_grace(session: Session, gateway: Gateway, prompt_id: str) -> None:
     """Send the cancel request, shielded from a second cancellation, for at most CANCEL_GRACE."""
-    task = asyncio.ensure_future(cancel(session, gateway_url, api_url, prompt_id))
+    task = asyncio.ensure_future(cancel(session, gateway, prompt_id))
     task.add_done_callback(lambda t: t.cancelled() or t.exception())
     await asyncio.wait({task}, timeout=CANCEL_GRACE)
     task.cancel()
@@ -222,30 +218,28 @@ async def _cancel_within_grace(
 
 async def submit(
     session: Session,
-    gateway_url: str,
-    api_url: str,
-    values: dict[str, Any],
-    files: list[Part],
-    override_workflow_api: Mapping[str, Any] | None,
+    gateway: Gateway,
+    request: RunRequest,
     *,
     sid: str | None = None,
     prompt_id: str | None = None,
 ) -> str:
     """POST the run; returns its prompt id. Without `sid` it is fire-and-forget."""
     prompt_id = prompt_id or str(uuid.uuid4())
+    override = request.override_workflow_api
     fields = {
         "prompt_id": prompt_id,
-        "view_comfy_api_url": api_url,
-        "params": json.dumps(values),
-        "workflow_api": json.dumps(override_workflow_api) if override_workflow_api else "",
+        "view_comfy_api_url": gateway.api_url,
+        "params": json.dumps(request.values),
+        "workflow_api": json.dumps(override) if override else "",
     }
     if sid:
         fields["sid"] = sid
-    url = _url(gateway_url, INFER_PATH)
-    with FileParts(files) as parts:
+    url = gateway.endpoint(INFER_PATH)
+    with FileParts(request.files) as parts:
 
         def build() -> httpx.Request:
-            if not files:  # as their client: urlencoded without files
+            if not request.files:  # as their client: urlencoded without files
                 return session.http.build_request(
                     "POST", url, data=fields, headers=session.key_headers
                 )
@@ -264,21 +258,22 @@ async def submit(
     return str(given or prompt_id)
 
 
-async def cancel(session: Session, gateway_url: str, api_url: str, prompt_id: str) -> None:
+async def cancel(session: Session, gateway: Gateway, prompt_id: str) -> None:
     """Ask the gateway to stop the run `prompt_id`."""
-    payload = {"prompt_id": prompt_id, "view_comfy_api_url": api_url}
-    url = _url(gateway_url, INFER_PATH + "/cancel")
+    session.cancelled.add(prompt_id)
+    payload = {"prompt_id": prompt_id, "view_comfy_api_url": gateway.api_url}
+    url = gateway.endpoint(INFER_PATH + "/cancel")
     response = await session.send(
         lambda: session.http.build_request("POST", url, json=payload, headers=session.key_headers)
     )
     await response.aclose()
 
 
-async def results(session: Session, gateway_url: str, prompt_ids: list[str]) -> list[PromptResult]:
+async def results(session: Session, gateway: Gateway, prompt_ids: list[str]) -> list[PromptResult]:
     """The gateway's answers for `prompt_ids` (runs still going have `completed == False`)."""
     if not prompt_ids:
         return []
-    url = _url(gateway_url, INFER_PATH + "/")
+    url = gateway.endpoint(INFER_PATH + "/")
     response = await session.send(
         lambda: session.http.build_request(
             "GET", url, params={"prompt_ids": list(prompt_ids)}, headers=session.key_headers
@@ -293,7 +288,3 @@ async def results(session: Session, gateway_url: str, prompt_ids: list[str]) -> 
     if not isinstance(body, list):
         raise MalformedResultError("the gateway's results are not a JSON list")
     return [PromptResult.from_camel(item) for item in body]
-
-
-def _url(gateway_url: str, path: str) -> str:
-    return gateway_url.rstrip("/") + path

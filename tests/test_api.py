@@ -10,10 +10,12 @@ import itertools
 import json
 import os
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from unittest import mock
 
 import httpx
+import interrupt
 import pytest
 from httpx_sse import EventSource
 from hypothesis import given, settings
@@ -731,3 +733,28 @@ def test_output_link_policy(url, allowed, ok):
     else:
         with pytest.raises(MalformedResultError, match=r"refused|not a URL"):
             urls.check_output_url(url, "a.png", frozenset(allowed))
+
+
+# --- Ctrl-C (issue 15) ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("moment", ["waiting", "streaming", "saving"])
+def test_ctrl_c_in_the_sync_client_drops_the_request_at_once(server, tmp_path, moment):
+    """Over the direct protocol closing the connection is the cancel: Ctrl-C does it at once,
+    whether the script waits for a reply, reads the log stream or saves an output."""
+    if moment == "waiting":
+        server.replies.append(Reply(hold="head"))
+    elif moment == "streaming":
+        server.replies.append(Reply(201, SSE_HEADERS, stream([sse("log_message", "got prompt")])))
+        server.replies[-1].hold = "body"
+    else:
+        link = {"filename": "a.png", "content_type": "image/png", "filepath": server.url + "a"}
+        server.replies += [Reply(201, body=result_json([link]).encode()), Reply(hold="head")]
+    with interrupt.start(server.url, ("id-1", SECRET), server.url, "sse", tmp_path) as child:
+        assert server.holding.wait(60), f"the script never got to {moment}"
+        sent = time.monotonic()
+        ended, stderr = interrupt.interrupt(child)
+    assert "KeyboardInterrupt" in stderr and SECRET not in stderr
+    assert ended - sent < interrupt.BOUND
+    assert server.closed_at - sent < interrupt.BOUND, "the server saw the connection close"
+    assert list(tmp_path.iterdir()) == [], "no partial file is left behind"

@@ -6,13 +6,11 @@ import asyncio
 import io
 import json
 import os
-import signal
-import subprocess
-import sys
 import threading
+import time
 import uuid
-from pathlib import Path
 
+import interrupt
 import pytest
 from fake_gateway import CLIENT_ID, SECRET, FakeGateway, Run
 
@@ -421,37 +419,53 @@ async def test_failed_run_keeps_only_the_last_1000_log_lines(gateway):
     assert err.value.logs == [f"line {i}" for i in range(500, 1500)]
 
 
-CTRL_C_SCRIPT = """
-import sys
-from viewcomfy_ui.api import SyncViewComfyClient
+@pytest.mark.parametrize(
+    ("moment", "elsewhere"),
+    [
+        ("connecting", False),
+        ("submitted", False),
+        ("streaming", False),
+        ("streaming", True),
+        ("saving", False),
+    ],
+)
+def test_ctrl_c_in_the_sync_client_cancels_the_run_on_the_gateway(
+    gateway, tmp_path, moment, elsewhere
+):
+    """Ctrl-C at each moment of a run ends the script at once, a submitted run cancelled first
+    (once flaky: a Ctrl-C that landed on a worker thread waited for the gateway's next ping)."""
+    release = threading.Event()  # holds the gateway at the moment until the test ends
+    if moment == "connecting":
+        gateway.hold_connect = release
 
-def on_log(line):
-    print("running", flush=True)
+    async def script(run: Run) -> None:
+        if moment == "streaming":
+            await run.log("got prompt")
+        elif moment == "saving":
+            await run.finish([gateway.store("a.png", PNG, hold=release)])
+        await run.wait_cancelled()
 
-with SyncViewComfyClient(sys.argv[1], sys.argv[2], sys.argv[3], protocol="realtime",
-                         gateway_url=sys.argv[4], timeout=60) as client:
-    client.infer_with_logs({"1-inputs-a": 1}, on_log)
-"""
-
-
-def test_ctrl_c_in_the_sync_client_cancels_the_run_on_the_gateway(gateway):
-    gateway.on_submit = lambda run: _log_then_wait(run)
-    root = str(Path(__file__).resolve().parent.parent)
-    with subprocess.Popen(
-        [sys.executable, "-c", CTRL_C_SCRIPT, API_URL, CLIENT_ID, SECRET, gateway.url],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": root},
-    ) as child:
-        assert child.stdout.readline() == "running\n"
-        child.send_signal(signal.SIGINT)
-        _, stderr = child.communicate(timeout=30)
+    gateway.on_submit = script
+    try:
+        keys = (CLIENT_ID, SECRET)
+        with interrupt.start(API_URL, keys, gateway.url, "realtime", tmp_path, elsewhere) as child:
+            if moment == "streaming":
+                assert child.stdout.readline() == "got prompt\n"
+                if elsewhere:  # Python 3.11 handles it only once the main thread wakes up
+                    interrupt.wait_until_idle(child.pid)
+            else:
+                assert gateway.moments[moment].wait(60), f"the script never got to {moment}"
+            sent = time.monotonic()
+            ended, stderr = interrupt.interrupt(child)
+    finally:
+        release.set()
     assert "KeyboardInterrupt" in stderr and SECRET not in stderr
+    if moment in ("connecting", "saving"):  # no run is going: nothing to cancel
+        assert gateway.cancels == []
+        assert ended - sent < interrupt.BOUND
+        assert list(tmp_path.iterdir()) == [], "no partial file is left behind"
+        return
     prompt_id = gateway.submits[0]["fields"]["prompt_id"]
     assert [c["json"]["prompt_id"] for c in gateway.cancels] == [prompt_id]
-
-
-async def _log_then_wait(run: Run) -> None:
-    await run.log("got prompt")
-    await run.wait_cancelled()
+    assert gateway.cancel_arrived - sent < interrupt.BOUND, "the cancel request left at once"
+    assert ended - gateway.cancel_arrived < interrupt.BOUND

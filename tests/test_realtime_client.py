@@ -24,7 +24,9 @@ from viewcomfy_ui.errors import (
     RunCancelledError,
     RunFailedError,
     TransportError,
+    ViewComfyError,
 )
+from viewcomfy_ui.models import Failure
 from viewcomfy_ui.outputs import save_outputs
 
 # A file or socket the client leaks fails these tests, even when only the GC finds it.
@@ -214,6 +216,58 @@ async def test_cancelled_event_raises_run_cancelled_with_logs(gateway):
         with pytest.raises(RunCancelledError, match="cancelled") as err:
             await c.infer_with_logs({"1-inputs-a": 1}, lambda _: None)
     assert err.value.logs == ["got prompt"]
+    assert err.value.by == "server", "the gateway stopped it, not this client"
+
+
+async def test_a_run_this_client_cancelled_says_so(gateway):
+    async def script(run: Run) -> None:
+        await run.log("got prompt")
+        await run.wait_cancelled()
+
+    gateway.on_submit = script
+    running = asyncio.Event()
+    async with client(gateway) as c:
+        task = asyncio.create_task(c.infer_with_logs({"1-inputs-a": 1}, lambda _: running.set()))
+        await running.wait()
+        await c.cancel(gateway.submits[0]["fields"]["prompt_id"])
+        with pytest.raises(RunCancelledError) as err:
+            await task
+    assert err.value.by == "client"
+
+
+@pytest.mark.parametrize("form", ["object", "json text", "plain text"])
+async def test_error_message_gives_the_failure_as_data(gateway, form):
+    """Our server sends the failure as an object (ComfyUI's execution_error shape), others may
+    send its JSON text or plain text (a reason without a node)."""
+    failure = Failure("Invalid image file: x.png", "3", "ImageBlur")
+    data = {
+        "object": failure.to_json(),
+        "json text": json.dumps(failure.to_json()),
+        "plain text": failure.reason,
+    }[form]
+
+    async def script(run: Run) -> None:
+        await run.log("got prompt")
+        await run.error(data)
+
+    gateway.on_submit = script
+    async with client(gateway) as c:
+        with pytest.raises(RunFailedError) as err:
+            await c.infer_with_logs({"1-inputs-a": 1}, lambda _: None)
+    node = ("", "") if form == "plain text" else ("3", "ImageBlur")
+    assert (err.value.reason, err.value.node_id, err.value.node_type) == (failure.reason, *node)
+    assert err.value.logs == ["got prompt"]
+
+
+async def test_a_linked_output_from_the_client_gives_its_content(gateway, tmp_path):
+    gateway.on_submit = lambda run: run.finish([gateway.store("a.png", PNG)])
+    async with client(gateway) as c:
+        result = await c.infer({"1-inputs-a": 1})
+    assert await asyncio.to_thread(result.outputs[0].content) == PNG
+    assert all(no_keys(h) for h in gateway.storage_requests)
+    elsewhere = api.FileOutput.from_json(gateway.store("b.png", PNG))
+    with pytest.raises(ViewComfyError, match="save_outputs"):
+        elsewhere.content()
 
 
 async def test_cancelling_the_task_sends_the_cancel_request_before_returning(gateway):

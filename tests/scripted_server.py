@@ -68,7 +68,8 @@ class ScriptedServer:
         self.replies: list[Reply] = []
         self.requests: list[Recorded] = []
         self.holding = threading.Event()  # a reply is held (see `Reply.hold`)
-        self.closed_at = 0.0  # time.monotonic() when the client closed a held reply
+        self.closed = threading.Event()  # the client closed a held reply's connection
+        self.closed_at = 0.0  # time.monotonic() then
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -131,11 +132,13 @@ class ScriptedServer:
                 while time.monotonic() < deadline:
                     if select.select([self.connection], [], [], 0.05)[0]:
                         try:
-                            if self.connection.recv(1, socket.MSG_PEEK) == b"":
-                                break
+                            open_still = self.connection.recv(1, socket.MSG_PEEK) != b""
                         except OSError:
-                            break
-                server.closed_at = time.monotonic()
+                            open_still = False
+                        if not open_still:
+                            server.closed_at = time.monotonic()
+                            server.closed.set()
+                            return
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._httpd.daemon_threads = True

@@ -834,5 +834,6 @@ def test_ctrl_c_in_the_sync_client_drops_the_request_at_once(server, tmp_path, m
         ended, stderr = interrupt.interrupt(child)
     assert "KeyboardInterrupt" in stderr and SECRET not in stderr
     assert ended - sent < interrupt.BOUND
-    assert server.closed_at - sent < interrupt.BOUND, "the server saw the connection close"
+    assert server.closed.wait(interrupt.BOUND), "the server saw the connection close"
+    assert server.closed_at - sent < interrupt.BOUND
     assert list(tmp_path.iterdir()) == [], "no partial file is left behind"

@@ -523,3 +523,20 @@ def test_ctrl_c_in_the_sync_client_cancels_the_run_on_the_gateway(
     assert [c["json"]["prompt_id"] for c in gateway.cancels] == [prompt_id]
     assert gateway.cancel_arrived - sent < interrupt.BOUND, "the cancel request left at once"
     assert ended - gateway.cancel_arrived < interrupt.BOUND
+
+
+async def test_cancelling_while_connecting_submits_nothing_and_leaves_nothing_open(gateway):
+    release = threading.Event()
+    gateway.hold_connect = release
+    try:
+        async with client(gateway) as c:
+            task = asyncio.create_task(c.infer({"1-inputs-a": 1}))
+            assert await asyncio.to_thread(gateway.moments["connecting"].wait, 60)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    finally:
+        release.set()
+    assert gateway.submits == [] and gateway.cancels == []
+    assert pending == [], "the half-open socket's tasks ended with the run"

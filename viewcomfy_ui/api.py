@@ -14,15 +14,13 @@ timeouts, retries only where no run can have started.
 from __future__ import annotations
 
 import asyncio
-import signal
-import threading
 from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 
-from .client import realtime, sse
+from .client import interrupt, realtime, sse
 from .client.http import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_RESULT_BYTES,
@@ -217,39 +215,7 @@ class SyncViewComfyClient:
         self.close()
 
     def _call(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Run `coro` to its end; Ctrl-C cancels it (so a run is cancelled on the server).
-
-        Ctrl-C reaches the event loop through its wakeup pipe (`add_signal_handler`), not the
-        interpreter's handler that `asyncio.Runner` installs: Python 3.11 runs that one only
-        when the main thread next checks for signals, which an idle loop never does if the
-        signal landed on another thread (a DNS or `to_thread` worker). The script then hung
-        until a timeout.
-        """
-        if (
-            threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
-        ):  # not ours to take over
-            return self._runner.run(coro)
-        loop = self._runner.get_loop()
-        main = loop.create_task(coro)
-        interrupted = False
-
-        def on_sigint() -> None:
-            nonlocal interrupted
-            if interrupted or main.done():
-                raise KeyboardInterrupt  # the second Ctrl-C: stop waiting for the cleanup
-            interrupted = True
-            main.cancel()
-
-        loop.add_signal_handler(signal.SIGINT, on_sigint)
-        try:
-            return self._runner.run(_wait(main))
-        except asyncio.CancelledError:
-            if interrupted:
-                raise KeyboardInterrupt from None
-            raise
-        finally:
-            loop.remove_signal_handler(signal.SIGINT)
+        return interrupt.run(self._runner, coro)
 
     def infer(self, params: Mapping[str, Any], **kwargs: Any) -> PromptResult:
         return self._call(self._client.infer(params, **kwargs))
@@ -318,10 +284,6 @@ async def infer_with_logs(
         return await client.infer_with_logs(
             params, logging_callback, override_workflow_api=override_workflow_api
         )
-
-
-async def _wait(task: asyncio.Task[T]) -> T:
-    return await task
 
 
 def _non_empty(params: Mapping[str, Any]) -> Mapping[str, Any]:

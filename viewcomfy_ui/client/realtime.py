@@ -134,8 +134,11 @@ class Listener:
                 ) from exc
 
     async def close(self) -> None:
+        """Disconnect, also a connection cancelled half-way (engine.io up, not socket.io)."""
         try:
             await self._sio.shutdown()
+            if self._sio.eio.state == "connected":
+                await self._sio.eio.disconnect()
         finally:
             await self._http.close()
 

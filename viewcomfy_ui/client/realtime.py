@@ -24,6 +24,7 @@ import socketio
 
 from ..errors import (
     AuthenticationError,
+    CancelledBy,
     IncompleteStreamError,
     MalformedResultError,
     RunCancelledError,
@@ -163,7 +164,9 @@ class Listener:
             elif name == "infer_error_message":
                 raise self._session.failure(data, logs)
             elif name == "infer_canceled_message":
-                by = "client" if self.prompt_id in self._session.cancelled else "server"
+                by: CancelledBy = (
+                    "client" if self.prompt_id in self._session.cancelled else "server"
+                )
                 raise RunCancelledError(
                     f"the run {self.prompt_id} was cancelled"
                     f"{'' if by == 'client' else ' on the server'}",

@@ -10,7 +10,10 @@ scripts what a submitted run does with an async function, run on the server's lo
     gateway.on_submit = script
 
 and everything the client did is recorded: socket auth, submits (fields, files, headers),
-cancels, results queries, and storage requests (headers), for asserting what a user would notice.
+cancels (and when the first arrived), results queries, and storage requests (headers), for
+asserting what a user would notice. `moments` tell a test when the client is connecting, has
+submitted, or is saving an output, so it can act right then (`hold_connect` keeps the socket
+handshake waiting; `store(..., hold=)` a download).
 """
 
 from __future__ import annotations
@@ -106,7 +109,7 @@ class FakeGateway:
         self.runs: dict[str, Run] = {}
         # What the client is doing, for a test to act at that moment (set once each).
         self.moments: dict[str, threading.Event] = {
-            name: threading.Event() for name in ("connecting", "submitted", "cancel", "saving")
+            name: threading.Event() for name in ("connecting", "submitted", "saving")
         }
         self.cancel_arrived = 0.0  # time.monotonic() when the first cancel request arrived
         self.hold_connect: threading.Event | None = None  # the socket handshake waits for it
@@ -240,7 +243,6 @@ class FakeGateway:
         body = await request.json()
         self.cancel_arrived = self.cancel_arrived or time.monotonic()
         self.cancels.append({"headers": dict(request.headers), "json": body})
-        self.moments["cancel"].set()
         if not self._authorized(request):
             return JSONResponse({"detail": "invalid API key"}, status_code=401)
         run = self.runs.get(body.get("prompt_id"))

@@ -113,6 +113,7 @@ class FakeGateway:
         }
         self.cancel_arrived = 0.0  # time.monotonic() when the first cancel request arrived
         self.hold_connect: threading.Event | None = None  # the socket handshake waits for it
+        self.hold_cancel_reply: threading.Event | None = None  # a cancel's answer waits for it
         self._stored: dict[str, tuple[bytes | Path, str, bool, threading.Event | None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -243,6 +244,8 @@ class FakeGateway:
         body = await request.json()
         self.cancel_arrived = self.cancel_arrived or time.monotonic()
         self.cancels.append({"headers": dict(request.headers), "json": body})
+        if self.hold_cancel_reply is not None:
+            await asyncio.to_thread(self.hold_cancel_reply.wait, 20)
         if not self._authorized(request):
             return JSONResponse({"detail": "invalid API key"}, status_code=401)
         run = self.runs.get(body.get("prompt_id"))

@@ -540,3 +540,27 @@ async def test_cancelling_while_connecting_submits_nothing_and_leaves_nothing_op
         release.set()
     assert gateway.submits == [] and gateway.cancels == []
     assert pending == [], "the half-open socket's tasks ended with the run"
+
+
+def test_ctrl_c_does_not_wait_long_for_the_answer_to_the_cancel(gateway, tmp_path):
+    """The gateway has the cancel request: a slow answer to it does not hold the script."""
+    release = threading.Event()
+    gateway.hold_cancel_reply = release
+
+    async def script(run: Run) -> None:
+        await run.log("got prompt")
+        await run.wait_cancelled()
+
+    gateway.on_submit = script
+    try:
+        keys = (CLIENT_ID, SECRET)
+        with interrupt.start(API_URL, keys, gateway.url, "realtime", tmp_path) as child:
+            assert child.stdout.readline() == "got prompt\n"
+            ended, stderr = interrupt.interrupt(child)
+    finally:
+        release.set()
+    assert "KeyboardInterrupt" in stderr
+    assert [c["json"]["prompt_id"] for c in gateway.cancels] == [
+        gateway.submits[0]["fields"]["prompt_id"]
+    ]
+    assert ended - gateway.cancel_arrived < interrupt.BOUND

@@ -14,7 +14,7 @@ import asyncio
 import json
 import uuid
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +39,7 @@ from .types import LogCallback, PhaseCallback, RunRequest
 DEFAULT_GATEWAY = "https://api.viewcomfy.com"
 INFER_PATH = "/api/workflow/infer"
 CANCEL_GRACE = 10.0  # seconds a cancelled run waits for its cancel request to be sent
+REPLY_GRACE = 1.0  # and then for the gateway's answer to it
 EVENTS = (
     "infer_log_message",
     "infer_executed_message",
@@ -215,11 +216,20 @@ async def run(session: Session, gateway: Gateway, request: RunRequest) -> Prompt
 
 
 async def _cancel_within_grace(session: Session, gateway: Gateway, prompt_id: str) -> None:
-    """Send the cancel request, shielded from a second cancellation, for at most CANCEL_GRACE."""
-    task = asyncio.ensure_future(cancel(session, gateway, prompt_id))
+    """Send the cancel request, shielded from a second cancellation: for at most CANCEL_GRACE
+    until it is sent, then at most REPLY_GRACE for the gateway's answer (the gateway acts on
+    a request it has, and Ctrl-C should not wait on a slow reply)."""
+    sent = asyncio.Event()
+    task = asyncio.ensure_future(cancel(session, gateway, prompt_id, on_sent=sent.set))
     task.add_done_callback(lambda t: t.cancelled() or t.exception())
-    await asyncio.wait({task}, timeout=CANCEL_GRACE)
-    task.cancel()
+    waiter = asyncio.ensure_future(sent.wait())
+    try:
+        await asyncio.wait({task, waiter}, timeout=CANCEL_GRACE, return_when="FIRST_COMPLETED")
+        if sent.is_set() and not task.done():
+            await asyncio.wait({task}, timeout=REPLY_GRACE)
+    finally:
+        waiter.cancel()
+        task.cancel()
 
 
 async def submit(
@@ -264,13 +274,27 @@ async def submit(
     return str(given or prompt_id)
 
 
-async def cancel(session: Session, gateway: Gateway, prompt_id: str) -> None:
-    """Ask the gateway to stop the run `prompt_id`."""
+async def cancel(
+    session: Session,
+    gateway: Gateway,
+    prompt_id: str,
+    *,
+    on_sent: Callable[[], None] | None = None,
+) -> None:
+    """Ask the gateway to stop the run `prompt_id`; `on_sent` is called once the request is
+    sent in full."""
     session.cancelled.add(prompt_id)
     payload = {"prompt_id": prompt_id, "view_comfy_api_url": gateway.api_url}
     url = gateway.endpoint(INFER_PATH + "/cancel")
+
+    async def trace(event: str, _: Any) -> None:
+        if on_sent and event.endswith(".send_request_body.complete"):
+            on_sent()
+
     response = await session.send(
-        lambda: session.http.build_request("POST", url, json=payload, headers=session.key_headers)
+        lambda: session.http.build_request(
+            "POST", url, json=payload, headers=session.key_headers, extensions={"trace": trace}
+        )
     )
     await response.aclose()
 

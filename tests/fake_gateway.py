@@ -10,7 +10,10 @@ scripts what a submitted run does with an async function, run on the server's lo
     gateway.on_submit = script
 
 and everything the client did is recorded: socket auth, submits (fields, files, headers),
-cancels, results queries, and storage requests (headers), for asserting what a user would notice.
+cancels (and when the first arrived), results queries, and storage requests (headers), for
+asserting what a user would notice. `moments` tell a test when the client is connecting, has
+submitted, or is saving an output, so it can act right then (`hold_connect` keeps the socket
+handshake waiting; `store(..., hold=)` a download).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import asyncio
 import secrets
 import socket
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,6 +107,13 @@ class FakeGateway:
         self.results: dict[str, dict[str, Any]] = {}  # snake_case results by prompt id
         self.pending: set[str] = set()  # prompt ids reported as still running by the results API
         self.runs: dict[str, Run] = {}
+        # What the client is doing, for a test to act at that moment (set once each).
+        self.moments: dict[str, threading.Event] = {
+            name: threading.Event() for name in ("connecting", "submitted", "saving")
+        }
+        self.cancel_arrived = 0.0  # time.monotonic() when the first cancel request arrived
+        self.hold_connect: threading.Event | None = None  # the socket handshake waits for it
+        self.hold_cancel_reply: threading.Event | None = None  # a cancel's answer waits for it
         self._stored: dict[str, tuple[bytes | Path, str, bool, threading.Event | None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -165,6 +176,7 @@ class FakeGateway:
 
     async def _storage(self, request: Request) -> Response:
         self.storage_requests.append(dict(request.headers))
+        self.moments["saving"].set()
         stored = self._stored.get(request.path_params["key"])
         if stored is None:
             return Response("no such object", status_code=404)
@@ -185,6 +197,9 @@ class FakeGateway:
 
     async def _connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         self.connects.append(auth)
+        self.moments["connecting"].set()
+        if self.hold_connect is not None:
+            await asyncio.to_thread(self.hold_connect.wait, 20)
         if self.refuse_auth or auth != {"client_id": CLIENT_ID, "client_secret": SECRET}:
             raise socketio.exceptions.ConnectionRefusedError("invalid API key")
 
@@ -217,6 +232,7 @@ class FakeGateway:
         run = Run(self, prompt_id, fields.get("sid"), fields)
         self.runs[prompt_id] = run
         task = asyncio.create_task(self.on_submit(run))
+        self.moments["submitted"].set()
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return JSONResponse(
@@ -226,7 +242,10 @@ class FakeGateway:
 
     async def _cancel(self, request: Request) -> Response:
         body = await request.json()
+        self.cancel_arrived = self.cancel_arrived or time.monotonic()
         self.cancels.append({"headers": dict(request.headers), "json": body})
+        if self.hold_cancel_reply is not None:
+            await asyncio.to_thread(self.hold_cancel_reply.wait, 20)
         if not self._authorized(request):
             return JSONResponse({"detail": "invalid API key"}, status_code=401)
         run = self.runs.get(body.get("prompt_id"))

@@ -7,6 +7,7 @@ can assert what the client actually sent.
 from __future__ import annotations
 
 import json
+import select
 import socket
 import threading
 import time
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Literal
 
 
 @dataclass
@@ -34,6 +36,9 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes | Callable[[], Iterator[tuple[float, bytes]]] = b""
     drop_after: bool = False  # close the connection without finishing the chunked body
+    # Keep the reply open until the client closes the connection: before anything is sent
+    # ("head") or after the body's chunks ("body").
+    hold: Literal["", "head", "body"] = ""
 
 
 def sse(event: str, data: str, *, newline: str = "\n") -> bytes:
@@ -62,6 +67,9 @@ class ScriptedServer:
     def __init__(self, port: int = 0) -> None:
         self.replies: list[Reply] = []
         self.requests: list[Recorded] = []
+        self.holding = threading.Event()  # a reply is held (see `Reply.hold`)
+        self.closed = threading.Event()  # the client closed a held reply's connection
+        self.closed_at = 0.0  # time.monotonic() then
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -88,6 +96,9 @@ class ScriptedServer:
                 recorded.peer = self.client_address[:2]
                 server.requests.append(recorded)
                 reply = server.replies.pop(0) if server.replies else Reply(500, body=b"no reply")
+                if reply.hold == "head":
+                    self._hold()
+                    return
                 self.send_response(reply.status)
                 for name, value in reply.headers.items():
                     self.send_header(name, value)
@@ -106,9 +117,28 @@ class ScriptedServer:
                     if reply.drop_after:
                         self.close_connection = True
                         return
+                    if reply.hold == "body":
+                        self._hold()
+                        return
                     self.wfile.write(b"0\r\n\r\n")
                 except (BrokenPipeError, ConnectionResetError):
                     self.close_connection = True
+
+            def _hold(self) -> None:
+                """Until the client closes the connection (at most a minute)."""
+                self.close_connection = True
+                server.holding.set()
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline:
+                    if select.select([self.connection], [], [], 0.05)[0]:
+                        try:
+                            open_still = self.connection.recv(1, socket.MSG_PEEK) != b""
+                        except OSError:
+                            open_still = False
+                        if not open_still:
+                            server.closed_at = time.monotonic()
+                            server.closed.set()
+                            return
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._httpd.daemon_threads = True

@@ -2,26 +2,34 @@
 
 from __future__ import annotations
 
+import ast
 import base64
 import binascii
 import email.utils
+import importlib
+import inspect
 import io
 import itertools
 import json
 import os
+import pkgutil
 import threading
+import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from unittest import mock
 
 import httpx
+import interrupt
 import pytest
 from httpx_sse import EventSource
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scripted_server import Reply, ScriptedServer, free_port, result_json, sse, stream
 
-from viewcomfy_ui import api
-from viewcomfy_ui.client import blocks, events, http, result, urls
+from viewcomfy_ui import api, models
+from viewcomfy_ui.client import blocks, events, http, realtime, result, urls
+from viewcomfy_ui.client import sse as sse_protocol
 from viewcomfy_ui.client.events import EventParser
 from viewcomfy_ui.errors import (
     APITimeoutError,
@@ -36,6 +44,7 @@ from viewcomfy_ui.errors import (
     TransportError,
     ViewComfyError,
 )
+from viewcomfy_ui.models import Failure
 
 # A file or socket the client leaks fails these tests, even when only the GC finds it.
 pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
@@ -155,6 +164,38 @@ async def test_error_event_raises_run_failed_with_logs(server):
             await c.infer_with_logs({"1-inputs-a": 1}, lambda _: None)
     assert "CUDA out of memory" in str(err.value)
     assert err.value.logs == ["got prompt"]
+
+
+FAILURE = Failure("Invalid image file: x.png", "3", "ImageBlur")
+
+
+@pytest.mark.parametrize("form", ["json text", "plain text"])
+async def test_error_event_gives_the_failure_as_data(server, form):
+    """Our server sends the failure as JSON (ComfyUI's execution_error shape); ViewComfy's
+    cloud sends text: a reason without a node."""
+    data = json.dumps(FAILURE.to_json()) if form == "json text" else FAILURE.reason
+    server.replies.append(Reply(201, SSE_HEADERS, stream([sse("error", data)])))
+    async with client(server) as c:
+        with pytest.raises(RunFailedError) as err:
+            await c.infer_with_logs({"1-inputs-a": 1}, lambda _: None)
+    node = ("3", "ImageBlur") if form == "json text" else ("", "")
+    assert (err.value.reason, err.value.node_id, err.value.node_type) == (FAILURE.reason, *node)
+    where = "node 3 (ImageBlur): " if form == "json text" else ""
+    assert str(err.value) == f"the run failed: {where}Invalid image file: x.png"
+
+
+async def test_failed_plain_reply_with_error_data_is_a_run_failed_error(server):
+    body = json.dumps({"detail": "the run failed", "error_data": FAILURE.to_json()})
+    server.replies.append(Reply(500, {"Content-Type": "application/json"}, body.encode()))
+    async with client(server) as c:
+        with pytest.raises(RunFailedError) as err:
+            await c.infer({"1-inputs-a": 1})
+    assert type(err.value) is RunFailedError
+    assert (err.value.reason, err.value.node_id, err.value.node_type) == (
+        FAILURE.reason,
+        "3",
+        "ImageBlur",
+    )
 
 
 async def test_dropped_connection_mid_stream_is_incomplete(server):
@@ -417,6 +458,45 @@ def test_every_error_derives_from_one_base():
         EmptyParamsError,
     ):
         assert issubclass(exc, ViewComfyError)
+
+
+def test_every_exception_class_of_the_client_derives_from_one_base():
+    import viewcomfy_ui.client
+
+    modules = [viewcomfy_ui.client, api]
+    for info in pkgutil.iter_modules(viewcomfy_ui.client.__path__, "viewcomfy_ui.client."):
+        modules.append(importlib.import_module(info.name))
+    classes = [
+        value
+        for module in modules
+        for value in vars(module).values()
+        if inspect.isclass(value)
+        and issubclass(value, BaseException)
+        and value.__module__.startswith("viewcomfy_ui")
+    ]
+    assert classes, "the client raises the package's own errors"
+    assert [c for c in classes if not issubclass(c, ViewComfyError)] == []
+
+
+def test_models_do_no_network_io():
+    """The result model imports nothing of the client: downloading is the client's job."""
+    tree = ast.parse(Path(models.__file__).read_text())
+    imported = [
+        ("." * node.level) + (node.module or "")
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+    ] + [
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    ]
+    assert [m for m in imported if "client" in m or m in ("httpx", "aiohttp", "socketio")] == []
+
+
+def test_a_run_is_one_request_object():
+    assert list(inspect.signature(sse_protocol.run).parameters) == ["session", "api_url", "request"]
+    assert list(inspect.signature(realtime.run).parameters) == ["session", "gateway", "request"]
 
 
 async def test_redirects_never_carry_the_keys_to_another_host(server):
@@ -731,3 +811,29 @@ def test_output_link_policy(url, allowed, ok):
     else:
         with pytest.raises(MalformedResultError, match=r"refused|not a URL"):
             urls.check_output_url(url, "a.png", frozenset(allowed))
+
+
+# --- Ctrl-C (issue 15) ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("moment", ["waiting", "streaming", "saving"])
+def test_ctrl_c_in_the_sync_client_drops_the_request_at_once(server, tmp_path, moment):
+    """Over the direct protocol closing the connection is the cancel: Ctrl-C does it at once,
+    whether the script waits for a reply, reads the log stream or saves an output."""
+    if moment == "waiting":
+        server.replies.append(Reply(hold="head"))
+    elif moment == "streaming":
+        server.replies.append(Reply(201, SSE_HEADERS, stream([sse("log_message", "got prompt")])))
+        server.replies[-1].hold = "body"
+    else:
+        link = {"filename": "a.png", "content_type": "image/png", "filepath": server.url + "a"}
+        server.replies += [Reply(201, body=result_json([link]).encode()), Reply(hold="head")]
+    with interrupt.start(server.url, ("id-1", SECRET), server.url, "sse", tmp_path) as child:
+        assert server.holding.wait(60), f"the script never got to {moment}"
+        sent = time.monotonic()
+        ended, stderr = interrupt.interrupt(child)
+    assert "KeyboardInterrupt" in stderr and SECRET not in stderr
+    assert ended - sent < interrupt.BOUND
+    assert server.closed.wait(interrupt.BOUND), "the server saw the connection close"
+    assert server.closed_at - sent < interrupt.BOUND
+    assert list(tmp_path.iterdir()) == [], "no partial file is left behind"

@@ -6,13 +6,11 @@ import asyncio
 import io
 import json
 import os
-import signal
-import subprocess
-import sys
 import threading
+import time
 import uuid
-from pathlib import Path
 
+import interrupt
 import pytest
 from fake_gateway import CLIENT_ID, SECRET, FakeGateway, Run
 
@@ -26,7 +24,9 @@ from viewcomfy_ui.errors import (
     RunCancelledError,
     RunFailedError,
     TransportError,
+    ViewComfyError,
 )
+from viewcomfy_ui.models import Failure
 from viewcomfy_ui.outputs import save_outputs
 
 # A file or socket the client leaks fails these tests, even when only the GC finds it.
@@ -216,6 +216,58 @@ async def test_cancelled_event_raises_run_cancelled_with_logs(gateway):
         with pytest.raises(RunCancelledError, match="cancelled") as err:
             await c.infer_with_logs({"1-inputs-a": 1}, lambda _: None)
     assert err.value.logs == ["got prompt"]
+    assert err.value.by == "server", "the gateway stopped it, not this client"
+
+
+async def test_a_run_this_client_cancelled_says_so(gateway):
+    async def script(run: Run) -> None:
+        await run.log("got prompt")
+        await run.wait_cancelled()
+
+    gateway.on_submit = script
+    running = asyncio.Event()
+    async with client(gateway) as c:
+        task = asyncio.create_task(c.infer_with_logs({"1-inputs-a": 1}, lambda _: running.set()))
+        await running.wait()
+        await c.cancel(gateway.submits[0]["fields"]["prompt_id"])
+        with pytest.raises(RunCancelledError) as err:
+            await task
+    assert err.value.by == "client"
+
+
+@pytest.mark.parametrize("form", ["object", "json text", "plain text"])
+async def test_error_message_gives_the_failure_as_data(gateway, form):
+    """Our server sends the failure as an object (ComfyUI's execution_error shape), others may
+    send its JSON text or plain text (a reason without a node)."""
+    failure = Failure("Invalid image file: x.png", "3", "ImageBlur")
+    data = {
+        "object": failure.to_json(),
+        "json text": json.dumps(failure.to_json()),
+        "plain text": failure.reason,
+    }[form]
+
+    async def script(run: Run) -> None:
+        await run.log("got prompt")
+        await run.error(data)
+
+    gateway.on_submit = script
+    async with client(gateway) as c:
+        with pytest.raises(RunFailedError) as err:
+            await c.infer_with_logs({"1-inputs-a": 1}, lambda _: None)
+    node = ("", "") if form == "plain text" else ("3", "ImageBlur")
+    assert (err.value.reason, err.value.node_id, err.value.node_type) == (failure.reason, *node)
+    assert err.value.logs == ["got prompt"]
+
+
+async def test_a_linked_output_from_the_client_gives_its_content(gateway, tmp_path):
+    gateway.on_submit = lambda run: run.finish([gateway.store("a.png", PNG)])
+    async with client(gateway) as c:
+        result = await c.infer({"1-inputs-a": 1})
+    assert await asyncio.to_thread(result.outputs[0].content) == PNG
+    assert all(no_keys(h) for h in gateway.storage_requests)
+    elsewhere = api.FileOutput.from_json(gateway.store("b.png", PNG))
+    with pytest.raises(ViewComfyError, match="save_outputs"):
+        elsewhere.content()
 
 
 async def test_cancelling_the_task_sends_the_cancel_request_before_returning(gateway):
@@ -421,37 +473,94 @@ async def test_failed_run_keeps_only_the_last_1000_log_lines(gateway):
     assert err.value.logs == [f"line {i}" for i in range(500, 1500)]
 
 
-CTRL_C_SCRIPT = """
-import sys
-from viewcomfy_ui.api import SyncViewComfyClient
+@pytest.mark.parametrize(
+    ("moment", "elsewhere"),
+    [
+        ("connecting", False),
+        ("submitted", False),
+        ("streaming", False),
+        ("streaming", True),
+        ("saving", False),
+    ],
+)
+def test_ctrl_c_in_the_sync_client_cancels_the_run_on_the_gateway(
+    gateway, tmp_path, moment, elsewhere
+):
+    """Ctrl-C at each moment of a run ends the script at once, a submitted run cancelled first
+    (once flaky: a Ctrl-C that landed on a worker thread waited for the gateway's next ping)."""
+    release = threading.Event()  # holds the gateway at the moment until the test ends
+    if moment == "connecting":
+        gateway.hold_connect = release
 
-def on_log(line):
-    print("running", flush=True)
+    async def script(run: Run) -> None:
+        if moment == "streaming":
+            await run.log("got prompt")
+        elif moment == "saving":
+            await run.finish([gateway.store("a.png", PNG, hold=release)])
+        await run.wait_cancelled()
 
-with SyncViewComfyClient(sys.argv[1], sys.argv[2], sys.argv[3], protocol="realtime",
-                         gateway_url=sys.argv[4], timeout=60) as client:
-    client.infer_with_logs({"1-inputs-a": 1}, on_log)
-"""
-
-
-def test_ctrl_c_in_the_sync_client_cancels_the_run_on_the_gateway(gateway):
-    gateway.on_submit = lambda run: _log_then_wait(run)
-    root = str(Path(__file__).resolve().parent.parent)
-    with subprocess.Popen(
-        [sys.executable, "-c", CTRL_C_SCRIPT, API_URL, CLIENT_ID, SECRET, gateway.url],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": root},
-    ) as child:
-        assert child.stdout.readline() == "running\n"
-        child.send_signal(signal.SIGINT)
-        _, stderr = child.communicate(timeout=30)
+    gateway.on_submit = script
+    try:
+        keys = (CLIENT_ID, SECRET)
+        with interrupt.start(API_URL, keys, gateway.url, "realtime", tmp_path, elsewhere) as child:
+            if moment == "streaming":
+                assert child.stdout.readline() == "got prompt\n"
+                if elsewhere:  # Python 3.11 handles it only once the main thread wakes up
+                    interrupt.wait_until_idle(child.pid)
+            else:
+                assert gateway.moments[moment].wait(60), f"the script never got to {moment}"
+            sent = time.monotonic()
+            ended, stderr = interrupt.interrupt(child)
+    finally:
+        release.set()
     assert "KeyboardInterrupt" in stderr and SECRET not in stderr
+    if moment in ("connecting", "saving"):  # no run is going: nothing to cancel
+        assert gateway.cancels == []
+        assert ended - sent < interrupt.BOUND
+        assert list(tmp_path.iterdir()) == [], "no partial file is left behind"
+        return
     prompt_id = gateway.submits[0]["fields"]["prompt_id"]
     assert [c["json"]["prompt_id"] for c in gateway.cancels] == [prompt_id]
+    assert gateway.cancel_arrived - sent < interrupt.BOUND, "the cancel request left at once"
+    assert ended - gateway.cancel_arrived < interrupt.BOUND
 
 
-async def _log_then_wait(run: Run) -> None:
-    await run.log("got prompt")
-    await run.wait_cancelled()
+async def test_cancelling_while_connecting_submits_nothing_and_leaves_nothing_open(gateway):
+    release = threading.Event()
+    gateway.hold_connect = release
+    try:
+        async with client(gateway) as c:
+            task = asyncio.create_task(c.infer({"1-inputs-a": 1}))
+            assert await asyncio.to_thread(gateway.moments["connecting"].wait, 60)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    finally:
+        release.set()
+    assert gateway.submits == [] and gateway.cancels == []
+    assert pending == [], "the half-open socket's tasks ended with the run"
+
+
+def test_ctrl_c_does_not_wait_long_for_the_answer_to_the_cancel(gateway, tmp_path):
+    """The gateway has the cancel request: a slow answer to it does not hold the script."""
+    release = threading.Event()
+    gateway.hold_cancel_reply = release
+
+    async def script(run: Run) -> None:
+        await run.log("got prompt")
+        await run.wait_cancelled()
+
+    gateway.on_submit = script
+    try:
+        keys = (CLIENT_ID, SECRET)
+        with interrupt.start(API_URL, keys, gateway.url, "realtime", tmp_path) as child:
+            assert child.stdout.readline() == "got prompt\n"
+            ended, stderr = interrupt.interrupt(child)
+    finally:
+        release.set()
+    assert "KeyboardInterrupt" in stderr
+    assert [c["json"]["prompt_id"] for c in gateway.cancels] == [
+        gateway.submits[0]["fields"]["prompt_id"]
+    ]
+    assert ended - gateway.cancel_arrived < interrupt.BOUND

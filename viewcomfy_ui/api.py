@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from .client import realtime, sse
+from .client import interrupt, realtime, sse
 from .client.http import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_RESULT_BYTES,
@@ -29,7 +29,8 @@ from .client.http import (
 )
 from .client.params import is_file_param, split_params
 from .client.realtime import DEFAULT_GATEWAY
-from .client.types import LogCallback, Phase, PhaseCallback, Protocol
+from .client.storage import stream_to
+from .client.types import LogCallback, Phase, PhaseCallback, Protocol, RunRequest
 from .client.urls import Scope, check_output_url, host_scope
 from .errors import (
     APIError,
@@ -88,6 +89,7 @@ class ViewComfyClient:
             max_result_bytes=max_result_bytes,
             transport=transport,
         )
+        self._gateway = realtime.Gateway(gateway_url, api_url, connect_timeout)
         self._allowed_scopes: frozenset[Scope] | None = None
 
     def __repr__(self) -> str:  # never show the secret
@@ -130,15 +132,14 @@ class ViewComfyClient:
         """Start a run without listening (realtime); returns its prompt id for `results`."""
         self._need_realtime("submit")
         values, files = split_params(_non_empty(params))
-        return await realtime.submit(
-            self._session, self.gateway_url, self.api_url, values, files, override_workflow_api
-        )
+        request = RunRequest(values, files, override_workflow_api)
+        return await realtime.submit(self._session, self._gateway, request)
 
     async def results(self, prompt_ids: list[str]) -> list[PromptResult]:
         """The results of runs started with `submit` (realtime); runs still going have
         ``completed == False``."""
         self._need_realtime("results")
-        found = await realtime.results(self._session, self.gateway_url, list(prompt_ids))
+        found = await realtime.results(self._session, self._gateway, list(prompt_ids))
         for result in found:
             await self._vet_links(result)
         return found
@@ -146,7 +147,7 @@ class ViewComfyClient:
     async def cancel(self, prompt_id: str) -> None:
         """Stop the run `prompt_id` (realtime); its listener gets `RunCancelledError`."""
         self._need_realtime("cancel")
-        await realtime.cancel(self._session, self.gateway_url, self.api_url, prompt_id)
+        await realtime.cancel(self._session, self._gateway, prompt_id)
 
     async def save_outputs(self, result: PromptResult, directory: str | Path) -> list[Path]:
         """`outputs.save_outputs` in a worker thread, so the event loop keeps running."""
@@ -162,30 +163,13 @@ class ViewComfyClient:
         on_phase: PhaseCallback | None,
     ) -> PromptResult:
         values, files = split_params(_non_empty(params))
+        request = RunRequest(values, files, override_workflow_api, logging_callback, on_phase)
         try:
             async with asyncio.timeout(self.timeout):
                 if self.protocol == "realtime":
-                    result = await realtime.run(
-                        self._session,
-                        self.gateway_url,
-                        self.api_url,
-                        values,
-                        files,
-                        override_workflow_api,
-                        logging_callback,
-                        on_phase,
-                        self.connect_timeout,
-                    )
+                    result = await realtime.run(self._session, self._gateway, request)
                 else:
-                    result = await sse.run(
-                        self._session,
-                        self.api_url,
-                        values,
-                        files,
-                        override_workflow_api,
-                        logging_callback,
-                        on_phase,
-                    )
+                    result = await sse.run(self._session, self.api_url, request)
                 await self._vet_links(result)
                 return result
         except TimeoutError as exc:
@@ -195,15 +179,18 @@ class ViewComfyClient:
 
     async def _vet_links(self, result: PromptResult) -> None:
         """Refuse output links that are not http(s) or point into a private network the
-        endpoint is not on (see `client.urls`)."""
-        links = [(o.filepath, o.filename) for o in result.outputs if o.filepath and not o.body]
+        endpoint is not on (see `client.urls`); the others can then be downloaded (`content()`)."""
+        links = [o for o in result.outputs if o.filepath and not o.body]
         if not links:
             return
         if self._allowed_scopes is None:  # the network of the host this client talks to
             home = await asyncio.to_thread(host_scope, httpx.URL(self._session.home).host)
             self._allowed_scopes = frozenset({home})
-        for url, name in links:
-            await asyncio.to_thread(check_output_url, url, name, self._allowed_scopes)
+        for output in links:
+            await asyncio.to_thread(
+                check_output_url, output.filepath, output.filename, self._allowed_scopes
+            )
+            output.loader = stream_to
 
     def _need_realtime(self, what: str) -> None:
         if self.protocol != "realtime":
@@ -213,7 +200,8 @@ class ViewComfyClient:
 class SyncViewComfyClient:
     """`ViewComfyClient` for scripts without asyncio: same arguments, blocking methods.
 
-    Ctrl-C during a realtime run cancels it on the gateway before returning.
+    Ctrl-C during a realtime run cancels it on the gateway before raising KeyboardInterrupt;
+    a second Ctrl-C stops at once.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -227,7 +215,7 @@ class SyncViewComfyClient:
         self.close()
 
     def _call(self, coro: Coroutine[Any, Any, T]) -> T:
-        return self._runner.run(coro)
+        return interrupt.run(self._runner, coro)
 
     def infer(self, params: Mapping[str, Any], **kwargs: Any) -> PromptResult:
         return self._call(self._client.infer(params, **kwargs))

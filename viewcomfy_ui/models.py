@@ -8,13 +8,15 @@ import binascii
 import io
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
-from .client.storage import stream_to
-from .errors import MalformedResultError
+from .errors import MalformedResultError, ViewComfyError
 from .workflow import is_number
+
+Loader = Callable[[str, BinaryIO, str], Any]
+"""Writes the body behind a link into a sink: ``loader(url, sink, output_name)``."""
 
 
 @dataclass(init=False)
@@ -22,10 +24,11 @@ class FileOutput:
     """One output file: base64 `data` (the direct protocol), or a `filepath` link (newer
     deployments and the realtime gateway: an expiring https URL, fetched without the keys).
 
-    `content()` gives the bytes either way; `outputs.save_outputs` streams links to disk.
-    `body` holds the file as it came: base64 text, or the bytes when the client decoded a big
-    output on arrival (then `data` is encoded again only if asked for). Its repr never
-    prints the file (it can be hundreds of MB).
+    `content()` gives the bytes either way (a link through the `loader` the client that
+    returned the result gave it); `outputs.save_outputs` streams links to disk. `body` holds
+    the file as it came: base64 text, or the bytes when the client decoded a big output on
+    arrival (then `data` is encoded again only if asked for). Its repr never prints the file
+    (it can be hundreds of MB).
     """
 
     filename: str
@@ -33,6 +36,7 @@ class FileOutput:
     size: int = 0
     filepath: str | None = None
     body: str | bytes = field(default="", repr=False)
+    loader: Loader | None = field(default=None, repr=False, compare=False)
 
     def __init__(
         self,
@@ -43,12 +47,14 @@ class FileOutput:
         filepath: str | None = None,
         *,
         body: str | bytes | None = None,
+        loader: Loader | None = None,
     ) -> None:
         self.filename = filename
         self.content_type = content_type
         self.size = size
         self.filepath = filepath
         self.body = data if body is None else body
+        self.loader = loader
 
     @property
     def data(self) -> str:
@@ -67,8 +73,13 @@ class FileOutput:
         if isinstance(body, bytes):
             return body
         if not body and self.filepath:
+            if self.loader is None:
+                raise ViewComfyError(
+                    f"output {self.filename!r} is a link not fetched by a ViewComfyClient: "
+                    "download it with save_outputs"
+                )
             sink = io.BytesIO()
-            stream_to(self.filepath, sink, self.filename)
+            self.loader(self.filepath, sink, self.filename)
             return sink.getvalue()
         try:  # straight from the text: base64.b64decode would first copy it to bytes
             return binascii.a2b_base64(body, strict_mode=True)

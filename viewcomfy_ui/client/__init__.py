@@ -8,4 +8,7 @@ params    - which params are files, and their multipart parts
 sse       - the direct protocol: POST the endpoint, JSON or Server-Sent Events back
 realtime  - today's gateway: socket.io events, submit / results / cancel
 urls      - origins, and which hosts an output link may point at
+storage   - downloading output links (no keys, streamed to a sink)
+types     - shared names, and `RunRequest`: one run as either protocol sends it
+interrupt - Ctrl-C for the blocking client: the run is cancelled, then KeyboardInterrupt
 """

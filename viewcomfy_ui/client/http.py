@@ -12,7 +12,7 @@ import inspect
 import json
 import random
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -26,8 +26,10 @@ from ..errors import (
     MalformedResultError,
     RateLimitError,
     ResultTooLargeError,
+    RunFailedError,
     TransportError,
 )
+from ..models import Failure
 from .blocks import Blocks, Piece
 from .urls import origin
 
@@ -53,6 +55,7 @@ class Session:
     max_retries: int
     max_result_bytes: int
     http: httpx.AsyncClient = field(repr=False)
+    cancelled: set[str] = field(default_factory=set, repr=False)  # prompt ids this client stopped
 
     @classmethod
     def open(
@@ -92,6 +95,17 @@ class Session:
             if secret and len(secret) >= 4:
                 text = text.replace(secret, "***")
         return text
+
+    def failure(self, data: Any, logs: Iterable[str] = (), *, reason: str = "") -> RunFailedError:
+        """The error for a run the server says failed: `data` is what it sent (a `Failure`
+        object, its JSON text, or plain text; `reason` if it gives none), scrubbed of the keys."""
+        failure = Failure.from_data(data)
+        return RunFailedError(
+            one_line(self.scrub(failure.reason or reason)),
+            node_id=one_line(self.scrub(failure.node_id), 80),
+            node_type=one_line(self.scrub(failure.node_type), 80),
+            logs=list(logs),
+        )
 
     async def send(
         self,
@@ -143,6 +157,9 @@ class Session:
         body = await read_capped(response, MAX_ERROR_BODY)
         detail = error_detail(body, response.headers.get("content-type", ""), self.scrub)
         status = response.status_code
+        failed = _error_data(body)
+        if failed is not None and status not in (401, 403, 429):  # our server: a failed run
+            raise self.failure(failed, reason=detail)
         suffix = f": {detail}" if detail else ""
         if status in (401, 403):
             raise AuthenticationError(
@@ -264,6 +281,15 @@ def error_detail(
         title = re.search(r"<title[^>]*>(.*?)</title>", text, re.I | re.S)
         text = title.group(1) if title else re.sub(r"<[^>]+>", " ", text)
     return one_line(text)
+
+
+def _error_data(body: bytes) -> Any:
+    """The `error_data` of a JSON error body (a failed run's `Failure`), or None."""
+    try:
+        obj = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    return obj.get("error_data") if isinstance(obj, Mapping) else None
 
 
 def one_line(text: str, limit: int = 300) -> str:

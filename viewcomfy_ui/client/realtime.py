@@ -14,7 +14,8 @@ import asyncio
 import json
 import uuid
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -23,21 +24,22 @@ import socketio
 
 from ..errors import (
     AuthenticationError,
+    CancelledBy,
     IncompleteStreamError,
     MalformedResultError,
     RunCancelledError,
-    RunFailedError,
     TransportError,
     ViewComfyError,
 )
 from ..models import PromptResult
-from .http import MAX_LOG_LINES, Session, backoff, call, one_line, reason
-from .params import FileParts, Part
-from .types import LogCallback, PhaseCallback
+from .http import DEFAULT_CONNECT_TIMEOUT, MAX_LOG_LINES, Session, backoff, call, one_line, reason
+from .params import FileParts
+from .types import LogCallback, PhaseCallback, RunRequest
 
 DEFAULT_GATEWAY = "https://api.viewcomfy.com"
 INFER_PATH = "/api/workflow/infer"
 CANCEL_GRACE = 10.0  # seconds a cancelled run waits for its cancel request to be sent
+REPLY_GRACE = 1.0  # and then for the gateway's answer to it
 EVENTS = (
     "infer_log_message",
     "infer_executed_message",
@@ -47,12 +49,25 @@ EVENTS = (
 )
 
 
+@dataclass(frozen=True)
+class Gateway:
+    """Where runs go: the gateway's `url`, the deployment (`api_url`) it runs them on, and
+    how long making the socket connection may take."""
+
+    url: str = DEFAULT_GATEWAY
+    api_url: str = ""
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+
+    def endpoint(self, path: str) -> str:
+        return self.url.rstrip("/") + path
+
+
 class Listener:
     """One socket.io connection to the gateway; the events of one prompt, queued in order."""
 
-    def __init__(self, session: Session, gateway_url: str, prompt_id: str) -> None:
+    def __init__(self, session: Session, gateway: Gateway, prompt_id: str) -> None:
         self._session = session
-        self._gateway_url = gateway_url
+        self._gateway = gateway
         self.prompt_id = prompt_id
         self._events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._refusal = ""
@@ -85,19 +100,19 @@ class Listener:
         message = data.get("message") if isinstance(data, Mapping) else data
         self._refusal = self._session.scrub(one_line(str(message or "")))
 
-    async def connect(self, connect_timeout: float) -> None:
+    async def connect(self) -> None:
         """Connect, retrying only transport failures; a refusal is an AuthenticationError."""
         where = self._session.home
         for attempt in range(self._session.max_retries + 1):
             try:
                 await self._sio.connect(
-                    self._gateway_url,
+                    self._gateway.url,
                     auth={
                         "client_id": self._session.client_id,
                         "client_secret": self._session.client_secret,
                     },
                     transports=["websocket"],
-                    wait_timeout=connect_timeout,
+                    wait_timeout=self._gateway.connect_timeout,
                 )
                 return
             except socketio.exceptions.ConnectionError as exc:
@@ -121,8 +136,11 @@ class Listener:
                 ) from exc
 
     async def close(self) -> None:
+        """Disconnect, also a connection cancelled half-way (engine.io up, not socket.io)."""
         try:
             await self._sio.shutdown()
+            if self._sio.eio.state == "connected":
+                await self._sio.eio.disconnect()
         finally:
             await self._http.close()
 
@@ -145,11 +163,17 @@ class Listener:
                 logs.append(line)
                 await call(logging_callback, line)
             elif name == "infer_error_message":
-                text = data if isinstance(data, str) else json.dumps(data)
-                message = one_line(self._session.scrub(text)) or "the run failed"
-                raise RunFailedError(message, logs=list(logs))
+                raise self._session.failure(data, logs)
             elif name == "infer_canceled_message":
-                raise RunCancelledError(f"the run {self.prompt_id} was cancelled", logs=list(logs))
+                by: CancelledBy = (
+                    "client" if self.prompt_id in self._session.cancelled else "server"
+                )
+                raise RunCancelledError(
+                    f"the run {self.prompt_id} was cancelled"
+                    f"{'' if by == 'client' else ' on the server'}",
+                    by=by,
+                    logs=list(logs),
+                )
             elif name == "infer_result_message":
                 await call(on_phase, "receiving")
                 return PromptResult.from_json(payload)
@@ -172,80 +196,66 @@ def _handshake_status(exc: BaseException) -> int | None:
     return None
 
 
-async def run(
-    session: Session,
-    gateway_url: str,
-    api_url: str,
-    values: dict[str, Any],
-    files: list[Part],
-    override_workflow_api: Mapping[str, Any] | None,
-    logging_callback: LogCallback | None,
-    on_phase: PhaseCallback | None,
-    connect_timeout: float,
-) -> PromptResult:
+async def run(session: Session, gateway: Gateway, request: RunRequest) -> PromptResult:
     """One run over the socket: returns its result, or raises the typed error."""
-    listener = Listener(session, gateway_url, str(uuid.uuid4()))
+    listener = Listener(session, gateway, str(uuid.uuid4()))
     submitted = False
     try:
-        await call(on_phase, "connecting")
-        await listener.connect(connect_timeout)
+        await call(request.on_phase, "connecting")
+        await listener.connect()
         submitted = True  # from here on a run may exist: stop it if we are interrupted
-        await submit(
-            session,
-            gateway_url,
-            api_url,
-            values,
-            files,
-            override_workflow_api,
-            sid=listener.sid,
-            prompt_id=listener.prompt_id,
-        )
-        await call(on_phase, "waiting")
-        return await listener.result(logging_callback, on_phase)
+        await submit(session, gateway, request, sid=listener.sid, prompt_id=listener.prompt_id)
+        await call(request.on_phase, "waiting")
+        return await listener.result(request.logging_callback, request.on_phase)
     except (asyncio.CancelledError, Exception) as exc:
         if submitted and not isinstance(exc, ViewComfyError):
-            await _cancel_within_grace(session, gateway_url, api_url, listener.prompt_id)
+            await _cancel_within_grace(session, gateway, listener.prompt_id)
         raise
     finally:
         await listener.close()
 
 
-async def _cancel_within_grace(
-    session: Session, gateway_url: str, api_url: str, prompt_id: str
-) -> None:
-    """Send the cancel request, shielded from a second cancellation, for at most CANCEL_GRACE."""
-    task = asyncio.ensure_future(cancel(session, gateway_url, api_url, prompt_id))
+async def _cancel_within_grace(session: Session, gateway: Gateway, prompt_id: str) -> None:
+    """Send the cancel request, shielded from a second cancellation: for at most CANCEL_GRACE
+    until it is sent, then at most REPLY_GRACE for the gateway's answer (the gateway acts on
+    a request it has, and Ctrl-C should not wait on a slow reply)."""
+    sent = asyncio.Event()
+    task = asyncio.ensure_future(cancel(session, gateway, prompt_id, on_sent=sent.set))
     task.add_done_callback(lambda t: t.cancelled() or t.exception())
-    await asyncio.wait({task}, timeout=CANCEL_GRACE)
-    task.cancel()
+    waiter = asyncio.ensure_future(sent.wait())
+    try:
+        await asyncio.wait({task, waiter}, timeout=CANCEL_GRACE, return_when="FIRST_COMPLETED")
+        if sent.is_set() and not task.done():
+            await asyncio.wait({task}, timeout=REPLY_GRACE)
+    finally:
+        waiter.cancel()
+        task.cancel()
 
 
 async def submit(
     session: Session,
-    gateway_url: str,
-    api_url: str,
-    values: dict[str, Any],
-    files: list[Part],
-    override_workflow_api: Mapping[str, Any] | None,
+    gateway: Gateway,
+    request: RunRequest,
     *,
     sid: str | None = None,
     prompt_id: str | None = None,
 ) -> str:
     """POST the run; returns its prompt id. Without `sid` it is fire-and-forget."""
     prompt_id = prompt_id or str(uuid.uuid4())
+    override = request.override_workflow_api
     fields = {
         "prompt_id": prompt_id,
-        "view_comfy_api_url": api_url,
-        "params": json.dumps(values),
-        "workflow_api": json.dumps(override_workflow_api) if override_workflow_api else "",
+        "view_comfy_api_url": gateway.api_url,
+        "params": json.dumps(request.values),
+        "workflow_api": json.dumps(override) if override else "",
     }
     if sid:
         fields["sid"] = sid
-    url = _url(gateway_url, INFER_PATH)
-    with FileParts(files) as parts:
+    url = gateway.endpoint(INFER_PATH)
+    with FileParts(request.files) as parts:
 
         def build() -> httpx.Request:
-            if not files:  # as their client: urlencoded without files
+            if not request.files:  # as their client: urlencoded without files
                 return session.http.build_request(
                     "POST", url, data=fields, headers=session.key_headers
                 )
@@ -264,21 +274,36 @@ async def submit(
     return str(given or prompt_id)
 
 
-async def cancel(session: Session, gateway_url: str, api_url: str, prompt_id: str) -> None:
-    """Ask the gateway to stop the run `prompt_id`."""
-    payload = {"prompt_id": prompt_id, "view_comfy_api_url": api_url}
-    url = _url(gateway_url, INFER_PATH + "/cancel")
+async def cancel(
+    session: Session,
+    gateway: Gateway,
+    prompt_id: str,
+    *,
+    on_sent: Callable[[], None] | None = None,
+) -> None:
+    """Ask the gateway to stop the run `prompt_id`; `on_sent` is called once the request is
+    sent in full."""
+    session.cancelled.add(prompt_id)
+    payload = {"prompt_id": prompt_id, "view_comfy_api_url": gateway.api_url}
+    url = gateway.endpoint(INFER_PATH + "/cancel")
+
+    async def trace(event: str, _: Any) -> None:
+        if on_sent and event.endswith(".send_request_body.complete"):
+            on_sent()
+
     response = await session.send(
-        lambda: session.http.build_request("POST", url, json=payload, headers=session.key_headers)
+        lambda: session.http.build_request(
+            "POST", url, json=payload, headers=session.key_headers, extensions={"trace": trace}
+        )
     )
     await response.aclose()
 
 
-async def results(session: Session, gateway_url: str, prompt_ids: list[str]) -> list[PromptResult]:
+async def results(session: Session, gateway: Gateway, prompt_ids: list[str]) -> list[PromptResult]:
     """The gateway's answers for `prompt_ids` (runs still going have `completed == False`)."""
     if not prompt_ids:
         return []
-    url = _url(gateway_url, INFER_PATH + "/")
+    url = gateway.endpoint(INFER_PATH + "/")
     response = await session.send(
         lambda: session.http.build_request(
             "GET", url, params={"prompt_ids": list(prompt_ids)}, headers=session.key_headers
@@ -293,7 +318,3 @@ async def results(session: Session, gateway_url: str, prompt_ids: list[str]) -> 
     if not isinstance(body, list):
         raise MalformedResultError("the gateway's results are not a JSON list")
     return [PromptResult.from_camel(item) for item in body]
-
-
-def _url(gateway_url: str, path: str) -> str:
-    return gateway_url.rstrip("/") + path

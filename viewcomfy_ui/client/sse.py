@@ -5,37 +5,28 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from collections.abc import Mapping
-from typing import Any
 
 import httpx
 
-from ..errors import IncompleteStreamError, MalformedResultError, RunFailedError
+from ..errors import IncompleteStreamError, MalformedResultError
 from ..models import PromptResult
 from .events import Event, EventParser
-from .http import MAX_LOG_LINES, Session, call, one_line, reason
-from .params import FileParts, Part
+from .http import MAX_LOG_LINES, Session, call, reason
+from .params import FileParts
 from .result import parse_result
-from .types import LogCallback, PhaseCallback
+from .types import LogCallback, PhaseCallback, RunRequest
 
 
-async def run(
-    session: Session,
-    api_url: str,
-    values: dict[str, Any],
-    files: list[Part],
-    override_workflow_api: Mapping[str, Any] | None,
-    logging_callback: LogCallback | None,
-    on_phase: PhaseCallback | None,
-) -> PromptResult:
+async def run(session: Session, api_url: str, request: RunRequest) -> PromptResult:
     """One run: returns its result, or raises the typed error."""
-    data = {"logs": "true" if logging_callback else "false", "params": json.dumps(values)}
-    if override_workflow_api:
-        data["workflow_api"] = json.dumps(override_workflow_api)
+    logging_callback, on_phase = request.logging_callback, request.on_phase
+    data = {"logs": "true" if logging_callback else "false", "params": json.dumps(request.values)}
+    if request.override_workflow_api:
+        data["workflow_api"] = json.dumps(request.override_workflow_api)
     headers = session.key_headers
     if logging_callback:
         headers["Accept"] = "text/event-stream"
-    with FileParts(files) as parts:
+    with FileParts(request.files) as parts:
 
         def build() -> httpx.Request:
             # Always multipart/form-data, as the protocol says: text fields as parts without
@@ -76,8 +67,7 @@ async def _read_events(
             logs.append(event.data)
             await call(logging_callback, event.data)
         elif event.event == "error":
-            message = one_line(session.scrub(event.data)) or "the run failed"
-            raise RunFailedError(message, logs=list(logs))
+            raise session.failure(event.data, logs)
         elif event.event == "prompt_result":
             await call(on_phase, "receiving")
             return parse_result(event.pieces)  # decodes and drops the pieces as it goes

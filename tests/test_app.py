@@ -18,6 +18,7 @@ from gradio_client import Client, handle_file
 from PIL import Image
 from scripted_server import Reply, ScriptedServer, result_json, sse, stream
 
+pytestmark = pytest.mark.leak_prone
 FIXTURES = Path(__file__).parent / "fixtures"
 SECRET = "top-secret-value-42"
 

@@ -19,6 +19,8 @@ from viewcomfy_ui.ui.main import create_app
 from viewcomfy_ui.ui.main import main as app_main
 from viewcomfy_ui.ui.page import OUTPUT_ROOT
 
+pytestmark = pytest.mark.leak_prone
+
 
 @pytest.mark.parametrize(
     "argv",

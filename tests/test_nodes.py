@@ -11,6 +11,8 @@ from PIL import Image
 
 from viewcomfy_ui.api import ViewComfyClient
 
+pytestmark = pytest.mark.leak_prone
+
 # A 3x2 image with six distinct colours: row 0 = R, G, B; row 1 = C, M, Y.
 PIXELS = np.array(
     [[[255, 0, 0], [0, 255, 0], [0, 0, 255]], [[0, 255, 255], [255, 0, 255], [255, 255, 0]]],

@@ -47,7 +47,6 @@ def launched():
     yield launch
     for app in apps:
         app.close()
-    gc.collect()  # Gradio leaves event loops unclosed: finalize them here, not mid-import
 
 
 def test_port_zero_serves_on_a_free_port_and_uploads_are_capped(launched):

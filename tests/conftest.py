@@ -12,6 +12,14 @@ sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent))
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that drives Chromium (the `browser` fixture) is a browser test, and leak-prone."""
+    for item in items:
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
+            item.add_marker(pytest.mark.leak_prone)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _gradio_builds_without_a_new_event_loop():
     """Gradio's `safe_get_lock`/`safe_get_stop_event` open (and never close) a new event loop
@@ -28,8 +36,19 @@ def _gradio_builds_without_a_new_event_loop():
         yield
 
 
-@pytest.fixture(autouse=True)
-def _collect_garbage_after_each_test():
-    """Collect after each test, so a leaked socket or loop is reported at the test that leaked it."""
-    yield
+@pytest.fixture(autouse=True, scope="session")
+def _imports_left_out_of_every_collection():
+    """Freeze what the imports made (Gradio, playwright...: most of the heap, alive to the end):
+    a full collection then looks only at what the tests made, a hundredth of the time."""
     gc.collect()
+    gc.freeze()
+    yield
+    gc.unfreeze()
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage_after_leak_prone_tests(request):
+    """After a `leak_prone` test, collect: a socket or loop it leaked is reported at it."""
+    yield
+    if request.node.get_closest_marker("leak_prone"):
+        gc.collect()

@@ -47,7 +47,10 @@ from viewcomfy_ui.errors import (
 from viewcomfy_ui.models import Failure
 
 # A file or socket the client leaks fails these tests, even when only the GC finds it.
-pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+pytestmark = [
+    pytest.mark.leak_prone,
+    pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning"),
+]
 
 SECRET = "s3cr3t-value-123"
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\nfake").decode()

@@ -20,6 +20,7 @@ from scripted_server import Reply, ScriptedServer, result_json, sse, stream
 
 from viewcomfy_ui.server.engine import BuiltinEngine, RunCancelled
 
+pytestmark = pytest.mark.leak_prone
 FIXTURES = Path(__file__).parent / "fixtures"
 SECRET = "top-secret-value-42"
 

@@ -12,6 +12,7 @@ import pytest
 from apps import gradio_client, running_app
 from fake_gateway import CLIENT_ID, SECRET, FakeGateway, Run
 
+pytestmark = pytest.mark.leak_prone
 API_URL = "https://deploy.example/api-endpoint"
 
 

@@ -17,6 +17,7 @@ from viewcomfy_ui.ui.batch import MAX_BATCH, RunQueue, batch_params
 from viewcomfy_ui.ui.runner import Endpoint, Runner
 from viewcomfy_ui.ui.values import Params
 
+pytestmark = pytest.mark.leak_prone
 SEED = Field(
     key="3-inputs-value", node_id="3", node_title="Seed", input_name="value",
     label="Seed", kind="seed", value=14251326, minimum=0, maximum=100,

@@ -19,6 +19,8 @@ from viewcomfy_ui.ui.main import create_app
 from viewcomfy_ui.ui.main import main as app_main
 from viewcomfy_ui.ui.page import OUTPUT_ROOT
 
+pytestmark = pytest.mark.leak_prone
+
 
 @pytest.mark.parametrize(
     "argv",
@@ -45,7 +47,6 @@ def launched():
     yield launch
     for app in apps:
         app.close()
-    gc.collect()  # Gradio leaves event loops unclosed: finalize them here, not mid-import
 
 
 def test_port_zero_serves_on_a_free_port_and_uploads_are_capped(launched):

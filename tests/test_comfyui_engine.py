@@ -21,6 +21,7 @@ from viewcomfy_ui.outputs import media_kind
 from viewcomfy_ui.server.comfyui import ComfyUIEngine
 from viewcomfy_ui.workflow import load_workflow
 
+pytestmark = pytest.mark.leak_prone
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -16,6 +16,8 @@ from viewcomfy_ui.server.budget import Tensor
 from viewcomfy_ui.server.engine import node_inputs
 from viewcomfy_ui.server.nodes import NODES
 
+pytestmark = pytest.mark.leak_prone
+
 # A 3x2 image with six distinct colours: row 0 = R, G, B; row 1 = C, M, Y.
 PIXELS = np.array(
     [[[255, 0, 0], [0, 255, 0], [0, 0, 255]], [[0, 255, 255], [255, 0, 255], [255, 255, 0]]],

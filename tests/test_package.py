@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from local_server import local_server
 
+pytestmark = pytest.mark.leak_prone
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -29,9 +29,12 @@ from viewcomfy_ui.server.comfyui import ComfyUIEngine
 from viewcomfy_ui.workflow import load_workflow
 
 COMFYUI_URL = os.environ.get("COMFYUI_URL", "").rstrip("/")
-pytestmark = pytest.mark.skipif(
-    not COMFYUI_URL, reason="set COMFYUI_URL to a running ComfyUI to test against it"
-)
+pytestmark = [
+    pytest.mark.leak_prone,
+    pytest.mark.skipif(
+        not COMFYUI_URL, reason="set COMFYUI_URL to a running ComfyUI to test against it"
+    ),
+]
 
 
 def png(color=(200, 30, 30)) -> bytes:

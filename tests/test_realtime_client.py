@@ -30,7 +30,10 @@ from viewcomfy_ui.models import Failure
 from viewcomfy_ui.outputs import save_outputs
 
 # A file or socket the client leaks fails these tests, even when only the GC finds it.
-pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+pytestmark = [
+    pytest.mark.leak_prone,
+    pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning"),
+]
 
 API_URL = "https://app.viewcomfy.com/api/deployment/abc"
 PNG = b"\x89PNG\r\n\x1a\n" + os.urandom(3000)

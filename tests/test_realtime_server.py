@@ -19,6 +19,7 @@ from viewcomfy_ui.server.comfyui import ComfyUIEngine
 from viewcomfy_ui.server.engine import BuiltinEngine, RunCancelled
 from viewcomfy_ui.server.nodes import OutputFile
 
+pytestmark = pytest.mark.leak_prone
 KEYS = {"client_id": "rt-id", "client_secret": "rt-secret"}
 DEPLOYMENT = "https://example.invalid/deployment"
 RESULT_KEYS = {"prompt_id", "status", "completed", "execution_time_seconds", "prompt", "outputs"}

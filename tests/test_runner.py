@@ -21,6 +21,7 @@ from viewcomfy_ui.ui.outcome import Cancelled, Done, Failed
 from viewcomfy_ui.ui.runner import MAX_LOG_LINES, Endpoint, Runner, RunUpdate
 from viewcomfy_ui.ui.values import Params
 
+pytestmark = pytest.mark.leak_prone
 SECRET = "top-secret-value-42"
 CLIENT_ID = "client-id-7777"
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 32).decode()

@@ -23,6 +23,7 @@ from viewcomfy_ui.errors import AuthenticationError, HTTPStatusError, RunFailedE
 from viewcomfy_ui.server.engine import BuiltinEngine
 from viewcomfy_ui.server.http import ConnectionLimits
 
+pytestmark = pytest.mark.leak_prone
 SEED_KEY = "3-inputs-value"
 
 

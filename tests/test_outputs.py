@@ -11,8 +11,12 @@ from viewcomfy_ui.errors import MalformedResultError
 from viewcomfy_ui.models import FileOutput, PromptResult
 from viewcomfy_ui.outputs import media_kind, safe_filename, save_outputs
 
-# A file or socket the client leaks fails these tests, even when only the GC finds it.
-pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+# A file or socket the client leaks fails these tests, even when only the GC finds it (the
+# collect after each leak-prone test, conftest.py).
+pytestmark = [
+    pytest.mark.leak_prone,
+    pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning"),
+]
 
 
 def result(*outputs):

@@ -12,6 +12,15 @@ class ViewComfyError(Exception):
     """Base class of every error raised by viewcomfy_ui."""
 
 
+def at_node(reason: str, node_id: str = "", node_type: str = "") -> str:
+    """A failure as one line: "node 3 (ImageBlur): reason", or the reason alone when no node
+    is named. The one wording of a node's failure (client errors, the page, the server)."""
+    if not node_id and not node_type:
+        return reason
+    kind = f" ({node_type})" if node_type else ""
+    return f"node {node_id or '?'}{kind}: {reason}"
+
+
 class WorkflowError(ViewComfyError):
     """A workflow file or dict could not be understood."""
 
@@ -63,7 +72,7 @@ class RunFailedError(APIError):
     The data, not a sentence: `reason` is the bare cause ("Invalid image file: x.png"), and
     `node_id` / `node_type` name the node that raised it when the server said which ("" when
     not). `logs` holds the lines seen so far. `str()` is one line for scripts:
-    "the run failed: node 3 (ImageBlur): reason"; a page builds its own words from the fields.
+    "the run failed: node 3 (ImageBlur): reason" (`at_node`).
     """
 
     prefix = "the run failed: "
@@ -80,15 +89,7 @@ class RunFailedError(APIError):
         self.node_id = node_id
         self.node_type = node_type
         self.logs = list(logs or [])
-        super().__init__(f"{self.prefix}{self.where}{self.reason}")
-
-    @property
-    def where(self) -> str:
-        """'node 3 (ImageBlur): ' when the failing node is known, else ''."""
-        if not self.node_id and not self.node_type:
-            return ""
-        kind = f" ({self.node_type})" if self.node_type else ""
-        return f"node {self.node_id or '?'}{kind}: "
+        super().__init__(self.prefix + at_node(self.reason, node_id, node_type))
 
 
 class IncompleteStreamError(RunFailedError):

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from .errors import MalformedResultError, ViewComfyError
+from .errors import MalformedResultError, ViewComfyError, at_node
 from .workflow import is_number
 
 Loader = Callable[[str, BinaryIO, str], Any]
@@ -229,6 +229,11 @@ class Failure:
     reason: str
     node_id: str = ""
     node_type: str = ""
+
+    @property
+    def detail(self) -> str:
+        """One line: "node 3 (ImageBlur): reason", or the reason alone."""
+        return at_node(self.reason, self.node_id, self.node_type)
 
     def to_json(self) -> dict[str, str]:
         return {

@@ -20,7 +20,7 @@ from .config import DEFAULT_MAX_UPLOAD, ServerConfig
 from .engine import RunCancelled
 from .nodes import OutputFile
 from .realtime import Realtime, lifespan
-from .run import Run, RunSlots, failure, one_line
+from .run import Run, RunSlots, failure
 from .submit import RequestError, receive, text_field
 
 __all__ = ["DEFAULT_MAX_UPLOAD", "ServerConfig", "create_app"]
@@ -104,7 +104,7 @@ async def _json_reply(run: Run, request: Request) -> JSONResponse:
         if isinstance(outcome, BaseException):
             failed = failure(run, outcome)
             return JSONResponse(
-                {"detail": one_line(failed), "error_data": failed.to_json()}, status_code=500
+                {"detail": failed.detail, "error_data": failed.to_json()}, status_code=500
             )
         return JSONResponse(_result(run, outcome), status_code=201)
     except RunCancelled:

@@ -16,7 +16,7 @@ from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..errors import ViewComfyError
+from ..errors import ViewComfyError, at_node
 from ..nodespecs import core_specs
 from ..paths import find_inside
 from ..progress import tqdm_line
@@ -34,7 +34,7 @@ class NodeFailure(EngineError):
     `str()` is one line: "node 3 (ImageBlur): reason"."""
 
     def __init__(self, reason: str, *, node_id: str, node_type: str) -> None:
-        super().__init__(f"node {node_id} ({node_type}): {reason}")
+        super().__init__(at_node(reason, node_id, node_type))
         self.reason, self.node_id, self.node_type = reason, node_id, node_type
 
 

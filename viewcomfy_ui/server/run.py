@@ -118,13 +118,6 @@ def failure(run: Run, error: BaseException) -> Failure:
     return Failure(f"internal error in the engine: {type(error).__name__}")
 
 
-def one_line(failure: Failure) -> str:
-    """The failure as one line of text: "node 3 (ImageBlur): reason", or the reason alone."""
-    if not failure.node_id and not failure.node_type:
-        return failure.reason
-    return f"node {failure.node_id or '?'} ({failure.node_type or '?'}): {failure.reason}"
-
-
 def release_frames(exc: BaseException) -> None:
     """Drop the local variables (images) of the finished frames in `exc`'s tracebacks and
     those of its causes, keeping file and line for debugging: a failed run frees its memory at

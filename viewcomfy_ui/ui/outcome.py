@@ -24,18 +24,8 @@ class Done:
 
 
 @dataclass(frozen=True)
-class Failed:
-    reason: str
-    node_id: str = ""
-    node_type: str = ""
-
-    @property
-    def detail(self) -> str:
-        """The reason with its node, 'node 3 (ImageBlur): reason' (or the reason alone)."""
-        if not self.node_id and not self.node_type:
-            return self.reason
-        kind = f" ({self.node_type})" if self.node_type else ""
-        return f"node {self.node_id or '?'}{kind}: {self.reason}"
+class Failed(Failure):
+    """Why a run failed (`reason`, and the node when known; `detail` is the one line)."""
 
     @classmethod
     def of(cls, failure: Failure, scrub: Scrub) -> Failed:

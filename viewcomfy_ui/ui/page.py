@@ -27,7 +27,7 @@ from . import status as st
 from .history import HistoryContext, Recorder
 from .history_browser import HistoryBrowser
 from .kinds import FieldWidget, Media, field_widget
-from .queue_view import Keeping, Owner, QueueControls, QueueView, RunRequest
+from .queue_view import FormRun, Keeping, Owner, QueueControls, QueueView
 from .runner import Endpoint, Runner
 from .values import build_params, validate
 from .visitor import Visitors, owner_key
@@ -335,7 +335,7 @@ class RunHandler:
         streaming = values[self.results.mode] != "plain"
         code = self.results.code(self.runner.endpoint, params.values, params.files, streaming)
         count = self.results.queue.count if self.results.queue else None
-        run = RunRequest(
+        run = FormRun(
             owner=owner, params=params, modes=modes, directory=directory, stream=streaming,
             count=int(values[count] or 1) if count else 1,
         )  # fmt: skip

@@ -32,7 +32,7 @@ Owner = Callable[[str | None, gr.Request | None], str]  # token, request -> the 
 
 
 @dataclass(frozen=True)
-class RunRequest:
+class FormRun:
     """One press of Run, checked and ready: whose, what, where its files go, how many."""
 
     owner: str
@@ -122,7 +122,7 @@ class QueueView:
             self.cancel_button: gr.update(interactive=busy),
         }
 
-    async def run(self, request: RunRequest) -> AsyncIterator[dict[Component, Any]]:
+    async def run(self, request: FormRun) -> AsyncIterator[dict[Component, Any]]:
         """Queue the request's runs; while this visitor's queue was idle, stream its progress
         until it is idle again (runs added meanwhile show in that stream)."""
         seed_fields = [w.field for w in self.widgets if w.mode is not None]

@@ -12,6 +12,7 @@ import inspect
 import json
 import random
 import re
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -55,7 +56,9 @@ class Session:
     max_retries: int
     max_result_bytes: int
     http: httpx.AsyncClient = field(repr=False)
-    cancelled: set[str] = field(default_factory=set, repr=False)  # prompt ids this client stopped
+    # The prompt ids this client asked to stop, newest last: bounded, as one client may serve
+    # an app's visitors for weeks.
+    cancelled: deque[str] = field(default_factory=lambda: deque(maxlen=1024), repr=False)
 
     @classmethod
     def open(

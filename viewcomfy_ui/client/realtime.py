@@ -283,7 +283,7 @@ async def cancel(
 ) -> None:
     """Ask the gateway to stop the run `prompt_id`; `on_sent` is called once the request is
     sent in full."""
-    session.cancelled.add(prompt_id)
+    session.cancelled.append(prompt_id)
     payload = {"prompt_id": prompt_id, "view_comfy_api_url": gateway.api_url}
     url = gateway.endpoint(INFER_PATH + "/cancel")
 

@@ -205,6 +205,35 @@ def test_a_queued_run_can_be_cancelled_alone(browser, data_dir, port, monkeypatc
     page.context.close()
 
 
+def test_two_tabs_of_one_browser_each_show_their_own_run(browser, tmp_path, monkeypatch):  # noqa: F811
+    """One browser (one owner token), two tabs: each tab's Run shows in that tab, with its own
+    status, queue and result; the history lists both. (Before, the second tab's run joined the
+    first tab's queue: tab A got both results, tab B stayed "Queued" forever.)"""
+    engine = HeldEngine()
+    monkeypatch.setattr("viewcomfy_ui.ui.main.make_engine", lambda *_: engine)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    going = '#status .vc-status[data-state="waiting"], #status .vc-status[data-state="running"]'
+    with app_on(tmp_path / "data", free_port()) as url:
+        first = context.new_page()
+        first.goto(url)
+        total(first, 0)  # the page has loaded: the browser's token is kept
+        second = context.new_page()
+        second.goto(url)
+        total(second, 0)
+        first.locator("#run").click()
+        first.locator(going).wait_for(timeout=TIMEOUT)
+        second.locator("#run").click()
+        second.locator(going).wait_for(timeout=TIMEOUT)
+        engine.gate.set()
+        for page in (first, second):
+            wait_done(page)
+            expect(page.locator("#gallery img")).to_have_count(2, timeout=TIMEOUT)  # its PNG, WEBP
+            assert [r[1] for r in queue_rows(page)] == ["done"]
+        first.reload()
+        total(first, 2)
+    context.close()
+
+
 CURATED = Path(__file__).parent / "fixtures" / "curated" / "view_comfy.json"
 
 

@@ -30,7 +30,7 @@ from .kinds import FieldWidget, Media, field_widget
 from .queue_view import FormRun, Keeping, Owner, QueueControls, QueueView
 from .runner import Endpoint, Runner
 from .values import build_params, validate
-from .visitor import Visitors, owner_key
+from .visitor import Visitors, owner_key, tab_key
 
 AUDIO_PLAYERS = 4
 OUTPUT_ROOT = Path(tempfile.gettempdir()) / "viewcomfy-ui-runs"
@@ -121,7 +121,7 @@ def build_page(
         reset.click(form.reset, outputs=form.components, api_visibility="private")
         if browser is not None:
             browser.mount(page, form.components, results.gallery)
-            queue.mount(browser.identity.owner, browser.owner)
+            queue.mount()
     return page
 
 
@@ -320,8 +320,8 @@ class RunHandler:
             yield {self.results.status: status.html(), **marks}
             return
         token = values[self.browser.identity.token] if self.browser else None
-        owner = self.owner_of(token, request)
-        if not self.queue.busy(owner):  # not a queued run's folder
+        owner, tab = self.owner_of(token, request), tab_key(request)
+        if not self.queue.busy(tab):  # not a queued run's folder
             _remove_dir(values[self.run_dir])
         directory = Path(tempfile.mkdtemp(prefix="run-", dir=_output_root()))
         form = {
@@ -336,7 +336,7 @@ class RunHandler:
         code = self.results.code(self.runner.endpoint, params.values, params.files, streaming)
         count = self.results.queue.count if self.results.queue else None
         run = FormRun(
-            owner=owner, params=params, modes=modes, directory=directory, stream=streaming,
+            owner=owner, tab=tab, params=params, modes=modes, directory=directory, stream=streaming,
             count=int(values[count] or 1) if count else 1,
         )  # fmt: skip
         async for shown in self.queue.run(run):

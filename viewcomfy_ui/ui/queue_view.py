@@ -1,4 +1,4 @@
-"""The one run path: every Run goes through the visitor's `RunQueue` (ui/batch.py) and is
+"""The one run path: every Run goes through its tab's `RunQueue` (ui/batch.py) and is
 streamed onto the page from here: status, logs, outputs, the seeds used, Run / Cancel, and (with
 history) `#batch-count`, the `#queue` table and cancelling the picked run.
 
@@ -23,6 +23,7 @@ from .history import Recorder
 from .kinds import FieldWidget
 from .runner import Runner
 from .values import Params
+from .visitor import tab_key
 
 if TYPE_CHECKING:
     from .page import Results
@@ -33,9 +34,12 @@ Owner = Callable[[str | None, gr.Request | None], str]  # token, request -> the 
 
 @dataclass(frozen=True)
 class FormRun:
-    """One press of Run, checked and ready: whose, what, where its files go, how many."""
+    """One press of Run, checked and ready: whose (`owner`: the history's key), from which
+    page (`tab`: a browser tab or a script's session, whose queue shows it), what, where its
+    files go, how many."""
 
     owner: str
+    tab: str
     params: Params
     modes: Mapping[str, str]  # each seed's mode (randomize, fixed, increment, decrement)
     directory: Path  # the run folder: uploads, and the outputs under `outputs/`
@@ -111,8 +115,8 @@ class QueueView:
     def outputs(self) -> list[Component]:
         return [self.controls.table] if self.controls else []
 
-    def busy(self, owner: str) -> bool:
-        queue = self._queues.get(owner)
+    def busy(self, tab: str) -> bool:
+        queue = self._queues.get(tab)
         return queue is not None and queue.busy
 
     def buttons(self, busy: bool) -> dict[Component, Any]:
@@ -123,18 +127,19 @@ class QueueView:
         }
 
     async def run(self, request: FormRun) -> AsyncIterator[dict[Component, Any]]:
-        """Queue the request's runs; while this visitor's queue was idle, stream its progress
-        until it is idle again (runs added meanwhile show in that stream)."""
+        """Queue the request's runs in its tab's queue; while that queue was idle, stream its
+        progress until it is idle again (runs added meanwhile show in that stream). Each tab has
+        its own queue and results; the history (per owner) lists the runs of all of them."""
         seed_fields = [w.field for w in self.widgets if w.mode is not None]
         count = max(1, min(request.count, MAX_BATCH))
         batch = batch_params(request.params, seed_fields, count, request.modes)
         root = request.directory / "outputs"
-        queue = self._queues.get(request.owner)
+        queue = self._queues.get(request.tab)
         if queue is not None and queue.busy:  # added to the running queue: its stream shows it
             queue.add(batch, root, stream=request.stream)
             yield {self.results.status: st.Status("running", f"Queued: {queue.summary()}").html()}
             return
-        queue = self._new_queue(request.owner)
+        queue = self._new_queue(request.tab, request.owner)
         queue.add(batch, root, stream=request.stream)
         shown_done = -1
         try:
@@ -151,16 +156,16 @@ class QueueView:
         finally:
             if queue.busy:  # cancelled from the page, or the visitor left: stop the rest
                 await queue.close()
-            if self._queues.get(request.owner) is queue and not queue.busy:
-                del self._queues[request.owner]
+            if self._queues.get(request.tab) is queue and not queue.busy:
+                del self._queues[request.tab]
 
-    def _new_queue(self, owner: str) -> RunQueue:
+    def _new_queue(self, tab: str, owner: str) -> RunQueue:
         hooks = {}
         if self.keeping:
             recorder = self.keeping.recorder(owner)
             hooks = {"on_start": recorder.started, "on_end": recorder.ended}
         queue = RunQueue(self.runner, self.limiter, **hooks)
-        self._queues[owner] = queue
+        self._queues[tab] = queue
         return queue
 
     def _show(
@@ -185,20 +190,20 @@ class QueueView:
 
     # --- the #queue table ---------------------------------------------------------------------
 
-    def mount(self, owner: gr.BrowserState, owner_of: Owner) -> None:
-        """Pick a row of `#queue`, then cancel it with `#queue-cancel`."""
+    def mount(self) -> None:
+        """Pick a row of `#queue`, then cancel it with `#queue-cancel` (in this tab's queue)."""
         assert self.controls is not None
         picked = gr.State(None)
         private = {"api_visibility": "private", "queue": False}
 
-        async def cancel_picked(token: str | None, number: int | None, request: gr.Request):
-            queue = self._queues.get(owner_of(token, request))
+        async def cancel_picked(number: int | None, request: gr.Request):
+            queue = self._queues.get(tab_key(request))
             if queue is None or number is None:
                 raise gr.Error("Pick a pending or running run in the queue first.")
             await queue.cancel(number)
 
         self.controls.table.select(_row, outputs=[picked], **private)
-        self.controls.cancel.click(cancel_picked, inputs=[owner, picked], **private)
+        self.controls.cancel.click(cancel_picked, inputs=[picked], **private)
 
 
 def _status(queue: RunQueue) -> st.Status:

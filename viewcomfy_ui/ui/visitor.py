@@ -51,6 +51,12 @@ def new_token() -> str:
     return secrets.token_urlsafe(24)
 
 
+def tab_key(request: gr.Request | None) -> str:
+    """Which page a run was pressed on: the browser tab's (or a script's) Gradio session. Live
+    queues are per tab, so two tabs of one browser each see their own runs."""
+    return f"tab:{getattr(request, 'session_hash', None) or ''}"
+
+
 def owner_key(token: str | None, request: gr.Request | None, scope: str = "") -> str:
     """Whose runs: the login (with --auth), else the browser's token, else the session (a
     script, or an app without history); within the form `scope` names."""

@@ -33,12 +33,18 @@ VALUE_TYPES = {
 
 @dataclass(frozen=True)
 class CuratedWorkflow:
-    """One workflow of a ``view_comfy.json``: its title, description, form and API graph."""
+    """A curated form: its title, description, form and API graph.
+
+    Read from a ``view_comfy.json``, or from an app another tool made (``viewcomfy_ui.apps``:
+    ComfyUI App Mode, ComfyDeploy, SwarmUI, MCWW), whose reader writes the same `form`.
+    `outputs` are the output nodes the author picked, in order; empty means every output.
+    """
 
     title: str
     description: str
     workflow: Workflow
     form: Mapping[str, Any]  # the viewComfyJSON
+    outputs: tuple[str, ...] = ()
 
     def fields(self, object_info: Mapping[str, Any] | None = None) -> list[Field]:
         """Exactly the curated fields, in order: basic groups, then advanced ones."""
@@ -237,14 +243,14 @@ def _typed(field: Field, value_type: str, item: Mapping[str, Any]) -> Field:
         elif kind == "int" and isinstance(value, float):
             kind = "float"
         made = replace(field, kind=kind, warning=field.warning if kind != "seed" else None)
-        slider = item.get("slider")
-        if value_type == "slider" and isinstance(slider, Mapping):
-            made = replace(
-                made, minimum=_num(slider.get("min"), made.minimum),
-                maximum=_num(slider.get("max"), made.maximum), step=_num(slider.get("step"), made.step),
-            )  # fmt: skip
         if kind == "seed" and field.kind != "seed":
             made = replace(made, seed_mode="randomize", minimum=0, maximum=None)
+        bounds = item.get("slider") if value_type == "slider" else item.get("range")
+        if isinstance(bounds, Mapping):  # an app reader's `range` may carry a `step` too
+            made = replace(
+                made, minimum=_num(bounds.get("min"), made.minimum),
+                maximum=_num(bounds.get("max"), made.maximum), step=_num(bounds.get("step"), made.step),
+            )  # fmt: skip
         return made
     if kind == "bool":
         return replace(field, kind="bool") if isinstance(value, bool) else field

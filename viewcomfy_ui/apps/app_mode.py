@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import unquote
 
@@ -65,9 +66,8 @@ def read_app_mode(
         group = str(node_title(node) or path)
         picks.append(Pick(path, widget, label, group=group, group_key=path))
     workflow = Workflow(params=flatten(api), api={k: dict(v) for k, v in api.items()}, name=name)
-    return curated_form(
-        workflow, picks, title=workflow_title(workflow), outputs=_outputs(outputs, api)
-    )
+    title = workflow_title(replace(workflow, name=name.removesuffix(".json").removesuffix(".app")))
+    return curated_form(workflow, picks, title=title, outputs=_outputs(outputs, api))
 
 
 def _outputs(ids: list[str], api: Mapping[str, Any]) -> tuple[str, ...]:

@@ -53,10 +53,10 @@ def curated_form(
     sections: dict[str, list[dict[str, Any]]] = {"inputs": [], "advancedInputs": []}
     for pick in picks:
         groups = sections["advancedInputs" if pick.advanced else "inputs"]
-        title = pick.group or pick.title  # an ungrouped field heads its own group
+        heading = pick.group or pick.title  # an ungrouped field heads its own group
         key = f"{pick.group_key}-{pick.group}" if pick.group else pick.node_id
         if not groups or groups[-1]["key"] != key:
-            groups.append({"title": title, "key": key, "inputs": []})
+            groups.append({"title": heading, "key": key, "inputs": []})
         groups[-1]["inputs"].append(_item(pick))
     form = {"title": title, "description": description, **sections}
     return CuratedWorkflow(title, description, workflow, form, tuple(outputs))

@@ -81,6 +81,15 @@ def test_value_type_wins_over_inference(key, value_type, kind):
     assert _one(data)[0].kind == kind
 
 
+def test_a_number_takes_the_range_the_author_set():
+    """``range {min, max}`` (ViewComfy's editor, 2026-01) bounds a number that is no slider."""
+    data = _data()
+    quality = data["workflows"][0]["viewComfyJSON"]["advancedInputs"][1]["inputs"][0]
+    quality["range"] = {"min": 50, "max": 90}
+    field = {f.key: f for f in _one(data)}["11-inputs-quality"]
+    assert (field.kind, field.minimum, field.maximum, field.value) == ("int", 50, 90, 85)
+
+
 def test_a_field_named_only_by_its_workflow_path():
     data = _data()
     del data["workflows"][0]["viewComfyJSON"]["inputs"][0]["inputs"][0]["key"]

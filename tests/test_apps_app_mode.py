@@ -110,6 +110,26 @@ def test_an_older_files_inner_node_id_goes_through_its_instance_and_takes_its_la
     ]
 
 
+def test_a_promoted_inner_widget_without_a_subgraph_input_is_found_through_its_instance():
+    """Instances list promoted widgets in ``properties.proxyWidgets`` (no link needed)."""
+    ui = json.loads((DATA / "image_joyai_image_edit.json").read_text())
+    ui["extra"]["linearData"]["inputs"] = [["12", "strength"]]  # CFGNorm inside instance 170
+    api = {
+        "170:12": {
+            "class_type": "CFGNorm",
+            "inputs": {"strength": 1},
+            "_meta": {"title": "CFGNorm"},
+        }
+    }
+    assert read_app_mode(ui, api) is None  # not promoted: nothing to show, the inferred form
+    instance = next(n for n in ui["nodes"] if n["id"] == 170)
+    instance["properties"]["proxyWidgets"].append(["12", "strength"])
+    fields = read_app_mode(ui, api).fields()
+    assert [(f.key, f.label, f.value) for f in fields] == [
+        ("170:12-inputs-strength", "strength", 1)
+    ]
+
+
 def test_entries_naming_nothing_or_a_linked_widget_are_dropped():
     ui, api = _contact()
     ui["extra"]["linearData"]["inputs"] += [["999", "image"], ["3", "no_such_widget"]]

@@ -39,7 +39,8 @@ UiNode = Mapping[str, Any]
 def read_app_mode(
     ui: Mapping[str, Any], api: Mapping[str, Mapping[str, Any]], *, name: str = "workflow"
 ) -> CuratedWorkflow | None:
-    """The App Mode form of a UI-format workflow, or None when it has no App Mode picks.
+    """The App Mode form of a UI-format workflow, or None when none of its picked inputs is
+    there (App Mode then shows every widget, as the inferred form does).
 
     `api` is the API prompt made from `ui` (same node ids, ``"outer:inner"`` inside subgraphs;
     widget names are input names).
@@ -50,8 +51,6 @@ def read_app_mode(
         return None
     entries = [e for e in linear.get("inputs") or [] if isinstance(e, list) and len(e) >= 2]
     outputs = [str(o) for o in linear.get("outputs") or [] if isinstance(o, str | int)]
-    if not entries and not outputs:
-        return None
     graph = _Graph(ui)
     picks = []
     for entry in entries:
@@ -65,6 +64,8 @@ def read_app_mode(
             continue  # a widget fed by a link (or gone from the prompt): nothing to show
         group = str(node_title(node) or path)
         picks.append(Pick(path, widget, label, group=group, group_key=path))
+    if not picks:
+        return None  # App Mode then shows every widget: so does the inferred form
     workflow = Workflow(params=flatten(api), api={k: dict(v) for k, v in api.items()}, name=name)
     title = workflow_title(replace(workflow, name=name.removesuffix(".json").removesuffix(".app")))
     return curated_form(workflow, picks, title=title, outputs=_outputs(outputs, api))
@@ -135,16 +136,26 @@ class _Graph:
         return self._at(f"{instances[0]}:{node_id}", widget)
 
     def _inside_any(self, node_id: str, widget: str) -> tuple[str, str, str] | None:
-        """An older file's bare id of a node inside a subgraph: the one instance input that
-        reaches that widget (the frontend drops the entry when none or several do)."""
-        matches = []
+        """An older file's bare id of a node inside a subgraph: the one instance that shows
+        that widget, through a subgraph input linked to it or as a promoted widget (its
+        ``properties.proxyWidgets``); the frontend drops the entry when none or several do."""
+        matches: dict[str, tuple[str, str, str]] = {}
         for instance_id, instance in self.root.items():
             definition = self.subgraphs.get(str(instance.get("type")))
-            for slot in (definition or {}).get("inputs") or []:
-                found = self._through(instance_id, instance, definition or {}, slot.get("name"))
-                if found and found[0] == f"{instance_id}:{node_id}" and found[1] == widget:
-                    matches.append(found)
-        return matches[0] if len(matches) == 1 else None
+            if definition is None:
+                continue
+            path = f"{instance_id}:{node_id}"
+            for slot in definition.get("inputs") or []:
+                found = self._through(instance_id, instance, definition, slot.get("name"))
+                if found and found[0] == path and found[1] == widget:
+                    matches.setdefault(path, found)
+            properties = instance.get("properties")
+            proxied = properties.get("proxyWidgets") if isinstance(properties, Mapping) else None
+            if [node_id, widget] in [[str(p[0]), p[1]] for p in proxied or [] if len(p) == 2]:
+                found = self._at(path, widget)
+                if found is not None:
+                    matches.setdefault(path, found)
+        return next(iter(matches.values())) if len(matches) == 1 else None
 
     def _node(self, path: str) -> UiNode | None:
         """The UI node at a prompt path such as ``"12"`` or ``"12:5"`` (nested: ``"a:b:c"``)."""

@@ -28,7 +28,7 @@ from urllib.parse import unquote
 
 from ..curated import CuratedWorkflow
 from ..workflow import Workflow, flatten, is_link, node_title, workflow_title
-from .form import Pick, curated_form
+from .form import AppInput, curated_form
 
 WIDGET_ID = re.compile(r"^([^:]+):([^:]+):([^:]+)$")
 SUBGRAPH_INPUT = -10  # the origin id of a link from a subgraph's inputs, inside the subgraph
@@ -63,7 +63,7 @@ def read_app_mode(
         if value is None or is_link(value) or isinstance(value, Mapping | list):
             continue  # a widget fed by a link (or gone from the prompt): nothing to show
         group = str(node_title(node) or path)
-        picks.append(Pick(path, widget, label, group=group, group_key=path))
+        picks.append(AppInput(path, widget, label, group=group, group_key=path))
     if not picks:
         return None  # App Mode then shows every widget: so does the inferred form
     workflow = Workflow(params=flatten(api), api={k: dict(v) for k, v in api.items()}, name=name)

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..curated import CuratedWorkflow
 from ..workflow import Workflow, is_number, node_title, workflow_title
-from .form import Pick, curated_form
+from .form import AppInput, curated_form
 
 PREFIX = "ComfyUIDeployExternal"
 # class suffix -> (input a run sets, valueType; None lets inference decide from the value)
@@ -53,13 +53,13 @@ def read_comfydeploy(workflow: Workflow) -> CuratedWorkflow | None:
     return curated_form(workflow, picks, title=workflow_title(workflow))
 
 
-def _pick(node_id: str, kind: str, inputs: dict[str, Any], node: dict[str, Any]) -> Pick | None:
+def _pick(node_id: str, kind: str, inputs: dict[str, Any], node: dict[str, Any]) -> AppInput | None:
     name, value_type = VALUE_INPUT[kind]
     if name not in inputs:
         return None
     input_id = str(inputs.get("input_id") or "")
     title = str(inputs.get("display_name") or "").strip() or input_id or str(node_title(node))
-    pick = Pick(
+    pick = AppInput(
         node_id, name, title, help=str(inputs.get("description") or "").strip(),
         value_type=value_type, group=title,
     )  # fmt: skip
@@ -73,13 +73,13 @@ def _pick(node_id: str, kind: str, inputs: dict[str, Any], node: dict[str, Any])
     return pick
 
 
-def _with_range(pick: Pick, low: Any, high: Any, step: Any, *, slider: bool) -> Pick:
+def _with_range(pick: AppInput, low: Any, high: Any, step: Any, *, slider: bool) -> AppInput:
     low, high = (v if is_number(v) else None for v in (low, high))
     both = low is not None and high is not None
     return replace(pick, minimum=low, maximum=high, step=step, slider=slider and both)
 
 
-def _with_options(pick: Pick, options: Any, value: Any) -> Pick:
+def _with_options(pick: AppInput, options: Any, value: Any) -> AppInput:
     """An enum's choices: its ``options`` JSON list (the frontend's own parse), else its value."""
     try:
         parsed = json.loads(options) if isinstance(options, str) and options.strip() else None

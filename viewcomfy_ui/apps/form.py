@@ -1,6 +1,6 @@
 """What every app reader writes: picked node inputs, made into the curated-form model. Pure.
 
-A reader lists `Pick`s in the app's order; `curated_form` groups consecutive picks of one
+A reader lists `AppInput`s in the app's order; `curated_form` groups consecutive picks of one
 section and group title into the ``viewComfyJSON`` groups that ``curated.py`` reads, so an app
 of any tool becomes the same `CuratedWorkflow` as a ``view_comfy.json``.
 """
@@ -16,7 +16,7 @@ from ..workflow import Workflow, param_key
 
 
 @dataclass(frozen=True)
-class Pick:
+class AppInput:
     """One node input the app shows.
 
     `value_type` is a ``view_comfy.json`` ``valueType`` (None: inference decides the kind);
@@ -43,7 +43,7 @@ class Pick:
 
 def curated_form(
     workflow: Workflow,
-    picks: Sequence[Pick],
+    picks: Sequence[AppInput],
     *,
     title: str,
     description: str = "",
@@ -62,7 +62,7 @@ def curated_form(
     return CuratedWorkflow(title, description, workflow, form, tuple(outputs))
 
 
-def _item(pick: Pick) -> dict[str, Any]:
+def _item(pick: AppInput) -> dict[str, Any]:
     item: dict[str, Any] = {
         "title": pick.title,
         "helpText": pick.help,

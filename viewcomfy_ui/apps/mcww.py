@@ -19,9 +19,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..curated import CuratedWorkflow
-from ..nodespecs import InputSpec, NodeSpecs, bundled_specs
+from ..nodespecs import InputSpec, NodeSpec, NodeSpecs, bundled_specs
 from ..workflow import Workflow, is_link, is_number, node_title, workflow_title
-from .form import Pick, curated_form
+from .form import AppInput, curated_form
 
 TITLE = re.compile(r"<([^:]+):([^/:]+)(?:/([^/:]+))?:(\d+)(?:/(\d+))?>(.*)")  # parse_title's
 NUMBER = re.compile(r"[-+]?\d*\.?\d+")  # parseMinMaxStep's
@@ -93,7 +93,7 @@ def _sorted(elements: list[_Element]) -> list[_Element]:
     )
 
 
-def _pick(element: _Element, node: Mapping[str, Any], spec: Any) -> Pick | None:
+def _pick(element: _Element, node: Mapping[str, Any], spec: NodeSpec | None) -> AppInput | None:
     inputs = node.get("inputs") or {}
     chosen = _field(inputs, spec.inputs if spec else None)
     if chosen is None:
@@ -103,14 +103,14 @@ def _pick(element: _Element, node: Mapping[str, Any], spec: Any) -> Pick | None:
     group = element.category if custom else element.tab
     if custom and element.tab:
         group = f"{element.category} / {element.tab}"
-    pick = Pick(
+    pick = AppInput(
         element.node_id, name, element.label, advanced=element.category not in BASIC,
         group=group, group_key=f"{element.category}/{element.tab}",
     )  # fmt: skip
     return _typed(pick, kind, element)
 
 
-def _typed(pick: Pick, kind: str, element: _Element) -> Pick:
+def _typed(pick: AppInput, kind: str, element: _Element) -> AppInput:
     if kind in ("image", "video", "audio"):
         return replace(pick, value_type=kind)
     if kind == "INT" and "seed" in element.label.lower() and not element.args:

@@ -21,7 +21,7 @@ from typing import Any
 
 from ..curated import CuratedWorkflow
 from ..workflow import Workflow, is_link, is_number, workflow_title
-from .form import Pick, curated_form
+from .form import AppInput, curated_form
 
 GROUP_CLASS = "SwarmInputGroup"
 DESCRIPTION_CLASS = "SwarmWorkflowDescription"
@@ -42,7 +42,7 @@ UNGROUPED = _Group("", 0, False)
 def read_swarmui(workflow: Workflow) -> CuratedWorkflow | None:
     """The form of a workflow's SwarmInput nodes; None when it has none."""
     api = workflow.api or {}
-    ranked: list[tuple[float, int, float, int, Pick]] = []
+    ranked: list[tuple[float, int, float, int, AppInput]] = []
     first_seen: dict[_Group, int] = {}
     for order, (node_id, node) in enumerate(api.items()):
         inputs = node.get("inputs") or {}
@@ -66,11 +66,11 @@ def read_swarmui(workflow: Workflow) -> CuratedWorkflow | None:
     )
 
 
-def _pick(node_id: str, class_type: str, inputs: Mapping[str, Any]) -> Pick | None:
+def _pick(node_id: str, class_type: str, inputs: Mapping[str, Any]) -> AppInput | None:
     if not class_type.startswith("SwarmInput") or class_type == GROUP_CLASS:
         return None
     title = str(inputs.get("title") or class_type).strip()
-    base = Pick(node_id, "value", title, help=str(inputs.get("description") or "").strip())
+    base = AppInput(node_id, "value", title, help=str(inputs.get("description") or "").strip())
     if class_type in UPLOADS:
         name, value_type = UPLOADS[class_type]
         return replace(base, input_name=name, value_type=value_type) if name in inputs else None
@@ -89,7 +89,7 @@ def _pick(node_id: str, class_type: str, inputs: Mapping[str, Any]) -> Pick | No
     return base  # model names and checkpoints: inference makes them model choices
 
 
-def _number(base: Pick, inputs: Mapping[str, Any], view: str, *, integer: bool) -> Pick:
+def _number(base: AppInput, inputs: Mapping[str, Any], view: str, *, integer: bool) -> AppInput:
     if integer and view == "seed":
         return replace(base, value_type="seed")
     low, high, step = (inputs.get(k) for k in ("min", "max", "step"))

@@ -531,15 +531,19 @@ def _title(node: Node, object_info: Mapping[str, Any]) -> str:
 
 
 def _unknown_node(raw: Mapping[str, Any], class_type: str, path: tuple[str, ...]) -> str:
+    """Which node, of which pack, and what to do."""
     properties = raw.get("properties") or {}
     pack = properties.get("cnr_id") or properties.get("aux_id")
     node_id = ":".join((*path, str(raw.get("id"))))
-    title = raw.get("title") or class_type
-    where = f" from the node pack {pack!r}" if pack else " from a custom node pack"
+    title = raw.get("title")
+    named = f" ({title!r})" if title and title != class_type else ""
+    if not class_type:
+        return f"node {node_id}{named} has no type; open the file in ComfyUI and save it again"
+    source = f"from the node pack {pack!r}" if pack else "from a custom node pack"
     return (
-        f"node {node_id} ({title!r}) is a {class_type!r}{where} that the node declarations do "
-        "not know; pass --object-info with the /object_info of a ComfyUI that has the pack "
-        "(or run with --comfyui-url)"
+        f"node {node_id}{named} is a {class_type} {source}, which the node declarations do not "
+        "know; give --object-info with the /object_info of a ComfyUI that has that pack (or "
+        "run it with --comfyui-url)"
     )
 
 

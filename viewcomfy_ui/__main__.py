@@ -83,7 +83,7 @@ def _params(args: argparse.Namespace) -> int:
     data, unit = args.make(workflow)
     if data is None:
         return _fail(f"{args.workflow} holds flattened parameters: it has no API workflow")
-    text = json.dumps(data, indent=4)
+    text = json.dumps(data, indent=4, ensure_ascii=unit == "parameters")  # params: as ViewComfy
     if str(args.output) == "-":
         print(text)
     else:

@@ -204,6 +204,20 @@ CASES = r"""async () => {
       }
     });
   }
+  // 5. model-free photo effects in groups, with a note: runs on the app's built-in engine
+  {
+    const img = add('LoadImage', [0, 0], {image: 'viewcomfy_demo.png'});
+    add('Note', [0, 380], {}, [300, 80]).widgets[0].value = 'Pick a photo (PNG or JPEG).';
+    const blur = add('ImageBlur', [450, 0], {blur_radius: 4, sigma: 1.5});
+    const inv = add('ImageInvert', [450, 250]); inv.mode = 4;
+    const sharp = add('ImageSharpen', [450, 400], {sharpen_radius: 2});
+    link(img, 0, blur, 'image'); link(blur, 0, inv, 0); link(inv, 0, sharp, 'image');
+    const out = add('SaveImage', [900, 0], {filename_prefix: 'grouped'});
+    link(sharp, 0, out, 'images');
+    group('Your photo', [-20, -40], [360, 520]);
+    group('Look', [430, -40], [360, 620]);
+    await save('photo_groups.json');
+  }
   return saved;
 }"""
 

@@ -140,6 +140,14 @@ def test_an_unknown_node_names_its_pack_and_the_way_out():
     assert ui_to_api(ui, {**core_object_info(), **declared})["12"]["inputs"] == {"on": False}
 
 
+def test_a_legacy_group_node_is_refused_with_what_to_do():
+    ui = ui_graph(
+        node(5, "workflow>Effects", [3]), extra={"groupNodes": {"Effects": {"nodes": []}}}
+    )
+    with pytest.raises(WorkflowError, match=r"^node 5 is a legacy group node \(workflow>Effects\)"):
+        ui_to_api(ui)
+
+
 def test_a_graph_with_nothing_to_run_is_refused_in_one_line():
     ui = ui_graph(node(1, "Note", ["read me"]), node(2, "SaveImage", ["x"], mode=2))
     with pytest.raises(WorkflowError, match=r"^flow\.json is a ComfyUI UI-format workflow with no"):

@@ -6,6 +6,7 @@ widgets (`ui_widgets`); a linked input takes the link, followed through Reroutes
 (mode 4) and subgraphs; PrimitiveNode values are written into their targets; muted (mode 2) and
 virtual nodes (Note, MarkdownNote, Reroute, PrimitiveNode) are left out, and inputs that pointed
 at a node left out are dropped. Subgraph nodes are expanded (``"<instance>:<inner>"`` ids).
+Legacy group nodes (``extra.groupNodes``, replaced by subgraphs) are refused with what to do.
 """
 
 from __future__ import annotations
@@ -198,12 +199,24 @@ class _Converter:
             slots = [_saved_slot(i) for i in saved]
             return Node(exec_id, raw, graph, path, instance, class_type, slots)
         info = self.object_info.get(class_type)
+        if not isinstance(info, Mapping) and self._is_group_node(class_type):
+            raise WorkflowError(
+                f"node {exec_id} is a legacy group node ({class_type}), which is not expanded "
+                "here; in ComfyUI ungroup it (right-click > Ungroup) and save again, or load "
+                "its Workflow > Export (API) file"
+            )
         if not isinstance(info, Mapping):
             raise WorkflowError(_unknown_node(raw, class_type, path))
         node = Node(exec_id, raw, graph, path, instance, class_type, _slots(info, saved))
         node.widgets = node_widgets(class_type, info)
         node.values = _widget_values(node.widgets, raw, info, saved)
         return node
+
+    def _is_group_node(self, class_type: str) -> bool:
+        """A legacy group node: its type names an entry of ``extra.groupNodes``."""
+        groups = (self.ui.get("extra") or {}).get("groupNodes") or {}
+        name = re.sub(r"^workflow[>/]", "", class_type)
+        return name != class_type and name in groups
 
     def _promoted_values(self, node: Node) -> dict[str, Any]:
         """A subgraph instance's widgets: one per input that feeds an inner widget, in input

@@ -20,8 +20,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from viewcomfy_ui.errors import WorkflowError
+from viewcomfy_ui.fields import infer_fields
 from viewcomfy_ui.object_info import load_object_info
 from viewcomfy_ui.ui_format import ui_to_api
+from viewcomfy_ui.workflow import load_workflow
 
 
 def compare(mine: dict, truth: dict) -> tuple[int, int, int, int, list[str]]:
@@ -93,6 +95,15 @@ def main() -> None:
     print(
         f"largest converted {largest.name} ({largest.stat().st_size // 1024} KB): "
         f"best of 5 {min(took):.1f} ms, first {took[0]:.1f} ms"
+    )
+    start = time.perf_counter()
+    workflow = load_workflow(largest, object_info=object_info)
+    loaded = (time.perf_counter() - start) * 1000
+    fields = infer_fields(workflow, object_info)
+    total = (time.perf_counter() - start) * 1000
+    print(
+        f"  load_workflow (read, convert, layout) {loaded:.1f} ms; "
+        f"with its form's {len(fields)} fields {total:.1f} ms"
     )
 
 

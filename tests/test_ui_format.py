@@ -140,6 +140,13 @@ def test_an_unknown_node_names_its_pack_and_the_way_out():
     assert ui_to_api(ui, {**core_object_info(), **declared})["12"]["inputs"] == {"on": False}
 
 
+def test_a_subgraph_without_its_definition_is_named_as_such():
+    ui, _ = case("subgraphs.api")
+    del ui["definitions"]
+    with pytest.raises(WorkflowError, match="is a subgraph whose definition the file lacks"):
+        ui_to_api(ui)
+
+
 def test_a_legacy_group_node_is_refused_with_what_to_do():
     ui = ui_graph(
         node(5, "workflow>Effects", [3]), extra={"groupNodes": {"Effects": {"nodes": []}}}

@@ -34,6 +34,7 @@ SAVE_NODES = {
     "CLIPSave", "VAESave", "ModelSave", "LoraSave", "SaveLatent",
 }  # fmt: skip  # their filename_prefix gets %date:...% and %node.widget% replaced
 JS_SAFE_INT = 2**53
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 CONTROL_MODES = ("fixed", "increment", "decrement", "randomize")
 FRONTEND_TITLES = {
     "ImageBlend": "Image Blend", "ImageBlur": "Image Blur", "ImageQuantize": "Image Quantize",
@@ -552,6 +553,11 @@ def _unknown_node(raw: Mapping[str, Any], class_type: str, path: tuple[str, ...]
     named = f" ({title!r})" if title and title != class_type else ""
     if not class_type:
         return f"node {node_id}{named} has no type; open the file in ComfyUI and save it again"
+    if UUID.fullmatch(class_type):
+        return (
+            f"node {node_id}{named} is a subgraph whose definition the file lacks "
+            "(definitions.subgraphs); save it again with ComfyUI's frontend 1.24 or newer"
+        )
     source = f"from the node pack {pack!r}" if pack else "from a custom node pack"
     return (
         f"node {node_id}{named} is a {class_type} {source}, which the node declarations do not "

@@ -62,10 +62,9 @@ class Graph:
 
     nodes: dict[Any, Mapping[str, Any]]
     links: dict[Any, Link]
-    definition: Mapping[str, Any] | None = None  # a subgraph's own inputs/outputs
 
     @classmethod
-    def parse(cls, data: Mapping[str, Any], definition: Mapping[str, Any] | None = None) -> Graph:
+    def parse(cls, data: Mapping[str, Any]) -> Graph:
         nodes = {n.get("id"): n for n in data.get("nodes") or () if isinstance(n, Mapping)}
         links = {}
         for raw in data.get("links") or ():
@@ -76,7 +75,7 @@ class Graph:
                     raw.get("origin_id"), raw.get("origin_slot", 0), raw.get("target_id"),
                     raw.get("target_slot", 0), raw.get("type", "*"),
                 )  # fmt: skip
-        return cls(nodes, links, definition)
+        return cls(nodes, links)
 
 
 @dataclass
@@ -101,6 +100,7 @@ class Node:
     widgets: list[Widget] = field(default_factory=list)
     values: dict[str, Any] = field(default_factory=dict)  # widget name -> value
     subgraph: Mapping[str, Any] | None = None  # for a subgraph instance: its definition
+    inner: Graph | None = None  # and its own copy of the definition's graph
 
     @property
     def mode(self) -> int:
@@ -176,8 +176,8 @@ class _Converter:
             node = self._node(raw, graph, path, instance)
             self.nodes[node.exec_id] = node
             if node.subgraph is not None:
-                inner = Graph.parse(node.subgraph, node.subgraph)
-                self._expand(inner, (*path, str(raw.get("id"))), node)
+                node.inner = Graph.parse(node.subgraph)
+                self._expand(node.inner, (*path, str(raw.get("id"))), node)
 
     def _node(
         self, raw: Mapping[str, Any], graph: Graph, path: tuple[str, ...], instance: Node | None
@@ -415,10 +415,8 @@ class _Converter:
         outputs = definition.get("outputs") or []
         if not 0 <= slot < len(outputs):
             return None
-        inner = next((n for n in self.nodes.values() if n.instance is node), None)
-        graph = inner.graph if inner is not None else Graph.parse(definition)
         for link_id in outputs[slot].get("linkIds") or ():
-            link = graph.links.get(link_id)
+            link = node.inner.links.get(link_id) if node.inner else None
             if link is None:
                 continue
             origin = self.nodes.get(

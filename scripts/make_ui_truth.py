@@ -1,7 +1,7 @@
 """Record what ComfyUI's own frontend makes of UI-format workflows: the truth for `ui_to_api`.
 
 Loads each UI file into a real ComfyUI's page in headless Chromium, as the frontend loads a
-file, and stores ``(await app.graphToPrompt()).output`` next to it. Usage:
+file, and stores ``(await app.graphToPrompt()).output`` in OUT_DIR. Usage:
 
     python scripts/make_ui_truth.py OUT_DIR UI.json|DIR ... [--url http://127.0.0.1:8188]
     python scripts/make_ui_truth.py OUT_DIR --widgets   # each node class's widgets, as created
@@ -11,8 +11,9 @@ For each ``name.json`` it writes ``OUT_DIR/name.json`` (the API prompt, or ``{"e
 With ``--cases`` it first builds small graphs covering every conversion rule in the page (as
 a user would: nodes, links, groups, notes, bypass, mute, primitives, reroutes, subgraphs) and
 saves each as ComfyUI's Save does (``graphToPrompt().workflow``) into ``UI_DIR``, then records
-their truth like any other file. With ``--widgets`` it writes ``OUT_DIR/widgets.json``: per class, the widgets the frontend gives
-a new node (name, whether the node's saved ``widgets_values`` hold it, whether the prompt does).
+their truth like any other file. With ``--widgets`` it writes ``OUT_DIR/widgets.json``: per
+class, the widgets the frontend gives a new node (name, whether the node's saved
+``widgets_values`` hold it, whether the prompt does).
 """
 
 from __future__ import annotations

@@ -223,6 +223,36 @@ CASES = r"""async () => {
 }"""
 
 
+# 6. a legacy group node: made with the frontend's own command (it asks for a name)
+GROUP_NODE = r"""() => {
+  const g = app.graph; g.clear();
+  const add = (type, pos, values = {}) => {
+    const n = LiteGraph.createNode(type); n.pos = pos; g.add(n);
+    for (const [k, v] of Object.entries(values)) n.widgets.find(w => w.name === k).value = v;
+    return n;
+  };
+  const img = add('EmptyImage', [0, 0], {width: 64, height: 48});
+  const radius = add('PrimitiveInt', [0, 300], {value: 5});
+  const blur = add('ImageBlur', [300, 0], {blur_radius: 3});
+  const inv = add('ImageInvert', [600, 0]);
+  const sharp = add('ImageSharpen', [600, 300], {sharpen_radius: 2, alpha: 0.5});
+  const noise = add('RandomNoise', [300, 500], {noise_seed: 77});
+  noise.widgets.find(w => w.name === 'control_after_generate').value = 'fixed';
+  img.connect(0, blur, 0); radius.connect(0, blur, blur.findInputSlot('blur_radius'));
+  blur.connect(0, inv, 0); blur.connect(0, sharp, 0);
+  const out = add('SaveImage', [900, 0], {filename_prefix: 'inverted'}); inv.connect(0, out, 0);
+  const out2 = add('SaveImage', [900, 300], {filename_prefix: 'sharp'}); sharp.connect(0, out2, 0);
+  const sampler = add('SamplerCustomAdvanced', [900, 600]); noise.connect(0, sampler, 0);
+  app.canvas.selectItems([blur, inv, sharp, noise]);
+  app.extensionManager.command.execute('Comfy.GroupNode.ConvertSelectedNodesToGroupNode');
+}"""
+GROUP_NODE_SAVE = r"""async () => {
+  const node = app.graph.nodes.find(n => String(n.type).startsWith('workflow'));
+  node.widgets.find(w => w.name === 'sigma').value = 2.5;
+  return JSON.parse(JSON.stringify((await app.graphToPrompt()).workflow));
+}"""
+
+
 async def build_cases(url: str, ui_dir: Path) -> list[Path]:
     """The hand-made graphs, saved by the frontend itself."""
     ui_dir.mkdir(parents=True, exist_ok=True)
@@ -230,6 +260,14 @@ async def build_cases(url: str, ui_dir: Path) -> list[Path]:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         page = await open_app(url, browser)
         saved = await page.evaluate(CASES)
+        await page.evaluate(GROUP_NODE)
+        name = page.locator(".p-dialog input").first
+        await name.fill("Effects")
+        await name.press("Enter")
+        await page.wait_for_function(
+            "() => app.graph.nodes.some(n => String(n.type).startsWith('workflow'))"
+        )
+        saved["group_node.json"] = await page.evaluate(GROUP_NODE_SAVE)
         await browser.close()
     paths = []
     for name, workflow in saved.items():

@@ -54,8 +54,8 @@ def test_hand_made_graphs_convert_exactly_as_the_frontend_exports_them(name):
 
 def test_the_cases_cover_every_rule():
     """Seed controls, a primitive, reroutes, dynamic prompts, filename patterns, bypass (passed
-    on, or dropped when no input fits), mute, subgraph instances, frontend-only widgets, renamed
-    classes, missing trailing values and integers past 2^53."""
+    on, or dropped when no input fits), mute, subgraph instances, a legacy group node,
+    frontend-only widgets, renamed classes, missing trailing values and integers past 2^53."""
     truths = {name: case(name)[1] for name in CASES}
     sub = truths["subgraphs.api"]
     assert {"6:3", "7:3", "9:3"} <= set(sub) and sub["7:3"]["inputs"]["blur_radius"] == 5
@@ -147,12 +147,13 @@ def test_a_subgraph_without_its_definition_is_named_as_such():
         ui_to_api(ui)
 
 
-def test_a_legacy_group_node_is_refused_with_what_to_do():
-    ui = ui_graph(
-        node(5, "workflow>Effects", [3]), extra={"groupNodes": {"Effects": {"nodes": []}}}
-    )
-    with pytest.raises(WorkflowError, match=r"^node 5 is a legacy group node \(workflow>Effects\)"):
-        ui_to_api(ui)
+def test_a_legacy_group_node_expands_with_its_values_and_links():
+    ui, _ = case("group_node.api")
+    workflow = load_workflow(ui)
+    assert {"10:0", "10:1", "10:2", "10:3"} <= set(workflow.api)
+    assert workflow.api["10:1"]["inputs"]["blur_radius"] == ["2", 0]  # fed from outside
+    assert workflow.api["10:1"]["inputs"]["sigma"] == 2.5  # the group node's own value
+    assert workflow.layout.seed_modes["10:0-inputs-noise_seed"] == "fixed"
 
 
 def test_a_graph_with_nothing_to_run_is_refused_in_one_line():

@@ -6,7 +6,7 @@ widgets (`ui_widgets`); a linked input takes the link, followed through Reroutes
 (mode 4) and subgraphs; PrimitiveNode values are written into their targets; muted (mode 2) and
 virtual nodes (Note, MarkdownNote, Reroute, PrimitiveNode) are left out, and inputs that pointed
 at a node left out are dropped. Subgraph nodes are expanded (``"<instance>:<inner>"`` ids).
-Legacy group nodes (``extra.groupNodes``, replaced by subgraphs) are refused with what to do.
+Legacy group nodes (``extra.groupNodes``) are expanded as subgraphs (``ui_group_nodes``).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from .errors import WorkflowError
+from .ui_group_nodes import as_subgraph
 from .ui_widgets import Widget, declared_inputs, is_widget_input, node_widgets
 
 MUTED, BYPASSED = 2, 4
@@ -200,12 +201,14 @@ class _Converter:
             slots = [_saved_slot(i) for i in saved]
             return Node(exec_id, raw, graph, path, instance, class_type, slots)
         info = self.object_info.get(class_type)
-        if not isinstance(info, Mapping) and self._is_group_node(class_type):
-            raise WorkflowError(
-                f"node {exec_id} is a legacy group node ({class_type}), which is not expanded "
-                "here; in ComfyUI ungroup it (right-click > Ungroup) and save again, or load "
-                "its Workflow > Export (API) file"
-            )
+        group = None if isinstance(info, Mapping) else self._group_node(class_type)
+        if group is not None:
+            definition = as_subgraph(raw, group, self._widgets_of)
+            slots = [
+                Slot(d.get("name"), d.get("type"), saved[i].get("link") if i < len(saved) else None, None)
+                for i, d in enumerate(definition["inputs"])
+            ]  # fmt: skip
+            return Node(exec_id, raw, graph, path, instance, class_type, slots, subgraph=definition)
         if not isinstance(info, Mapping):
             raise WorkflowError(_unknown_node(raw, class_type, path))
         node = Node(exec_id, raw, graph, path, instance, class_type, _slots(info, saved))
@@ -213,11 +216,16 @@ class _Converter:
         node.values = _widget_values(node.widgets, raw, info, saved)
         return node
 
-    def _is_group_node(self, class_type: str) -> bool:
-        """A legacy group node: its type names an entry of ``extra.groupNodes``."""
+    def _group_node(self, class_type: str) -> Mapping[str, Any] | None:
+        """A legacy group node's definition: its type names an entry of ``extra.groupNodes``."""
         groups = (self.ui.get("extra") or {}).get("groupNodes") or {}
         name = re.sub(r"^workflow[>/]", "", class_type)
-        return name != class_type and name in groups
+        group = groups.get(name) if name != class_type else None
+        return group if isinstance(group, Mapping) else None
+
+    def _widgets_of(self, class_type: str) -> list[Widget] | None:
+        info = self.object_info.get(RENAMED.get(class_type, class_type))
+        return node_widgets(class_type, info) if isinstance(info, Mapping) else None
 
     def _promoted_values(self, node: Node) -> dict[str, Any]:
         """A subgraph instance's widgets: one per input that feeds an inner widget, in input

@@ -88,11 +88,24 @@ def test_bad_files_give_one_line_errors_naming_the_file(tmp_path, content, messa
     assert "\n" not in str(err.value)
 
 
-def test_ui_format_error_says_how_to_export(tmp_path):
+def test_a_ui_format_file_loads_as_its_api_export():
+    workflow = load_workflow(FIXTURES.parent / "data" / "ui_format" / "bypass_mute.json")
+    expected = json.loads(
+        (FIXTURES.parent / "data" / "ui_format" / "bypass_mute.api.json").read_text()
+    )
+    assert workflow.api == expected
+    assert workflow.params == flatten(expected)
+
+
+def test_a_ui_node_of_an_unknown_pack_is_named_with_what_to_do(tmp_path):
     path = tmp_path / "ui.json"
-    path.write_text('{"nodes": [{"id": 1}], "links": []}')
-    with pytest.raises(WorkflowError, match="Export \\(API\\)"):
+    node = {"id": 7, "type": "FaceSwap", "title": "Swap", "properties": {"cnr_id": "reactor"}}
+    path.write_text(json.dumps({"nodes": [node], "links": []}))
+    with pytest.raises(WorkflowError) as err:
         load_workflow(path)
+    message = str(err.value)
+    assert message.startswith("ui.json: node 7 ('Swap') is a FaceSwap from the node pack 'reactor'")
+    assert "--object-info" in message and "--comfyui-url" in message and "\n" not in message
 
 
 def test_missing_file():
@@ -189,7 +202,7 @@ def test_params_cli_writes_reference_file(tmp_path):
 
 def test_params_cli_reports_bad_file_in_one_line(tmp_path):
     bad = tmp_path / "ui.json"
-    bad.write_text('{"nodes": [], "links": []}')
+    bad.write_text('{"nodes": [], "links": []}')  # nothing to run
     run = subprocess.run(
         [sys.executable, "-m", "viewcomfy_ui", "params", str(bad)],
         capture_output=True,
@@ -202,7 +215,8 @@ def test_params_cli_reports_bad_file_in_one_line(tmp_path):
 
 LAYERS = [
     {"errors", "paths", "media", "field_kinds"},
-    {"workflow", "nodespecs", "fields", "arrange", "curated", "demo"},
+    {"workflow", "nodespecs", "fields", "arrange", "curated", "demo"}
+    | {"ui_format", "ui_widgets", "ui_layout", "ui_group_nodes"},
     {"models", "api", "client", "outputs", "object_info"},
     {"progress"},
     {"server"},

@@ -1,4 +1,5 @@
-"""Command lines: ``python -m viewcomfy_ui params|serve ...`` and ``viewcomfy-ui`` (the app)."""
+"""Command lines: ``python -m viewcomfy_ui params|export-api|serve ...`` and ``viewcomfy-ui``
+(the app)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,13 @@ import sys
 from pathlib import Path
 
 from .errors import ViewComfyError
+from .object_info import load_object_info
 from .workflow import is_context_key, load_workflow
+
+OBJECT_INFO_HELP = (
+    "node declarations for a UI-format file's custom nodes: a ComfyUI /object_info JSON file "
+    "or the URL of a ComfyUI that has them (default: the bundled ones)"
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,12 +26,30 @@ def main(argv: list[str] | None = None) -> int:
     params = commands.add_parser(
         "params", help="write workflow_api_parameters.json (ViewComfy's flattened parameters)"
     )
-    params.add_argument("workflow", type=Path, help="an API-format workflow_api.json")
+    params.add_argument(
+        "workflow", type=Path, help="a workflow_api.json, or the workflow.json ComfyUI saves"
+    )
     params.add_argument(
         "-o", "--output", type=Path, default=Path("workflow_api_parameters.json"),
         help="where to write (default: ./workflow_api_parameters.json; '-' for stdout)",
     )  # fmt: skip
     params.add_argument("-f", "--force", action="store_true", help="overwrite an existing file")
+    params.add_argument("--object-info", metavar="FILE_OR_URL", help=OBJECT_INFO_HELP)
+    params.set_defaults(make=lambda w: (w.params, "parameters"))
+
+    export = commands.add_parser(
+        "export-api",
+        help="write the API-format workflow_api.json of a UI-format workflow.json, as ComfyUI's "
+        "Export (API) does",
+    )
+    export.add_argument("workflow", type=Path, help="the workflow.json ComfyUI saves")
+    export.add_argument(
+        "-o", "--output", type=Path, default=Path("workflow_api.json"),
+        help="where to write (default: ./workflow_api.json; '-' for stdout)",
+    )  # fmt: skip
+    export.add_argument("-f", "--force", action="store_true", help="overwrite an existing file")
+    export.add_argument("--object-info", metavar="FILE_OR_URL", help=OBJECT_INFO_HELP)
+    export.set_defaults(make=lambda w: (w.api, "nodes"))
 
     from .server import add_serve_command
 
@@ -52,8 +77,13 @@ def app(argv: list[str] | None = None, env_file: Path | None = None) -> int:
 
 
 def _params(args: argparse.Namespace) -> int:
-    workflow = load_workflow(args.workflow)
-    text = json.dumps(workflow.params, indent=4)
+    """``params`` and ``export-api``: load, then write what `args.make` picks."""
+    object_info = load_object_info(args.object_info) if args.object_info else None
+    workflow = load_workflow(args.workflow, object_info=object_info)
+    data, unit = args.make(workflow)
+    if data is None:
+        return _fail(f"{args.workflow} holds flattened parameters: it has no API workflow")
+    text = json.dumps(data, indent=4, ensure_ascii=unit == "parameters")  # params: as ViewComfy
     if str(args.output) == "-":
         print(text)
     else:
@@ -67,9 +97,8 @@ def _params(args: argparse.Namespace) -> int:
             )
         except OSError as exc:
             return _fail(f"cannot write {args.output} ({exc.strerror or exc})")
-        print(
-            f"wrote {args.output} ({sum(not is_context_key(k) for k in workflow.params)} parameters)"
-        )
+        count = sum(not is_context_key(k) for k in data) if unit == "parameters" else len(data)
+        print(f"wrote {args.output} ({count} {unit})")
     return 0
 
 

@@ -4,6 +4,8 @@ Nodes come in this order: prompts and uploads first, then the seed, the size, th
 sampler, then the rest by graph position (inputs before what they feed). Internal knobs
 (precision, device, tiling, file prefixes, JSON blobs, display-only nodes) go to Advanced, and
 about `MAX_OPEN` fields stay open at first, whole nodes at a time: the rest go to Advanced too.
+A UI-format file's `Layout` keeps each of its groups together as one section, titled as in the
+graph (placed where its first node would be), gives its notes as help texts and its seeds' modes.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from .field_kinds import MEDIA_KINDS
 
 if TYPE_CHECKING:
     from .fields import Field
+    from .ui_layout import Layout
 
 MAX_OPEN = 25
 OVERSHOOT = 5  # a node that starts before the cap may end this far past it, to stay whole
@@ -33,18 +36,61 @@ INTERNAL = re.compile(
 DISPLAY_ONLY = re.compile(r"show|display|preview|note|markdown|console|debug", re.IGNORECASE)
 
 
-def arrange(fields: Sequence[Field], reads: Mapping[str, set[str]]) -> list[Field]:
+def arrange(
+    fields: Sequence[Field], reads: Mapping[str, set[str]], layout: Layout | None = None
+) -> list[Field]:
     """`fields` in form order, with internal knobs and what lies beyond `MAX_OPEN` advanced.
 
-    `reads` maps each node id to the node ids whose outputs it reads (the workflow's links).
+    `reads` maps each node id to the node ids whose outputs it reads (the workflow's links);
+    `layout` is a UI-format file's groups, notes and seed modes.
     """
     fields = [replace(f, advanced=True) if _is_internal(f) else f for f in fields]
+    if layout is not None:
+        fields = _laid_out(fields, layout)
     position = _graph_position(reads, [f.node_id for f in fields])
     by_node: dict[str, list[Field]] = {}
     for f in fields:
         by_node.setdefault(f.node_id, []).append(f)
     nodes = sorted(by_node, key=lambda n: (min(_rank(f) for f in by_node[n]), position[n]))
-    return [f for node in _cap([by_node[n] for n in nodes]) for f in node]
+    if layout is not None:  # a section's nodes together, where its first node comes
+        units: dict[str, list[str]] = {}
+        for n in nodes:
+            units.setdefault(by_node[n][0].group or n, []).append(n)
+        nodes = [n for unit in units.values() for n in unit]
+    arranged = [f for node in _cap([by_node[n] for n in nodes]) for f in node]
+    return _with_help(arranged, layout) if layout is not None else arranged
+
+
+def _laid_out(fields: Sequence[Field], layout: Layout) -> list[Field]:
+    """Each field in its graph group (a section: group and title), seeds with their saved mode."""
+    result = []
+    for f in fields:
+        mode = layout.seed_modes.get(f.key)
+        if f.kind == "seed" and mode:
+            f = replace(f, seed_mode=mode)
+        section = layout.section_of(f.node_id)
+        if section is not None:
+            f = replace(f, group=f"section:{section.node_ids[0]}", node_title=section.title)
+        result.append(f)
+    return result
+
+
+def _with_help(fields: Sequence[Field], layout: Layout) -> list[Field]:
+    """The first field shown of a section, and of a node next to a note, get the notes as help."""
+    result = []
+    seen: set[str] = set()
+    for f in fields:
+        texts = []
+        section = layout.section_of(f.node_id)
+        if section is not None and f.group not in seen:
+            texts.append(section.help)
+            seen.add(f.group or "")
+        if f.node_id not in seen:
+            texts.append(layout.node_help.get(f.node_id))
+            seen.add(f.node_id)
+        note = "\n\n".join(t for t in texts if t)
+        result.append(replace(f, help=note) if note and not f.help else f)
+    return result
 
 
 def _cap(nodes: list[list[Field]]) -> list[list[Field]]:

@@ -165,7 +165,7 @@ def infer_fields(
         node.node_id: {value[0] for value in node.inputs.values() if is_link(value)}
         for node in nodes.values()
     }
-    return arrange(fields, reads)
+    return arrange(fields, reads, params.layout if isinstance(params, Workflow) else None)
 
 
 def _is_ui_artefact(class_type: str | None, name: str, value: Any, spec: NodeSpec | None) -> bool:

@@ -163,7 +163,7 @@ def _bundled_object_info(filename: str) -> dict[str, Any]:
                 "required": {k: node["inputs"][k] for k in node["required"] if k in node["inputs"]},
                 "optional": {k: v for k, v in node["inputs"].items() if k not in node["required"]},
             },
-            "input_order": {"required": node["required"]},  # optional inputs are stored sorted
+            "input_order": {"required": node["required"], "optional": node.get("optional")},
         }
         for name, node in json.loads(text).items()
     }

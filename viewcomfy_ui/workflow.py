@@ -20,6 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ParamsError, WorkflowError
+from .ui_format import convert_ui, is_ui_format, ui_to_api
+from .ui_layout import Layout, ui_layout
+
+__all__ = ["Workflow", "load_workflow", "ui_to_api"]  # and the helpers below
 
 INPUTS_SEPARATOR = "-inputs-"
 CONTEXT_SUFFIX = "-node-class_type-info"
@@ -40,11 +44,13 @@ class Workflow:
     """A loaded workflow: its flattened parameters and, when known, the full API graph.
 
     A flattened parameters file carries no class types (only titles), so `api` is None for it.
+    A UI-format file also gives its `layout`: groups as sections, notes as help, seed modes.
     """
 
     params: dict[str, Any]
     api: ApiWorkflow | None = None
     name: str = "workflow"
+    layout: Layout | None = None
 
 
 def is_link(value: Any) -> bool:
@@ -169,12 +175,19 @@ def apply_params(
 # --- loading ---------------------------------------------------------------------------------
 
 
-def load_workflow(source: str | Path | Mapping[str, Any], *, name: str | None = None) -> Workflow:
+def load_workflow(
+    source: str | Path | Mapping[str, Any],
+    *,
+    name: str | None = None,
+    object_info: Mapping[str, Any] | None = None,
+) -> Workflow:
     """Load a workflow from a JSON file path or an already-parsed dict.
 
-    Accepts the API format, ViewComfy's flattened parameters, and wrapped payloads
-    (``{"prompt": {...}}``, ``{"input": {"workflow": {...}}}``). Top-level entries that are not
-    nodes are skipped. Anything else raises WorkflowError with a one-line reason.
+    Accepts the API format, ComfyUI's UI-format save (converted as its frontend's "Export (API)"
+    does, with `object_info`'s declarations or the bundled ones), ViewComfy's flattened
+    parameters, and wrapped payloads (``{"prompt": {...}}``, ``{"input": {"workflow": {...}}}``).
+    Top-level entries that are not nodes are skipped. Anything else raises WorkflowError with a
+    one-line reason.
     """
     if isinstance(source, Mapping):
         data: Any = source
@@ -189,11 +202,18 @@ def load_workflow(source: str | Path | Mapping[str, Any], *, name: str | None = 
             "export the workflow from ComfyUI with 'Export (API)'"
         )
     data = _unwrap(data)
-    if _is_ui_format(data):
-        raise WorkflowError(
-            f"{label} is a ComfyUI UI-format workflow (it has 'nodes' and 'links'); in ComfyUI use "
-            "Workflow > Export (API) (or enable Dev mode and 'Save (API Format)') and load that file"
-        )
+    if is_ui_format(data):
+        try:
+            api, seed_modes = convert_ui(data, object_info)
+        except WorkflowError as exc:
+            raise WorkflowError(f"{label}: {exc}") from None
+        if not api:
+            raise WorkflowError(
+                f"{label} is a ComfyUI UI-format workflow with no nodes to run (all muted, "
+                "bypassed or notes); open it in ComfyUI and enable its nodes"
+            )
+        layout = ui_layout(data, api, seed_modes)
+        return Workflow(params=flatten(api), api=api, name=label, layout=layout)
     nodes = {str(k): dict(v) for k, v in data.items() if _is_node(v)}
     if nodes:
         return Workflow(params=flatten(nodes), api=nodes, name=label)
@@ -241,10 +261,6 @@ def _unwrap(data: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def _is_node(value: Any) -> bool:
     return isinstance(value, Mapping) and isinstance(value.get("class_type"), str)
-
-
-def _is_ui_format(data: Mapping[str, Any]) -> bool:
-    return isinstance(data.get("nodes"), list) and "links" in data
 
 
 def _is_flat_key(key: Any) -> bool:

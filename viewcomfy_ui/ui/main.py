@@ -16,7 +16,7 @@ import gradio as gr
 
 from ..curated import CuratedWorkflow, load_view_comfy, sniff_view_comfy
 from ..demo import DEMO_INPUTS
-from ..errors import ViewComfyError
+from ..errors import ViewComfyError, WorkflowError
 from ..fields import MEDIA_KINDS, Field, infer_fields
 from ..history import HistoryStore
 from ..object_info import load_object_info
@@ -76,10 +76,10 @@ class App:
 
 def create_app(config: AppConfig) -> App:
     """Everything but launching: raises ViewComfyError/ConfigError with a one-line reason."""
-    forms = _forms(config.workflow)
+    object_info = load_object_info(config.object_info) if config.object_info else None
+    forms = _forms(config.workflow, object_info, config.comfyui_url)
     workflow = forms[0].workflow
     input_dir = _input_dir(config.workflow)
-    object_info = load_object_info(config.object_info) if config.object_info else None
     server = None
     protocol = PROTOCOL_NAMES[config.protocol]
     if config.api_url:
@@ -164,11 +164,18 @@ class _Form:
         return infer_fields(self.workflow, object_info)
 
 
-def _forms(path: Path) -> list[_Form]:
-    """The forms of a workflow file: one, or one per workflow of a ``view_comfy.json``."""
+def _forms(path: Path, object_info: Any = None, comfyui_url: str | None = None) -> list[_Form]:
+    """The forms of a workflow file: one, or one per workflow of a ``view_comfy.json``. A
+    UI-format file's nodes are declared by `object_info`, else the bundled declarations, else
+    (for custom nodes they lack) the ComfyUI at `comfyui_url`."""
     if sniff_view_comfy(path):
         return [_Form(c.title, c.workflow, c) for c in load_view_comfy(path)]
-    workflow = load_workflow(path)
+    try:
+        workflow = load_workflow(path, object_info=object_info)
+    except WorkflowError:
+        if object_info is not None or not comfyui_url:
+            raise
+        workflow = load_workflow(path, object_info=load_object_info(comfyui_url))
     return [_Form(workflow_title(workflow), workflow)]
 
 

@@ -44,13 +44,15 @@ class Workflow:
     """A loaded workflow: its flattened parameters and, when known, the full API graph.
 
     A flattened parameters file carries no class types (only titles), so `api` is None for it.
-    A UI-format file also gives its `layout`: groups as sections, notes as help, seed modes.
+    A UI-format file also gives its `layout` (groups as sections, notes as help, seed modes)
+    and is kept as `ui`, the graph it was converted from (App Mode's picks live there).
     """
 
     params: dict[str, Any]
     api: ApiWorkflow | None = None
     name: str = "workflow"
     layout: Layout | None = None
+    ui: Mapping[str, Any] | None = None
 
 
 def is_link(value: Any) -> bool:
@@ -213,7 +215,7 @@ def load_workflow(
                 "bypassed or notes); open it in ComfyUI and enable its nodes"
             )
         layout = ui_layout(data, api, seed_modes)
-        return Workflow(params=flatten(api), api=api, name=label, layout=layout)
+        return Workflow(params=flatten(api), api=api, name=label, layout=layout, ui=data)
     nodes = {str(k): dict(v) for k, v in data.items() if _is_node(v)}
     if nodes:
         return Workflow(params=flatten(nodes), api=nodes, name=label)
@@ -250,6 +252,9 @@ def _read_json(path: Path, label: str) -> Any:
 
 
 def _unwrap(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    graph = data.get("workflow")  # SwarmUI's saved workflow: its "prompt" holds its templates
+    if isinstance(graph, Mapping) and is_ui_format(graph):
+        return graph
     prompt = data.get("prompt")
     if isinstance(prompt, Mapping) and any(_is_node(v) for v in prompt.values()):
         return prompt

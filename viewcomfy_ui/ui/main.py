@@ -14,6 +14,7 @@ from typing import Any
 
 import gradio as gr
 
+from ..apps import read_app
 from ..curated import CuratedWorkflow, load_view_comfy, sniff_view_comfy
 from ..demo import DEMO_INPUTS
 from ..errors import ViewComfyError, WorkflowError
@@ -165,7 +166,8 @@ class _Form:
 
 
 def _forms(path: Path, object_info: Any = None, comfyui_url: str | None = None) -> list[_Form]:
-    """The forms of a workflow file: one, or one per workflow of a ``view_comfy.json``. A
+    """The forms of a workflow file: one, or one per workflow of a ``view_comfy.json``; an app
+    made for another tool (App Mode, ComfyDeploy, SwarmUI, MCWW) is shown as its author made it. A
     UI-format file's nodes are declared by `object_info`, else the bundled declarations, else
     (for custom nodes they lack) the ComfyUI at `comfyui_url`."""
     if sniff_view_comfy(path):
@@ -176,6 +178,8 @@ def _forms(path: Path, object_info: Any = None, comfyui_url: str | None = None) 
         if object_info is not None or not comfyui_url:
             raise
         workflow = load_workflow(path, object_info=load_object_info(comfyui_url))
+    if app := read_app(workflow, ui=workflow.ui, object_info=object_info):
+        return [_Form(app.title, app.workflow, app)]
     return [_Form(workflow_title(workflow), workflow)]
 
 

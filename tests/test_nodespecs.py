@@ -38,13 +38,12 @@ def test_core_declarations_win_over_a_custom_class_of_the_same_name():
     assert specs.get("ImageBlur").inputs["blur_radius"].type == "INT"
 
 
-def test_guess_class_asks_the_fallback_only_when_no_core_class_fits():
-    custom = NodeSpecs.from_object_info(
-        {"MyNode": {"input": {"required": {"zzz_only_here": ["INT", {}]}}}}
-    )
+def test_class_types_lists_each_lookup_level_core_first():
+    custom = NodeSpecs.from_object_info({"MyNode": {"input": {}}, "ImageBlur": {"input": {}}})
     specs = NodeSpecs.from_object_info(core_object_info(), fallback=custom)
-    assert specs.guess_class({"zzz_only_here"}) == "MyNode"
-    assert specs.guess_class({"blur_radius", "sigma", "image"}) == "ImageBlur"
+    levels = list(specs.class_types())
+    assert (0, "ImageBlur") in levels and (1, "MyNode") in levels
+    assert levels.index((0, "ImageBlur")) < levels.index((1, "ImageBlur"))
 
 
 def test_model_lists_from_a_server_without_models_are_open_not_closed():

@@ -18,6 +18,7 @@ from .field_kinds import MEDIA_KINDS as MEDIA_KINDS  # public: the upload kinds
 from .field_kinds import PROMINENT_KINDS
 from .media import extension_kind
 from .nodespecs import InputSpec, NodeSpec, NodeSpecs, bundled_specs, core_specs
+from .recover import recover_class
 from .workflow import (
     CONTEXT_SUFFIX,
     INPUTS_SEPARATOR,
@@ -37,6 +38,7 @@ SEED_WIDGETS = {"seed", "noise_seed"}  # INT inputs the ComfyUI frontend gives a
 SEED_NAME = re.compile(r"(^|[_\s])seed($|[_\s\d])", re.IGNORECASE)  # seed, noise_seed, "Tint seed"
 PASS_THROUGH_CLASSES = {"Reroute"}
 MASK_SOURCE = "LoadImage"  # its output 1 is the upload's alpha as a MASK
+_UNKNOWN = "no known node takes the inputs of {title!r}: kinds are guessed from names and values"
 LABEL_JOIN = " · "  # between a shared field name and its node's title
 TITLE_MARKER = re.compile(r"(VC_BASIC|VC_ADV)(?:\s+|$)")
 
@@ -44,6 +46,7 @@ UI_ONLY_INPUTS = {
     "upload", "choose file to upload", "video-preview", "control_after_generate",
     "preview", "previewMode", "image_upload", "audio_upload", "video_upload", "audioUI",
 }  # fmt: skip  # widgets the frontend adds beside a node's inputs (upload buttons, previews)
+IGNORED_IN_RECOVERY = frozenset(UI_ONLY_INPUTS | {"resolution_steps"})  # never a class's input
 # Undeclared inputs of declared classes whose value no rule can tell from a real one (an int):
 # ComfyUI's frontend saves `resolution_steps` with ImageScaleToTotalPixels (issue 11 §5).
 FRONTEND_ONLY = {("ImageScaleToTotalPixels", "resolution_steps")}
@@ -118,6 +121,7 @@ class _Node:
     class_type: str | None
     inputs: dict[str, Any]
     marker: str | None = None  # VC_BASIC / VC_ADV, taken off the title
+    unknown: bool = False  # a flattened node whose class no declaration fits (see recover.py)
 
 
 def infer_fields(
@@ -151,6 +155,9 @@ def infer_fields(
             made = _field(node, name, value, declared, rules)
             if made is not None and made.kind == "image" and _mask_is_used(node, nodes, specs):
                 made = replace(made, kind="image-mask")
+            if made is not None and node.unknown and not made.warning:
+                made = replace(made, warning=_UNKNOWN.format(title=node.title))
+                node.unknown = False  # said once, on the node's first field
             if made is not None:
                 fields.append(made)
     fields = _finish_labels(fields, nodes, specs, consumers)
@@ -219,11 +226,17 @@ def _nodes(params: Mapping[str, Any] | Workflow, specs: NodeSpecs) -> dict[str, 
             _node_for(nodes, node_id).inputs[name] = value
     for node in nodes.values():  # a flattened file names titles, not classes: recover them
         _marked(node)
-        if node.title in specs:
-            node.class_type = node.title
-        else:
-            node.class_type = specs.guess_class(set(node.inputs))
+        found = recover_class(specs, node.title, node.inputs, IGNORED_IN_RECOVERY)
+        node.class_type, node.unknown = found.class_type, found.class_type is None
     return nodes
+
+
+def node_classes(
+    params: Mapping[str, Any] | Workflow, object_info: Mapping[str, Any] | None = None
+) -> dict[str, str | None]:
+    """Node id -> class type, as `infer_fields` sees it (recovered for flattened parameters)."""
+    specs = NodeSpecs.from_object_info(object_info) if object_info else bundled_specs()
+    return {node_id: node.class_type for node_id, node in _nodes(params, specs).items()}
 
 
 def _marked(node: _Node) -> _Node:

@@ -11,7 +11,7 @@ an *open* list: ``["COMBO", {"options": [], "open": true}]``.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -72,7 +72,6 @@ class NodeSpecs:
         self._raw = {k: v for k, v in object_info.items() if isinstance(v, Mapping)}
         self._fallback = fallback
         self._parsed: dict[str, NodeSpec] = {}
-        self._signatures: list[tuple[frozenset[str], frozenset[str], str]] | None = None
 
     def __contains__(self, class_type: object) -> bool:
         return class_type in self._raw or (
@@ -86,20 +85,22 @@ class NodeSpecs:
             self._parsed[class_type] = _node_spec(class_type, self._raw[class_type])
         return self._parsed[class_type]
 
-    def guess_class(self, input_names: set[str]) -> str | None:
-        """The one class whose declared inputs fit these names (all required present), if unique;
-        the fallback is asked only when no class of this lookup fits."""
-        if self._signatures is None:
-            specs = [self.get(name) for name in self._raw]
-            self._signatures = [(s.required, frozenset(s.inputs), s.class_type) for s in specs if s]
-        fits = [
-            name
-            for required, declared, name in self._signatures
-            if required and required <= input_names <= declared
-        ]
-        if not fits and self._fallback is not None:
-            return self._fallback.guess_class(input_names)
-        return fits[0] if len(fits) == 1 else None
+    def declared(self, class_type: str) -> tuple[str, list[str]]:
+        """A class's display name and input names, read without parsing its declaration."""
+        if class_type not in self._raw:
+            return self._fallback.declared(class_type) if self._fallback else (class_type, [])
+        info = self._raw[class_type]
+        sections = info.get("input") if isinstance(info.get("input"), Mapping) else {}
+        names = [n for s in ("required", "optional") for n in (sections.get(s) or {})]
+        return info.get("display_name") or class_type, names
+
+    def class_types(self, level: int = 0) -> Iterator[tuple[int, str]]:
+        """Every declared class name with its lookup level (0: this lookup, 1: its fallback...);
+        a name the fallback also declares comes twice."""
+        for class_type in self._raw:
+            yield level, class_type
+        if self._fallback is not None:
+            yield from self._fallback.class_types(level + 1)
 
     @classmethod
     def from_object_info(

@@ -63,6 +63,15 @@ PROMPT_NAMES = {
     "text", "prompt", "positive", "negative", "text_g", "text_l", "clip_l", "t5xxl", "tags",
     "lyrics", "system_prompt", "user_prompt",
 }  # fmt: skip
+# Undeclared inputs (packs the declarations lack): names of inputs that hold a fraction even
+# when saved as a JSON int (R22, R25), and of short strings that are one of a list (R42).
+FLOAT_NAME = re.compile(
+    r"strength|denoise|ratio|weight|guidance|percent|^cfg|^shift$|^(start|end)_at$"
+)
+CHOICE_NAME = re.compile(
+    r"precision|dtype|device|quantization|(^|_)mode$|method$|^scheduler$|attention"
+)
+CHOICE_TEXT_MAX = 40
 BASIC_NUMBER_NAMES = {
     "steps", "cfg", "cfg_scale", "guidance", "denoise", "denoise_strength", "width", "height",
     "batch_size", "length", "num_frames", "frame_count", "fps", "frame_rate", "megapixels",
@@ -142,11 +151,12 @@ def infer_fields(
     for node in nodes.values():
         spec = specs.get(node.class_type)
         names = spec.sort_inputs(list(node.inputs)) if spec else list(node.inputs)
+        chosen = spec.chosen_inputs(node.inputs) if spec else {}
         for name in names:  # in the node's declaration order, as ComfyUI shows its widgets
             value = node.inputs[name]
-            if _is_ui_artefact(node.class_type, name, value, spec):
+            if name not in chosen and _is_ui_artefact(node.class_type, name, value, spec):
                 continue
-            declared = spec.inputs.get(name) if spec else None
+            declared = spec.inputs.get(name, chosen.get(name)) if spec else None
             seedlike = is_seed_name(name)
             if node.class_type in PRIMITIVE_CLASSES and name == "value":
                 declared = _primitive_spec(declared, _primitive_target(node, consumers, specs))
@@ -459,11 +469,13 @@ def _from_heuristics(field: Field, class_type: str, seedlike: bool) -> Field:
             return replace(field, kind="textarea")
         if low in ("string", "value") and len(value) > 40:
             return replace(field, kind="textarea")
+        if CHOICE_NAME.search(low) and len(value) <= CHOICE_TEXT_MAX:  # R42: usually a combo
+            return replace(field, kind="choice", choices=(value,), allow_custom=True)
         return replace(field, kind="text")
     if is_number(value):
         if isinstance(value, int) and seedlike and 0 <= value <= SEED_MAX:
             return replace(field, kind="seed", minimum=0, maximum=SEED_MAX, step=1)
-        if isinstance(value, int):
+        if isinstance(value, int) and not FLOAT_NAME.search(low):  # a strength saved as 1
             return replace(field, kind="int", step=1, **_guess_range(low, value))
         return replace(
             field, kind="float", value=_rounded(value, None), step=0.01,

@@ -17,7 +17,10 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from .media import extension_kind as media_kind_of
+
 SCALAR_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
+UPLOAD_NAMES = ("image", "audio", "video")  # input names a loader's upload widget may have
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,18 @@ class NodeSpec:
     inputs: Mapping[str, InputSpec]
     required: frozenset[str]
     order: tuple[str, ...] = ()  # input names in declaration order, where known
+    # combo input -> choice -> the inputs that choice adds (VideoHelperSuite's `formats`)
+    formats: Mapping[str, Mapping[str, Mapping[str, InputSpec]]] = field(default_factory=dict)
+
+    def chosen_inputs(self, saved: Mapping[str, Any]) -> dict[str, InputSpec]:
+        """The inputs the saved choices add: VHS_VideoCombine's ``pix_fmt``, ``crf``... belong
+        to its chosen ``format``, and ``/object_info`` declares them only in that option."""
+        added: dict[str, InputSpec] = {}
+        for name, by_choice in self.formats.items():
+            chosen = saved.get(name)
+            if isinstance(chosen, str):
+                added.update(by_choice.get(chosen) or {})
+        return added
 
     def sort_inputs(self, names: list[str]) -> list[str]:
         """`names` in declaration order; names whose place is not known follow, as given."""
@@ -114,11 +129,16 @@ def _node_spec(class_type: str, info: Mapping[str, Any]) -> NodeSpec:
     declared = info.get("input") or {}
     inputs: dict[str, InputSpec] = {}
     required: set[str] = set()
+    formats: dict[str, dict[str, dict[str, InputSpec]]] = {}
     for section in ("required", "optional"):
         for name, spec in (declared.get(section) or {}).items():
-            inputs[name] = _input_spec(spec)
+            inputs[name] = _frontend_upload(class_type, name, _input_spec(spec))
             if section == "required":
                 required.add(name)
+            if inputs[name].type == "COMBO" and isinstance(
+                inputs[name].options.get("formats"), Mapping
+            ):
+                formats[name] = _format_inputs(inputs[name].options["formats"])
     return NodeSpec(
         class_type=class_type,
         display_name=info.get("display_name") or class_type,
@@ -127,7 +147,33 @@ def _node_spec(class_type: str, info: Mapping[str, Any]) -> NodeSpec:
         inputs=inputs,
         required=frozenset(required),
         order=_declared_order(info, inputs),
+        formats=formats,
     )
+
+
+def _format_inputs(formats: Mapping[str, Any]) -> dict[str, dict[str, InputSpec]]:
+    """``{"video/h264-mp4": [["pix_fmt", [choices]], ["crf", "INT", {...}]]}`` parsed: each
+    widget is ``[name, *its declaration]``."""
+    return {
+        choice: {
+            w[0]: _input_spec(list(w[1:])) for w in widgets if isinstance(w, list | tuple) and w
+        }
+        for choice, widgets in formats.items()
+        if isinstance(widgets, list | tuple)
+    }
+
+
+def _frontend_upload(class_type: str, name: str, spec: InputSpec) -> InputSpec:
+    """A custom loader's file list the frontend shows as an upload (VHS_LoadVideo.video,
+    VHS_LoadAudioUpload.audio): a COMBO named ``video``, ``audio`` or ``image`` of a class that
+    loads, whose choices (the server's input files) are all media files, or none."""
+    if spec.type != "COMBO" or spec.upload or name not in UPLOAD_NAMES:
+        return spec
+    if "load" not in class_type.lower():
+        return spec
+    if any(media_kind_of(str(c)) not in UPLOAD_NAMES for c in spec.choices or ()):
+        return spec
+    return InputSpec(spec.type, {**spec.options, f"{name}_upload": True}, spec.choices)
 
 
 def _declared_order(info: Mapping[str, Any], inputs: Mapping[str, InputSpec]) -> tuple[str, ...]:
@@ -164,7 +210,7 @@ def _bundled_object_info(filename: str) -> dict[str, Any]:
                 "required": {k: node["inputs"][k] for k in node["required"] if k in node["inputs"]},
                 "optional": {k: v for k, v in node["inputs"].items() if k not in node["required"]},
             },
-            "input_order": {"required": node["required"]},  # optional inputs are stored sorted
+            "input_order": {"required": node["required"], "optional": node.get("optional")},
         }
         for name, node in json.loads(text).items()
     }

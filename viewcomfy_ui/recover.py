@@ -127,8 +127,9 @@ def _fit(spec: NodeSpec | None, saved: Mapping[str, Any], title: str) -> _Fit:
     if spec is None:
         return _Fit(len(saved) or 1, 0, 0, 0, 0, 0)
     wrong = off_list = loose = taken = 0
+    chosen = spec.chosen_inputs(saved)
     for name, value in saved.items():
-        declared = spec.inputs.get(name)
+        declared = spec.inputs.get(name, chosen.get(name))
         fits = _fits(declared, value) if declared is not None else False
         wrong += fits is False
         off_list += fits is None

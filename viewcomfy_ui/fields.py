@@ -45,6 +45,7 @@ TITLE_MARKER = re.compile(r"(VC_BASIC|VC_ADV)(?:\s+|$)")
 UI_ONLY_INPUTS = {
     "upload", "choose file to upload", "video-preview", "control_after_generate",
     "preview", "previewMode", "image_upload", "audio_upload", "video_upload", "audioUI",
+    "➕ Add Lora",
 }  # fmt: skip  # widgets the frontend adds beside a node's inputs (upload buttons, previews)
 IGNORED_IN_RECOVERY = frozenset(UI_ONLY_INPUTS | {"resolution_steps"})  # never a class's input
 # Undeclared inputs of declared classes whose value no rule can tell from a real one (an int):
@@ -345,6 +346,12 @@ class _Rules:
 def _field(
     node: _Node, name: str, value: Any, declared: InputSpec | None, rules: _Rules
 ) -> Field | None:
+    if _is_lora_row(value):
+        return Field(
+            key=param_key(node.node_id, name), kind="lora", label=name, node_id=node.node_id,
+            node_title=node.title, input_name=name, value=dict(value),
+            class_type=node.class_type, step=0.01,
+        )  # fmt: skip
     if value is None or isinstance(value, Mapping | list):
         return None
     if declared is not None and declared.options.get("forceInput"):
@@ -436,6 +443,17 @@ def _from_declaration(field: Field, spec: InputSpec, rules: _Rules) -> Field | N
         multiline = opts.get("multiline") or "\n" in value
         return replace(field, kind="textarea" if multiline else "text")
     return None  # a socket type holding a literal: let the heuristics decide
+
+
+def _is_lora_row(value: Any) -> bool:
+    """A row of rgthree's Power Lora Loader: ``{"on": bool, "lora": str, "strength": number}``
+    (its frontend draws the rows; ``/object_info`` declares none of them)."""
+    return (
+        isinstance(value, Mapping)
+        and isinstance(value.get("on"), bool)
+        and isinstance(value.get("lora"), str)
+        and is_number(value.get("strength"))
+    )
 
 
 def _outside(value: float, low: Any, high: Any, whose: str) -> str | None:

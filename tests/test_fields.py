@@ -550,3 +550,15 @@ def test_vhs_format_widgets_get_their_formats_kinds_and_a_live_file_list_is_an_u
         assert pix_fmt.kind == "choice" and pix_fmt.choices == ("yuv420p", "yuv420p10le")
         assert fields["2-inputs-crf"].kind == "int" and fields["2-inputs-crf"].maximum == 100
         assert fields["2-inputs-save_metadata"].kind == "bool"
+
+
+def test_undeclared_strengths_are_floats_and_short_mode_strings_are_choices():
+    api = {"1": {"class_type": "SomePackSampler", "inputs": {
+        "denoise_strength": 1, "noise_aug_strength": 0, "steps": 30,
+        "precision": "bf16", "attention_mode": "sdpa", "caption": "a cat on a mat"}}}  # fmt: skip
+    fields = {f.input_name: f for f in infer_fields(api)}
+    assert fields["denoise_strength"].kind == fields["noise_aug_strength"].kind == "float"
+    assert fields["steps"].kind == "int"
+    precision = fields["precision"]
+    assert precision.kind == "choice" and precision.choices == ("bf16",) and precision.allow_custom
+    assert fields["attention_mode"].kind == "choice" and fields["caption"].kind == "text"

@@ -129,3 +129,17 @@ def test_flattened_forms_match_the_api_forms_on_a_mixed_workflow():
         assert [
             (f.key, f.kind, f.step, f.choices) for f in infer_fields(flatten(api), info)
         ] == want
+
+
+def test_a_model_file_the_bundled_list_lacks_still_fits_the_loader_of_that_list():
+    assert recovered("My VAE", {"vae_name": "ae.safetensors"}).class_type == "VAELoader"
+
+
+def test_on_a_live_server_core_classes_come_before_custom_packs_on_a_tie():
+    live = {
+        "AAAConstant": {"input": {"required": {"value": ["INT", {}]}},
+                        "python_module": "custom_nodes.some-pack"},
+        "PrimitiveInt": {"input": {"required": {"value": ["INT", {}]}}, "python_module": "nodes"},
+        "AnyValue": {"input": {"required": {"value": ["*", {}]}}, "python_module": "nodes"},
+    }  # fmt: skip
+    assert recovered("length", {"value": 121}, NodeSpecs(live)).class_type == "PrimitiveInt"

@@ -18,7 +18,7 @@ from .field_kinds import MEDIA_KINDS as MEDIA_KINDS  # public: the upload kinds
 from .field_kinds import PROMINENT_KINDS
 from .media import extension_kind
 from .nodespecs import InputSpec, NodeSpec, NodeSpecs, bundled_specs, core_specs
-from .recover import recover_class
+from .recover import MODEL_EXTENSIONS, recover_class
 from .workflow import (
     CONTEXT_SUFFIX,
     INPUTS_SEPARATOR,
@@ -59,7 +59,6 @@ MODEL_NAME = re.compile(
     r"(ckpt|unet|vae|clip|lora|control_net|controlnet|upscale_model|model|style_model|gligen|"
     r"hypernetwork|embedding)(_name\d*)?$|^clip_name\d$"
 )
-MODEL_EXTENSIONS = (".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".gguf", ".onnx", ".sft")
 PROMPT_NAMES = {
     "text", "prompt", "positive", "negative", "text_g", "text_l", "clip_l", "t5xxl", "tags",
     "lyrics", "system_prompt", "user_prompt",

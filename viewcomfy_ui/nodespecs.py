@@ -100,14 +100,17 @@ class NodeSpecs:
             self._parsed[class_type] = _node_spec(class_type, self._raw[class_type])
         return self._parsed[class_type]
 
-    def declared(self, class_type: str) -> tuple[str, list[str]]:
-        """A class's display name and input names, read without parsing its declaration."""
+    def declared(self, class_type: str) -> tuple[str, list[str], bool]:
+        """A class's display name, input names, and whether a server said it comes from a
+        custom node pack (``python_module``), read without parsing its declaration."""
         if class_type not in self._raw:
-            return self._fallback.declared(class_type) if self._fallback else (class_type, [])
+            fallback = self._fallback
+            return fallback.declared(class_type) if fallback else (class_type, [], False)
         info = self._raw[class_type]
         sections = info.get("input") if isinstance(info.get("input"), Mapping) else {}
         names = [n for s in ("required", "optional") for n in (sections.get(s) or {})]
-        return info.get("display_name") or class_type, names
+        custom = str(info.get("python_module") or "").startswith("custom_nodes")
+        return info.get("display_name") or class_type, names, custom
 
     def class_types(self, level: int = 0) -> Iterator[tuple[int, str]]:
         """Every declared class name with its lookup level (0: this lookup, 1: its fallback...);

@@ -28,6 +28,7 @@ from weakref import WeakKeyDictionary
 from .nodespecs import InputSpec, NodeSpec, NodeSpecs
 from .workflow import is_link, is_number
 
+MODEL_EXTENSIONS = (".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".gguf", ".onnx", ".sft")
 MOSTLY_MIN = 3  # inputs a class must take to be taken for a node it does not fully fit
 CHOICE_MAX = 256  # a longer string is data (a base64 image), not a choice or a file name
 PROMPT_WORD = re.compile(r"prompt|text|caption|negative|positive", re.IGNORECASE)
@@ -152,6 +153,8 @@ def _fits(spec: InputSpec, value: Any) -> bool | None:
             return isinstance(value, str) or not spec.choices
         if not isinstance(value, str | int | float):
             return False
+        if isinstance(value, str) and value.lower().endswith(MODEL_EXTENSIONS):
+            return True  # a model file: which ones a server has differs
         return True if value in spec.choices else None
     if spec.type == "INT":
         return is_number(value) and float(value).is_integer()
@@ -166,9 +169,14 @@ def _fits(spec: InputSpec, value: Any) -> bool | None:
 
 def _looks_otherwise(spec: InputSpec, value: Any, words: str) -> bool:
     """A value that fits but was more likely saved by another kind of input: a JSON int for a
-    FLOAT, a prompt (several lines, or so named) for a one-line STRING and the reverse."""
+    FLOAT and the reverse, anything for an input of any type, a prompt (several lines, or so
+    named) for a one-line STRING and the reverse."""
     if spec.type == "FLOAT":
         return isinstance(value, int)
+    if spec.type == "INT":
+        return isinstance(value, float)
+    if spec.type == "*":  # takes anything: a weaker fit than a declared type
+        return True
     if spec.type == "STRING":
         prompt = "\n" in value or PROMPT_WORD.search(words) is not None
         return prompt != bool(spec.options.get("multiline"))
@@ -188,8 +196,8 @@ def _index(specs: NodeSpecs) -> _Index:
         for level, class_type in specs.class_types():
             if class_type in index.level:  # declared by an earlier level too: that one counts
                 continue
-            index.level[class_type] = level
-            display_name, names = specs.declared(class_type)
+            display_name, names, custom = specs.declared(class_type)
+            index.level[class_type] = 2 * level + custom  # core, then packs, at each level
             for name in names:
                 index.by_input.setdefault(name, []).append(class_type)
             for name in dict.fromkeys((class_type, display_name)):

@@ -1,20 +1,27 @@
 """Derive viewcomfy_ui/data/custom_nodes.json and CUSTOM_NODES_LICENSES.md from a real ComfyUI.
 
 Install ComfyUI 0.3.64 with the packs below in ``custom_nodes/`` (no models, an empty input
-folder), dump its ``/object_info`` outside the repository, then build:
+folder; SwarmUI's two node folders are copied out of its repository with its LICENSE.txt), run
+it with a python whose packages are its venv's plus the packs' requirements (a separate venv;
+never the shared one), dump its ``/object_info`` outside the repository, then build:
 
-    python scripts/build_custom_nodes.py --dump http://127.0.0.1:8188 /work/comfy/object_info-packs.json
-    python scripts/build_custom_nodes.py /work/comfy/object_info-packs.json /work/comfy/ComfyUI/custom_nodes \
-        --log /work/comfy/comfy-packs.log
+    python scripts/build_custom_nodes.py --dump http://127.0.0.1:8190 /work/comfy/object_info-0.3.64-packs.json
+    python scripts/build_custom_nodes.py /work/comfy/object_info-0.3.64-packs.json \
+        /work/comfy/packs/ComfyUI/custom_nodes --log /work/comfy/packs/comfy-packs.log
 
-Keeps what form inference needs (types, ranges, defaults, choices, upload flags, display names),
-never tooltips, descriptions or code. A choice list that is empty on that server (model files,
-input files: they differ per server) is kept as an open list, ``{"options": [], "open": true}``.
-Classes ComfyUI's core declares (``../shared/comfyui/object_info-0.3.64.json``) are left out, as
-are packs with no licence file. Packs written for a newer core than 0.3.64 (KJNodes' LTXV and
-MiniMax nodes) were loaded with the few newer-core modules they import at load time stubbed (a
-``sitecustomize.py`` in the dump venv, never part of this project): their declarations are still
-the packs' own.
+Keeps what form inference needs (types, ranges, defaults, choices, upload flags, display names,
+the widgets each VHS format adds, the declaration order of optional inputs), never tooltips,
+descriptions or code. A choice list that is empty on that server (model files, input files:
+they differ per server) is kept as an open list, ``{"options": [], "open": true}``. Classes
+ComfyUI's core declares (``../shared/comfyui/object_info-0.3.64.json``) are left out, as are
+packs with no licence file. Packs written for a newer core than 0.3.64 (KJNodes' LTXV and
+MiniMax nodes, LTXVideo, SwarmUI) and packs importing heavy libraries they only use when running
+(insightface, ultralytics, facexlib) were loaded with those modules, and the few newer-core
+names they import, stubbed (a ``sitecustomize.py`` in the dump venv, never part of this
+project), and with two newer-core arguments dropped from their copies (LTXVideo's
+``SymmetricPatchifier(start_end=)``, SwarmUI's ``Flux2`` imports); ReActor's face restore list
+is its six default model names (it downloads them when its folder is empty). Their
+declarations are still the packs' own.
 """
 
 from __future__ import annotations

@@ -144,7 +144,7 @@ def infer_fields(
     choices follow its declarations exactly; otherwise the bundled core and custom node pack
     declarations are used.
     """
-    specs = NodeSpecs.from_object_info(object_info) if object_info else bundled_specs()
+    specs = _specs(object_info)
     nodes = _nodes(params, specs)
     consumers = _consumers(nodes)
     fields: list[Field] = []
@@ -183,6 +183,22 @@ def infer_fields(
         for node in nodes.values()
     }
     return arrange(fields, reads)
+
+
+_LAST_SPECS: list[tuple[Mapping[str, Any], NodeSpecs]] = []  # the last /object_info, parsed
+
+
+def _specs(object_info: Mapping[str, Any] | None) -> NodeSpecs:
+    """The declarations to follow: a server's ``/object_info`` (the same dict object is parsed
+    and indexed once: an app passes its server's on every form), else the bundled ones."""
+    if not object_info:
+        return bundled_specs()
+    last = _LAST_SPECS[0] if _LAST_SPECS else None
+    if last is not None and last[0] is object_info:
+        return last[1]
+    specs = NodeSpecs.from_object_info(object_info)
+    _LAST_SPECS[:] = [(object_info, specs)]
+    return specs
 
 
 def _is_ui_artefact(class_type: str | None, name: str, value: Any, spec: NodeSpec | None) -> bool:
@@ -245,7 +261,7 @@ def node_classes(
     params: Mapping[str, Any] | Workflow, object_info: Mapping[str, Any] | None = None
 ) -> dict[str, str | None]:
     """Node id -> class type, as `infer_fields` sees it (recovered for flattened parameters)."""
-    specs = NodeSpecs.from_object_info(object_info) if object_info else bundled_specs()
+    specs = _specs(object_info)
     return {node_id: node.class_type for node_id, node in _nodes(params, specs).items()}
 
 

@@ -7,13 +7,15 @@ name, or anything the author typed; the node's saved inputs (names, literal valu
 the rest. Rules, in order:
 
 1. a class (or display) name that is the title, when its declaration takes every saved input
-   (some required ones may be missing: an older version), or when no other class takes them all
-   (a newer version);
+   (some required ones may be missing: an older version);
 2. else the class whose declaration takes every saved input with a value of its type and has
    every required input saved: the fewest saved values outside its choices, then the fewest
-   declared inputs left unsaved, then the most words shared with the title, then the first
-   lookup (core before custom packs);
-3. else none fits: the form guesses from names and values, and says so.
+   that look like another kind (an int for a FLOAT, a prompt for a one-line STRING, anything
+   for an any-type input), then the fewest declared inputs left unsaved, then the most words
+   shared with the title, then core before custom packs;
+3. else the class the title names, though some saved inputs are new to it (a newer version);
+4. else the class that takes most saved inputs (at least three, over twice those it lacks);
+5. else none fits: the form guesses from names and values, and says so.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ class Recovery:
     """The class found for one node (None when none fits) and the rule that found it."""
 
     class_type: str | None
-    rule: str  # "class name", "display name", "inputs" or "none fits"
+    rule: str  # "class name", "display name", "inputs", "most inputs" or "none fits"
 
 
 @dataclass(frozen=True)

@@ -1,20 +1,27 @@
 """Derive viewcomfy_ui/data/custom_nodes.json and CUSTOM_NODES_LICENSES.md from a real ComfyUI.
 
 Install ComfyUI 0.3.64 with the packs below in ``custom_nodes/`` (no models, an empty input
-folder), dump its ``/object_info`` outside the repository, then build:
+folder; SwarmUI's two node folders are copied out of its repository with its LICENSE.txt), run
+it with a python whose packages are its venv's plus the packs' requirements (a separate venv;
+never the shared one), dump its ``/object_info`` outside the repository, then build:
 
-    python scripts/build_custom_nodes.py --dump http://127.0.0.1:8188 /work/comfy/object_info-packs.json
-    python scripts/build_custom_nodes.py /work/comfy/object_info-packs.json /work/comfy/ComfyUI/custom_nodes \
-        --log /work/comfy/comfy-packs.log
+    python scripts/build_custom_nodes.py --dump http://127.0.0.1:8190 /work/comfy/object_info-0.3.64-packs.json
+    python scripts/build_custom_nodes.py /work/comfy/object_info-0.3.64-packs.json \
+        /work/comfy/packs/ComfyUI/custom_nodes --log /work/comfy/packs/comfy-packs.log
 
-Keeps what form inference needs (types, ranges, defaults, choices, upload flags, display names),
-never tooltips, descriptions or code. A choice list that is empty on that server (model files,
-input files: they differ per server) is kept as an open list, ``{"options": [], "open": true}``.
-Classes ComfyUI's core declares (``../shared/comfyui/object_info-0.3.64.json``) are left out, as
-are packs with no licence file. Packs written for a newer core than 0.3.64 (KJNodes' LTXV and
-MiniMax nodes) were loaded with the few newer-core modules they import at load time stubbed (a
-``sitecustomize.py`` in the dump venv, never part of this project): their declarations are still
-the packs' own.
+Keeps what form inference needs (types, ranges, defaults, choices, upload flags, display names,
+the widgets each VHS format adds, the declaration order of optional inputs), never tooltips,
+descriptions or code. A choice list that is empty on that server (model files, input files:
+they differ per server) is kept as an open list, ``{"options": [], "open": true}``. Classes
+ComfyUI's core declares (``../shared/comfyui/object_info-0.3.64.json``) are left out, as are
+packs with no licence file. Packs written for a newer core than 0.3.64 (KJNodes' LTXV and
+MiniMax nodes, LTXVideo, SwarmUI) and packs importing heavy libraries they only use when running
+(insightface, ultralytics, facexlib) were loaded with those modules, and the few newer-core
+names they import, stubbed (a ``sitecustomize.py`` in the dump venv, never part of this
+project), and with two newer-core arguments dropped from their copies (LTXVideo's
+``SymmetricPatchifier(start_end=)``, SwarmUI's ``Flux2`` imports); ReActor's face restore list
+is its six default model names (it downloads them when its folder is empty). Their
+declarations are still the packs' own.
 """
 
 from __future__ import annotations
@@ -31,7 +38,8 @@ from build_core_nodes import KEPT_OPTIONS, compact
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "viewcomfy_ui" / "data"
 CORE = ROOT.parent / "shared" / "comfyui" / "object_info-0.3.64.json"
-KEPT = KEPT_OPTIONS | {"forceInput"}  # forceInput: declared as a widget type, used as a socket
+KEPT = KEPT_OPTIONS | {"forceInput", "formats"}  # forceInput: a widget type used as a socket;
+# formats: the widgets each choice of VHS_VideoCombine.format adds (pix_fmt, crf...)
 PLACEHOLDERS = {"", "none", "None"}  # what a model list holds on a server without models
 LOCAL_PATH = re.compile(r"/\S*/(site-packages|ComfyUI)/")  # this machine's folders, not news
 IMPORT_FAILED = re.compile(r"Cannot import .*/custom_nodes/([^/ ]+) module for custom nodes: (.*)")
@@ -58,13 +66,28 @@ PACKS = {
     "ComfyUI-Custom-Scripts": "pythongosssss/ComfyUI-Custom-Scripts",
     "ComfyUI-GGUF": "city96/ComfyUI-GGUF",
     "ComfyUI_LayerStyle": "chflame163/ComfyUI_LayerStyle",
+    "ComfyUI_LayerStyle_Advance": "chflame163/ComfyUI_LayerStyle_Advance",
+    "ComfyUI-AnimateDiff-Evolved": "Kosinkadink/ComfyUI-AnimateDiff-Evolved",
+    "ComfyUI-Advanced-ControlNet": "Kosinkadink/ComfyUI-Advanced-ControlNet",
+    "ComfyUI-Florence2": "kijai/ComfyUI-Florence2",
+    "PuLID_ComfyUI": "cubiq/PuLID_ComfyUI",
+    "ComfyUI_InstantID": "cubiq/ComfyUI_InstantID",
+    "ComfyUI-SUPIR": "kijai/ComfyUI-SUPIR",
+    "comfyui_segment_anything": "storyicon/comfyui_segment_anything",
+    "ComfyMath": "evanspearman/ComfyMath",
+    "ComfyUI-Impact-Subpack": "ltdrdata/ComfyUI-Impact-Subpack",
+    # SwarmUI's own nodes: src/BuiltinExtensions/ComfyUIBackend/ExtraNodes/<folder> (MIT)
+    "SwarmComfyCommon": "mcmonkeyprojects/SwarmUI",
+    "SwarmComfyExtra": "mcmonkeyprojects/SwarmUI",
 }
+COMMITS = {"SwarmComfyCommon": "062407c7", "SwarmComfyExtra": "062407c7"}  # copied, not cloned
 LICENCE_MARKERS = {
     "GNU GENERAL PUBLIC LICENSE": "GPL-3.0",
     "GNU AFFERO GENERAL PUBLIC LICENSE": "AGPL-3.0",
     "Apache License": "Apache-2.0",
     "MIT License": "MIT",
     "LTX-2 Community License": "LTX-2 Community License",
+    "non-commercial": "non-commercial (see file)",
 }
 
 
@@ -87,6 +110,24 @@ def open_lists(nodes: dict) -> dict:
             if is_combo and all(str(c) in PLACEHOLDERS for c in choices or []):
                 node["inputs"][name] = ["COMBO", {**opts, "options": [], "open": True}]
     return nodes
+
+
+def optional_order(info: dict) -> list[str]:
+    """The optional inputs in declaration order (the bundle's ``inputs`` are sorted)."""
+    order = (info.get("input_order") or {}).get("optional")
+    return list(order if order is not None else (info.get("input") or {}).get("optional") or {})
+
+
+def kept_formats(formats: dict) -> dict:
+    """A ``formats`` option with only the facts a form needs in each widget's options."""
+    kept = {}
+    for choice, widgets in formats.items():
+        kept[choice] = [
+            [w[0], *(({k: v for k, v in x.items() if k in KEPT}) if isinstance(x, dict) else x
+                     for x in w[1:])]
+            for w in widgets
+        ]  # fmt: skip
+    return kept
 
 
 def import_failures(log: Path | None) -> dict[str, str]:
@@ -122,17 +163,24 @@ def build(object_info: dict, custom_nodes: Path) -> tuple[dict, list[dict]]:
         path = custom_nodes / folder
         module = f"custom_nodes.{folder}"
         names = [c for c, i in object_info.items() if i.get("python_module") == module]
-        commit = subprocess.run(
-            ["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True
-        ).stdout.strip()
+        commit = (
+            COMMITS.get(folder)
+            or subprocess.run(
+                ["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True
+            ).stdout.strip()
+        )
         entry = {"folder": folder, "repo": repo, "commit": commit, "licence": licence(path)}
         entry["classes"] = len(names)
         packs.append(entry)
         if not entry["licence"] or not names:
             continue
         nodes = compact({c: object_info[c] for c in names if c not in core}, KEPT)
-        for node in nodes.values():
+        for class_type, node in nodes.items():
             node["pack"] = folder
+            node["optional"] = optional_order(object_info[class_type])
+            for _kind, opts in node["inputs"].values():
+                if "formats" in opts:
+                    opts["formats"] = kept_formats(opts["formats"])
         classes.update(open_lists(nodes))
     return classes, packs
 

@@ -525,3 +525,40 @@ def test_an_int_named_seed_gets_the_seed_control_the_comfyui_frontend_gives_it()
     workflow = {"1": {"class_type": "MySampler", "inputs": {"seed": 42}}}
     (seed,) = infer_fields(workflow, info)
     assert (seed.kind, seed.seed_mode) == ("seed", "randomize")
+
+
+def test_vhs_format_widgets_get_their_formats_kinds_and_a_live_file_list_is_an_upload():
+    api = {
+        "1": {"class_type": "VHS_LoadVideo", "inputs": {"video": "clip.mp4", "frame_load_cap": 0}},
+        "2": {"class_type": "VHS_VideoCombine", "inputs": {
+            "images": ["1", 0], "frame_rate": 8, "format": "video/h264-mp4",
+            "pix_fmt": "yuv420p", "crf": 19, "save_metadata": True}},
+    }  # fmt: skip
+    live = {
+        "VHS_LoadVideo": {"input": {"required": {"video": [[]], "frame_load_cap": ["INT", {}]}}},
+        "VHS_VideoCombine": {"input": {"required": {
+            "images": ["IMAGE"], "frame_rate": ["FLOAT", {"min": 1}],
+            "format": [["image/gif", "video/h264-mp4"], {"formats": {"video/h264-mp4": [
+                ["pix_fmt", ["yuv420p", "yuv420p10le"]], ["crf", "INT", {"min": 0, "max": 100}],
+                ["save_metadata", "BOOLEAN", {"default": True}]]}}]}}},
+    }  # fmt: skip
+    for info in (None, live):
+        fields = by_key(infer_fields(api, info))
+        assert fields["1-inputs-video"].kind == "video"
+        assert fields["2-inputs-frame_rate"].kind == "float"
+        pix_fmt = fields["2-inputs-pix_fmt"]
+        assert pix_fmt.kind == "choice" and pix_fmt.choices == ("yuv420p", "yuv420p10le")
+        assert fields["2-inputs-crf"].kind == "int" and fields["2-inputs-crf"].maximum == 100
+        assert fields["2-inputs-save_metadata"].kind == "bool"
+
+
+def test_undeclared_strengths_are_floats_and_short_mode_strings_are_choices():
+    api = {"1": {"class_type": "SomePackSampler", "inputs": {
+        "denoise_strength": 1, "noise_aug_strength": 0, "steps": 30,
+        "precision": "bf16", "attention_mode": "sdpa", "caption": "a cat on a mat"}}}  # fmt: skip
+    fields = {f.input_name: f for f in infer_fields(api)}
+    assert fields["denoise_strength"].kind == fields["noise_aug_strength"].kind == "float"
+    assert fields["steps"].kind == "int"
+    precision = fields["precision"]
+    assert precision.kind == "choice" and precision.choices == ("bf16",) and precision.allow_custom
+    assert fields["attention_mode"].kind == "choice" and fields["caption"].kind == "text"

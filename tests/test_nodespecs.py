@@ -38,13 +38,12 @@ def test_core_declarations_win_over_a_custom_class_of_the_same_name():
     assert specs.get("ImageBlur").inputs["blur_radius"].type == "INT"
 
 
-def test_guess_class_asks_the_fallback_only_when_no_core_class_fits():
-    custom = NodeSpecs.from_object_info(
-        {"MyNode": {"input": {"required": {"zzz_only_here": ["INT", {}]}}}}
-    )
+def test_class_types_lists_each_lookup_level_core_first():
+    custom = NodeSpecs.from_object_info({"MyNode": {"input": {}}, "ImageBlur": {"input": {}}})
     specs = NodeSpecs.from_object_info(core_object_info(), fallback=custom)
-    assert specs.guess_class({"zzz_only_here"}) == "MyNode"
-    assert specs.guess_class({"blur_radius", "sigma", "image"}) == "ImageBlur"
+    levels = list(specs.class_types())
+    assert (0, "ImageBlur") in levels and (1, "MyNode") in levels
+    assert levels.index((0, "ImageBlur")) < levels.index((1, "ImageBlur"))
 
 
 def test_model_lists_from_a_server_without_models_are_open_not_closed():
@@ -56,8 +55,14 @@ def test_model_lists_from_a_server_without_models_are_open_not_closed():
 
 def test_bundled_custom_data_holds_no_tooltips_descriptions_or_code():
     text = data("custom_nodes.json")
-    for word in ('"tooltip"', '"description"', "def ", "import "):
+    for word in ("def ", "import "):
         assert word not in text
+    keys: set[str] = set()  # of nodes and of input options ("description" may be an input)
+    for node in json.loads(text).values():
+        keys.update(node)
+        for _kind, options in node["inputs"].values():
+            keys.update(options)
+    assert not keys & {"tooltip", "description"}
     assert set(core_object_info()).isdisjoint(custom_object_info()), "core classes are not repeated"
 
 
@@ -111,3 +116,53 @@ def test_declaration_order_comes_from_input_order_or_the_declarations_keys():
     assert specs.get("Ordered").order == ("a", "b", "c")
     assert specs.get("Keys").order == ("b", "c", "a")
     assert specs.get("Ordered").sort_inputs(["x", "c", "b", "a", "y"]) == ["a", "b", "c", "x", "y"]
+
+
+VHS_COMBINE = {
+    "input": {
+        "required": {
+            "images": ["IMAGE"],
+            "frame_rate": ["FLOAT", {"default": 8, "min": 1, "step": 1}],
+            "format": [
+                ["image/gif", "video/h264-mp4"],
+                {"formats": {"video/h264-mp4": [
+                    ["pix_fmt", ["yuv420p", "yuv420p10le"]],
+                    ["crf", "INT", {"default": 19, "min": 0, "max": 100, "step": 1}],
+                    ["save_metadata", "BOOLEAN", {"default": True}],
+                ]}},
+            ],
+        }
+    }
+}  # fmt: skip
+
+
+def test_widgets_of_the_chosen_format_are_declared_by_that_format():
+    spec = NodeSpecs({"VHS_VideoCombine": VHS_COMBINE}).get("VHS_VideoCombine")
+    chosen = spec.chosen_inputs({"format": "video/h264-mp4"})
+    assert chosen["pix_fmt"].choices == ("yuv420p", "yuv420p10le")
+    assert chosen["crf"].type == "INT" and chosen["crf"].options["max"] == 100
+    assert spec.chosen_inputs({"format": "image/gif"}) == {}
+
+
+def test_a_custom_loaders_file_list_is_an_upload_as_the_frontend_shows_it():
+    raw = {
+        "VHS_LoadVideo": {"input": {"required": {"video": [[]], "frame_load_cap": ["INT", {}]}}},
+        "VHS_LoadAudioUpload": {"input": {"required": {"audio": [["a.wav", "b.mp3"]]}}},
+        "MyLoadPreset": {"input": {"required": {"image": [["portrait", "landscape"]]}}},
+        "ImageSwitch": {"input": {"required": {"image": [[]]}}},
+    }
+    specs = NodeSpecs(raw)
+    assert specs.get("VHS_LoadVideo").inputs["video"].upload == "video"
+    assert specs.get("VHS_LoadAudioUpload").inputs["audio"].upload == "audio"
+    assert specs.get("MyLoadPreset").inputs["image"].upload is None, "choices that are not files"
+    assert specs.get("ImageSwitch").inputs["image"].upload is None, "a class that loads nothing"
+
+
+def test_bundled_custom_declarations_keep_the_order_of_optional_inputs():
+    raw = custom_object_info()
+    with_optional = next(n for n, i in raw.items() if len(i["input"]["optional"]) > 2)
+    order = bundled_specs().get(with_optional).order
+    assert set(raw[with_optional]["input_order"]["optional"]) <= set(order)
+    assert list(order[-len(raw[with_optional]["input_order"]["optional"]) :]) == list(
+        raw[with_optional]["input_order"]["optional"]
+    )

@@ -4,7 +4,8 @@ Layers, each importing only those before it:
   errors, paths, media, field_kinds
                                - the exception hierarchy, safe names and confined paths, media
                                  types by extension, the kinds of form field (import nothing)
-  workflow, nodespecs, fields  - the workflow model and form-field inference (pure)
+  workflow, nodespecs, recover - the workflow model and form-field inference (pure; recover:
+  fields                         a flattened node's class)
   arrange, curated               (and the order of forms, curated or not)
   models, api, client/, outputs, object_info
                                - the ViewComfy client (HTTP + SSE + socket.io), saving its

@@ -35,6 +35,7 @@ FIELD_KINDS: dict[str, KindSpec] = {
         KindSpec("image-mask", "image-mask", media=True, prominent=True),
         KindSpec("video", "video", media=True, prominent=True),
         KindSpec("audio", "audio", media=True, prominent=True),
+        KindSpec("lora", "lora"),  # an rgthree Power Lora Loader row: {"on", "lora", "strength"}
     )
 }
 MEDIA_KINDS = tuple(name for name, spec in FIELD_KINDS.items() if spec.media)  # the upload kinds

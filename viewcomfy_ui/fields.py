@@ -18,6 +18,7 @@ from .field_kinds import MEDIA_KINDS as MEDIA_KINDS  # public: the upload kinds
 from .field_kinds import PROMINENT_KINDS
 from .media import extension_kind
 from .nodespecs import InputSpec, NodeSpec, NodeSpecs, bundled_specs, core_specs
+from .recover import MODEL_EXTENSIONS, recover_class
 from .workflow import (
     CONTEXT_SUFFIX,
     INPUTS_SEPARATOR,
@@ -37,13 +38,16 @@ SEED_WIDGETS = {"seed", "noise_seed"}  # INT inputs the ComfyUI frontend gives a
 SEED_NAME = re.compile(r"(^|[_\s])seed($|[_\s\d])", re.IGNORECASE)  # seed, noise_seed, "Tint seed"
 PASS_THROUGH_CLASSES = {"Reroute"}
 MASK_SOURCE = "LoadImage"  # its output 1 is the upload's alpha as a MASK
+_UNKNOWN = "no known node takes the inputs of {title!r}: kinds are guessed from names and values"
 LABEL_JOIN = " · "  # between a shared field name and its node's title
 TITLE_MARKER = re.compile(r"(VC_BASIC|VC_ADV)(?:\s+|$)")
 
 UI_ONLY_INPUTS = {
     "upload", "choose file to upload", "video-preview", "control_after_generate",
     "preview", "previewMode", "image_upload", "audio_upload", "video_upload", "audioUI",
+    "➕ Add Lora",
 }  # fmt: skip  # widgets the frontend adds beside a node's inputs (upload buttons, previews)
+IGNORED_IN_RECOVERY = frozenset(UI_ONLY_INPUTS | {"resolution_steps"})  # never a class's input
 # Undeclared inputs of declared classes whose value no rule can tell from a real one (an int):
 # ComfyUI's frontend saves `resolution_steps` with ImageScaleToTotalPixels (issue 11 §5).
 FRONTEND_ONLY = {("ImageScaleToTotalPixels", "resolution_steps")}
@@ -55,11 +59,19 @@ MODEL_NAME = re.compile(
     r"(ckpt|unet|vae|clip|lora|control_net|controlnet|upscale_model|model|style_model|gligen|"
     r"hypernetwork|embedding)(_name\d*)?$|^clip_name\d$"
 )
-MODEL_EXTENSIONS = (".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".gguf", ".onnx", ".sft")
 PROMPT_NAMES = {
     "text", "prompt", "positive", "negative", "text_g", "text_l", "clip_l", "t5xxl", "tags",
     "lyrics", "system_prompt", "user_prompt",
 }  # fmt: skip
+# Undeclared inputs (packs the declarations lack): names of inputs that hold a fraction even
+# when saved as a JSON int (R22, R25), and of short strings that are one of a list (R42).
+FLOAT_NAME = re.compile(
+    r"strength|denoise|ratio|weight|guidance|percent|^cfg|^shift$|^(start|end)_at$"
+)
+CHOICE_NAME = re.compile(
+    r"precision|dtype|device|quantization|(^|_)mode$|method$|^scheduler$|attention"
+)
+CHOICE_TEXT_MAX = 40
 BASIC_NUMBER_NAMES = {
     "steps", "cfg", "cfg_scale", "guidance", "denoise", "denoise_strength", "width", "height",
     "batch_size", "length", "num_frames", "frame_count", "fps", "frame_rate", "megapixels",
@@ -118,6 +130,7 @@ class _Node:
     class_type: str | None
     inputs: dict[str, Any]
     marker: str | None = None  # VC_BASIC / VC_ADV, taken off the title
+    unknown: bool = False  # a flattened node whose class no declaration fits (see recover.py)
 
 
 def infer_fields(
@@ -131,18 +144,19 @@ def infer_fields(
     choices follow its declarations exactly; otherwise the bundled core and custom node pack
     declarations are used.
     """
-    specs = NodeSpecs.from_object_info(object_info) if object_info else bundled_specs()
+    specs = _specs(object_info)
     nodes = _nodes(params, specs)
     consumers = _consumers(nodes)
     fields: list[Field] = []
     for node in nodes.values():
         spec = specs.get(node.class_type)
         names = spec.sort_inputs(list(node.inputs)) if spec else list(node.inputs)
+        chosen = spec.chosen_inputs(node.inputs) if spec else {}
         for name in names:  # in the node's declaration order, as ComfyUI shows its widgets
             value = node.inputs[name]
-            if _is_ui_artefact(node.class_type, name, value, spec):
+            if name not in chosen and _is_ui_artefact(node.class_type, name, value, spec):
                 continue
-            declared = spec.inputs.get(name) if spec else None
+            declared = spec.inputs.get(name, chosen.get(name)) if spec else None
             seedlike = is_seed_name(name)
             if node.class_type in PRIMITIVE_CLASSES and name == "value":
                 declared = _primitive_spec(declared, _primitive_target(node, consumers, specs))
@@ -151,6 +165,9 @@ def infer_fields(
             made = _field(node, name, value, declared, rules)
             if made is not None and made.kind == "image" and _mask_is_used(node, nodes, specs):
                 made = replace(made, kind="image-mask")
+            if made is not None and node.unknown and not made.warning:
+                made = replace(made, warning=_UNKNOWN.format(title=node.title))
+                node.unknown = False  # said once, on the node's first field
             if made is not None:
                 fields.append(made)
     fields = _finish_labels(fields, nodes, specs, consumers)
@@ -166,6 +183,22 @@ def infer_fields(
         for node in nodes.values()
     }
     return arrange(fields, reads, params.layout if isinstance(params, Workflow) else None)
+
+
+_LAST_SPECS: list[tuple[Mapping[str, Any], NodeSpecs]] = []  # the last /object_info, parsed
+
+
+def _specs(object_info: Mapping[str, Any] | None) -> NodeSpecs:
+    """The declarations to follow: a server's ``/object_info`` (the same dict object is parsed
+    and indexed once: an app passes its server's on every form), else the bundled ones."""
+    if not object_info:
+        return bundled_specs()
+    last = _LAST_SPECS[0] if _LAST_SPECS else None
+    if last is not None and last[0] is object_info:
+        return last[1]
+    specs = NodeSpecs.from_object_info(object_info)
+    _LAST_SPECS[:] = [(object_info, specs)]
+    return specs
 
 
 def _is_ui_artefact(class_type: str | None, name: str, value: Any, spec: NodeSpec | None) -> bool:
@@ -219,11 +252,17 @@ def _nodes(params: Mapping[str, Any] | Workflow, specs: NodeSpecs) -> dict[str, 
             _node_for(nodes, node_id).inputs[name] = value
     for node in nodes.values():  # a flattened file names titles, not classes: recover them
         _marked(node)
-        if node.title in specs:
-            node.class_type = node.title
-        else:
-            node.class_type = specs.guess_class(set(node.inputs))
+        found = recover_class(specs, node.title, node.inputs, IGNORED_IN_RECOVERY)
+        node.class_type, node.unknown = found.class_type, found.class_type is None
     return nodes
+
+
+def node_classes(
+    params: Mapping[str, Any] | Workflow, object_info: Mapping[str, Any] | None = None
+) -> dict[str, str | None]:
+    """Node id -> class type, as `infer_fields` sees it (recovered for flattened parameters)."""
+    specs = _specs(object_info)
+    return {node_id: node.class_type for node_id, node in _nodes(params, specs).items()}
 
 
 def _marked(node: _Node) -> _Node:
@@ -322,6 +361,12 @@ class _Rules:
 def _field(
     node: _Node, name: str, value: Any, declared: InputSpec | None, rules: _Rules
 ) -> Field | None:
+    if _is_lora_row(value):
+        return Field(
+            key=param_key(node.node_id, name), kind="lora", label=name, node_id=node.node_id,
+            node_title=node.title, input_name=name, value=dict(value),
+            class_type=node.class_type, step=0.01,
+        )  # fmt: skip
     if value is None or isinstance(value, Mapping | list):
         return None
     if declared is not None and declared.options.get("forceInput"):
@@ -415,6 +460,17 @@ def _from_declaration(field: Field, spec: InputSpec, rules: _Rules) -> Field | N
     return None  # a socket type holding a literal: let the heuristics decide
 
 
+def _is_lora_row(value: Any) -> bool:
+    """A row of rgthree's Power Lora Loader: ``{"on": bool, "lora": str, "strength": number}``
+    (its frontend draws the rows; ``/object_info`` declares none of them)."""
+    return (
+        isinstance(value, Mapping)
+        and isinstance(value.get("on"), bool)
+        and isinstance(value.get("lora"), str)
+        and is_number(value.get("strength"))
+    )
+
+
 def _outside(value: float, low: Any, high: Any, whose: str) -> str | None:
     """A quiet note when a saved number lies outside the declared range."""
     if is_number(low) and value < low:
@@ -446,11 +502,13 @@ def _from_heuristics(field: Field, class_type: str, seedlike: bool) -> Field:
             return replace(field, kind="textarea")
         if low in ("string", "value") and len(value) > 40:
             return replace(field, kind="textarea")
+        if CHOICE_NAME.search(low) and len(value) <= CHOICE_TEXT_MAX:  # R42: usually a combo
+            return replace(field, kind="choice", choices=(value,), allow_custom=True)
         return replace(field, kind="text")
     if is_number(value):
         if isinstance(value, int) and seedlike and 0 <= value <= SEED_MAX:
             return replace(field, kind="seed", minimum=0, maximum=SEED_MAX, step=1)
-        if isinstance(value, int):
+        if isinstance(value, int) and not FLOAT_NAME.search(low):  # a strength saved as 1
             return replace(field, kind="int", step=1, **_guess_range(low, value))
         return replace(
             field, kind="float", value=_rounded(value, None), step=0.01,

@@ -11,13 +11,16 @@ an *open* list: ``["COMBO", {"options": [], "open": true}]``.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
 
+from .media import extension_kind as media_kind_of
+
 SCALAR_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
+UPLOAD_NAMES = ("image", "audio", "video")  # input names a loader's upload widget may have
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,18 @@ class NodeSpec:
     inputs: Mapping[str, InputSpec]
     required: frozenset[str]
     order: tuple[str, ...] = ()  # input names in declaration order, where known
+    # combo input -> choice -> the inputs that choice adds (VideoHelperSuite's `formats`)
+    formats: Mapping[str, Mapping[str, Mapping[str, InputSpec]]] = field(default_factory=dict)
+
+    def chosen_inputs(self, saved: Mapping[str, Any]) -> dict[str, InputSpec]:
+        """The inputs the saved choices add: VHS_VideoCombine's ``pix_fmt``, ``crf``... belong
+        to its chosen ``format``, and ``/object_info`` declares them only in that option."""
+        added: dict[str, InputSpec] = {}
+        for name, by_choice in self.formats.items():
+            chosen = saved.get(name)
+            if isinstance(chosen, str):
+                added.update(by_choice.get(chosen) or {})
+        return added
 
     def sort_inputs(self, names: list[str]) -> list[str]:
         """`names` in declaration order; names whose place is not known follow, as given."""
@@ -72,7 +87,6 @@ class NodeSpecs:
         self._raw = {k: v for k, v in object_info.items() if isinstance(v, Mapping)}
         self._fallback = fallback
         self._parsed: dict[str, NodeSpec] = {}
-        self._signatures: list[tuple[frozenset[str], frozenset[str], str]] | None = None
 
     def __contains__(self, class_type: object) -> bool:
         return class_type in self._raw or (
@@ -86,20 +100,25 @@ class NodeSpecs:
             self._parsed[class_type] = _node_spec(class_type, self._raw[class_type])
         return self._parsed[class_type]
 
-    def guess_class(self, input_names: set[str]) -> str | None:
-        """The one class whose declared inputs fit these names (all required present), if unique;
-        the fallback is asked only when no class of this lookup fits."""
-        if self._signatures is None:
-            specs = [self.get(name) for name in self._raw]
-            self._signatures = [(s.required, frozenset(s.inputs), s.class_type) for s in specs if s]
-        fits = [
-            name
-            for required, declared, name in self._signatures
-            if required and required <= input_names <= declared
-        ]
-        if not fits and self._fallback is not None:
-            return self._fallback.guess_class(input_names)
-        return fits[0] if len(fits) == 1 else None
+    def declared(self, class_type: str) -> tuple[str, list[str], bool]:
+        """A class's display name, input names, and whether a server said it comes from a
+        custom node pack (``python_module``), read without parsing its declaration."""
+        if class_type not in self._raw:
+            fallback = self._fallback
+            return fallback.declared(class_type) if fallback else (class_type, [], False)
+        info = self._raw[class_type]
+        sections = info.get("input") if isinstance(info.get("input"), Mapping) else {}
+        names = [n for s in ("required", "optional") for n in (sections.get(s) or {})]
+        custom = str(info.get("python_module") or "").startswith("custom_nodes")
+        return info.get("display_name") or class_type, names, custom
+
+    def class_types(self, level: int = 0) -> Iterator[tuple[int, str]]:
+        """Every declared class name with its lookup level (0: this lookup, 1: its fallback...);
+        a name the fallback also declares comes twice."""
+        for class_type in self._raw:
+            yield level, class_type
+        if self._fallback is not None:
+            yield from self._fallback.class_types(level + 1)
 
     @classmethod
     def from_object_info(
@@ -113,11 +132,16 @@ def _node_spec(class_type: str, info: Mapping[str, Any]) -> NodeSpec:
     declared = info.get("input") or {}
     inputs: dict[str, InputSpec] = {}
     required: set[str] = set()
+    formats: dict[str, dict[str, dict[str, InputSpec]]] = {}
     for section in ("required", "optional"):
         for name, spec in (declared.get(section) or {}).items():
-            inputs[name] = _input_spec(spec)
+            inputs[name] = _frontend_upload(class_type, name, _input_spec(spec))
             if section == "required":
                 required.add(name)
+            if inputs[name].type == "COMBO" and isinstance(
+                inputs[name].options.get("formats"), Mapping
+            ):
+                formats[name] = _format_inputs(inputs[name].options["formats"])
     return NodeSpec(
         class_type=class_type,
         display_name=info.get("display_name") or class_type,
@@ -126,7 +150,33 @@ def _node_spec(class_type: str, info: Mapping[str, Any]) -> NodeSpec:
         inputs=inputs,
         required=frozenset(required),
         order=_declared_order(info, inputs),
+        formats=formats,
     )
+
+
+def _format_inputs(formats: Mapping[str, Any]) -> dict[str, dict[str, InputSpec]]:
+    """``{"video/h264-mp4": [["pix_fmt", [choices]], ["crf", "INT", {...}]]}`` parsed: each
+    widget is ``[name, *its declaration]``."""
+    return {
+        choice: {
+            w[0]: _input_spec(list(w[1:])) for w in widgets if isinstance(w, list | tuple) and w
+        }
+        for choice, widgets in formats.items()
+        if isinstance(widgets, list | tuple)
+    }
+
+
+def _frontend_upload(class_type: str, name: str, spec: InputSpec) -> InputSpec:
+    """A custom loader's file list the frontend shows as an upload (VHS_LoadVideo.video,
+    VHS_LoadAudioUpload.audio): a COMBO named ``video``, ``audio`` or ``image`` of a class that
+    loads, whose choices (the server's input files) are all media files, or none."""
+    if spec.type != "COMBO" or spec.upload or name not in UPLOAD_NAMES:
+        return spec
+    if "load" not in class_type.lower():
+        return spec
+    if any(media_kind_of(str(c)) not in UPLOAD_NAMES for c in spec.choices or ()):
+        return spec
+    return InputSpec(spec.type, {**spec.options, f"{name}_upload": True}, spec.choices)
 
 
 def _declared_order(info: Mapping[str, Any], inputs: Mapping[str, InputSpec]) -> tuple[str, ...]:

@@ -53,7 +53,7 @@ class FieldWidget:
     def mark(self, error: str | None) -> Any:
         """An update that marks the field as refused (with the reason), or clears the mark."""
         classes = ["vc-refused"] if error else []
-        if self.kind.media:  # uploads have no info line
+        if not self.kind.takes_info:  # uploads and tables have no info line
             return gr.update(elem_classes=classes)
         reason = error.removeprefix(f"{self.field.label}: ") if error else None
         return gr.update(elem_classes=classes, info=reason or self.field.warning or self.field.help)
@@ -68,6 +68,11 @@ class Kind:
     def media(self) -> bool:
         """An upload (sent as a file), as the kinds table says."""
         return FIELD_KINDS[self.name].media
+
+    @property
+    def takes_info(self) -> bool:
+        """Its component shows an `info` line (uploads and tables do not)."""
+        return not self.media
 
     def build(self, f: Field, common: dict[str, Any], default_file: Path | None) -> FieldWidget:
         """The field's components, created inside the current Blocks context."""
@@ -321,6 +326,58 @@ def parse_color(raw: Any) -> int | None:
 def color_hex(value: int) -> str:
     """``#rrggbb`` for an int colour."""
     return f"#{value & 0xFFFFFF:06x}"
+
+
+@register
+class LoraRow(Kind):
+    """rgthree's Power Lora Loader row as a one-row table: on, LoRA file, strength."""
+
+    name = "lora"
+    headers: ClassVar[list[str]] = ["On", "LoRA", "Strength"]
+
+    @property
+    def takes_info(self) -> bool:
+        return False
+
+    def build(self, f: Field, common: dict[str, Any], default_file: Path | None) -> FieldWidget:
+        plain = {k: v for k, v in common.items() if k != "info"}
+        table = gr.Dataframe(
+            value=self.reset(f, default_file), headers=self.headers, type="array",
+            datatype=["bool", "str", "number"], row_count=(1, "fixed"), column_count=(3, "fixed"),
+            interactive=True, **plain,
+        )  # fmt: skip
+        return FieldWidget(f, self, table)
+
+    def reset(self, f: Field, default_file: Path | None) -> Any:
+        return [[f.value["on"], f.value["lora"], f.value["strength"]]]
+
+    def validate(self, f: Field, raw: Any) -> str | None:
+        row = _lora_row(raw)
+        if row is None:
+            return f"{f.label}: give one row: on, a LoRA file name and a strength"
+        if not _is_number_text(row[2]):
+            return f"{f.label}: the strength must be a number"
+        return None
+
+    def coerce(self, f: Field, raw: Any) -> Any:
+        on, lora, strength = _lora_row(raw) or (False, "", 0)
+        on = on if isinstance(on, bool) else str(on).strip().lower() == "true"
+        return {**f.value, "on": on, "lora": str(lora), "strength": float(strength)}
+
+
+def _lora_row(raw: Any) -> tuple[Any, Any, Any] | None:
+    rows = raw.get("data") if isinstance(raw, dict) else raw
+    if not isinstance(rows, list) or len(rows) != 1 or len(rows[0]) != 3:
+        return None
+    on, lora, strength = rows[0]
+    return (on, lora, strength) if str(lora).strip() else None
+
+
+def _is_number_text(value: Any) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
 
 
 # --- uploads ---------------------------------------------------------------------------------

@@ -127,16 +127,16 @@ def test_groups_become_sections_and_notes_their_help():
 def test_an_unknown_node_names_its_pack_and_the_way_out():
     ui = ui_graph(
         node(4, "CheckpointLoaderSimple", ["m.safetensors"]),
-        node(12, "ReActorFaceSwap", [], properties={"aux_id": "Gourieff/ComfyUI-ReActor"}),
+        node(12, "AcmeFaceWarp", [], properties={"aux_id": "acme/comfyui-warp"}),
     )
     with pytest.raises(WorkflowError) as err:
         ui_to_api(ui)
     assert str(err.value) == (
-        "node 12 is a ReActorFaceSwap from the node pack 'Gourieff/ComfyUI-ReActor', which the "
+        "node 12 is a AcmeFaceWarp from the node pack 'acme/comfyui-warp', which the "
         "node declarations do not know; give --object-info with the /object_info of a ComfyUI "
         "that has that pack (or run it with --comfyui-url)"
     )
-    declared = {"ReActorFaceSwap": {"input": {"required": {"on": ["BOOLEAN", {}]}}}}
+    declared = {"AcmeFaceWarp": {"input": {"required": {"on": ["BOOLEAN", {}]}}}}
     assert ui_to_api(ui, {**core_object_info(), **declared})["12"]["inputs"] == {"on": False}
 
 
@@ -224,7 +224,7 @@ def test_export_api_writes_the_frontend_export_and_params_takes_ui_files(tmp_pat
 
 
 def test_export_api_names_the_missing_pack_in_one_line(tmp_path):
-    ui = ui_graph(node(3, "ReActorFaceSwap", [], properties={"cnr_id": "comfyui-reactor"}))
+    ui = ui_graph(node(3, "AcmeFaceWarp", [], properties={"cnr_id": "comfyui-acme-warp"}))
     path = tmp_path / "flow.json"
     path.write_text(json.dumps(ui))
     run = subprocess.run(
@@ -238,7 +238,7 @@ def test_export_api_names_the_missing_pack_in_one_line(tmp_path):
         capture_output=True, text=True, cwd=ROOT,
     )  # fmt: skip
     assert run.returncode == 2 and "Traceback" not in run.stderr
-    assert "'comfyui-reactor'" in run.stderr and "--object-info" in run.stderr
+    assert "'comfyui-acme-warp'" in run.stderr and "--object-info" in run.stderr
 
 
 # --- against the real frontend --------------------------------------------------------------

@@ -4,9 +4,12 @@ Layers, each importing only those before it:
   errors, paths, media, field_kinds
                                - the exception hierarchy, safe names and confined paths, media
                                  types by extension, the kinds of form field (import nothing)
-  workflow, nodespecs, recover - the workflow model and form-field inference (pure; recover:
-  fields                         a flattened node's class)
-  arrange, curated               (and the order of forms, curated or not)
+  workflow, nodespecs, recover, - the workflow model and form-field inference (pure):
+  fields, arrange, curated,        ui_format converts ComfyUI's UI-format save as its frontend
+  apps/, demo,                     does (with ui_widgets, ui_layout, ui_group_nodes); recover
+  ui_format, ui_widgets,           finds a flattened node's class; arrange orders the form;
+  ui_layout, ui_group_nodes        curated and apps/ read forms authors made (ViewComfy,
+                                   App Mode, ComfyDeploy, SwarmUI, MCWW)
   models, api, client/, outputs, object_info
                                - the ViewComfy client (HTTP + SSE + socket.io), saving its
                                  outputs (decoded or streamed from links), node declarations

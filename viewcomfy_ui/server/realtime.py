@@ -17,12 +17,12 @@ from typing import Any
 
 import socketio
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from starlette.datastructures import FormData
 
 from .config import ServerConfig
 from .run import Run, RunSlots, failure
-from .storage import LinkExpired, PromptRecord, RunStore
+from .storage import LinkExpired, PromptRecord, RunStore, results_json
 from .submit import RequestError, check_keys, keys_match, receive, text_field
 
 logger = logging.getLogger("viewcomfy_ui.server")
@@ -163,15 +163,19 @@ class Realtime:
         data = {"prompt_id": prompt_id, "message": "the run is being cancelled"}
         return JSONResponse({"data": data}, status_code=201)
 
-    async def results(self, request: Request) -> JSONResponse:
+    async def results(self, request: Request) -> StreamingResponse:
+        """The runs asked for, each once (in the order first asked), as one JSON list streamed
+        in pieces written off the event loop."""
         check_keys(request, self.config)
-        prompt_ids = request.query_params.getlist("prompt_ids")
+        prompt_ids = list(dict.fromkeys(request.query_params.getlist("prompt_ids")))
         if not prompt_ids:
             raise RequestError(422, "give the runs as ?prompt_ids=<id>&prompt_ids=<id>")
         if len(prompt_ids) > MAX_PROMPT_IDS:
-            raise RequestError(422, f"at most {MAX_PROMPT_IDS} prompt_ids per request")
-        records = [self.store.get(prompt_id) for prompt_id in prompt_ids]
-        return JSONResponse([r.camel() for r in records if r is not None])
+            raise RequestError(
+                422, f"at most {MAX_PROMPT_IDS} distinct prompt_ids per request; ask in batches"
+            )
+        entries = self.store.entries(prompt_ids)
+        return StreamingResponse(results_json(entries), media_type="application/json")
 
     async def download(self, token: str, name: str) -> Any:
         try:

@@ -11,10 +11,11 @@ go first).
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import shutil
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +28,8 @@ from ..paths import safe_filename
 from ..workflow import ApiWorkflow
 from .nodes import OutputFile
 from .run import Run
+
+OUTPUTS_PER_PIECE = 512
 
 
 @dataclass
@@ -64,13 +67,23 @@ class PromptRecord:
         """The `infer_result_message` payload: exactly ViewComfy's PromptResult arguments."""
         return self._model().to_json()
 
-    def camel(self) -> dict[str, Any]:
-        """One entry of the results endpoint (camelCase, every key present)."""
-        return self._model().to_camel(
+    def entry(self) -> ResultEntry:
+        """This run as the results endpoint lists it, taken now (on the event loop); its JSON
+        is written later, off the loop, by `results_json`."""
+        head = PromptResult(
+            prompt_id=self.prompt_id,
+            status=self.status,
+            completed=self.completed,
+            execution_time_seconds=self.execution_time_seconds,
+            prompt=self.prompt,
+            error_data=self.error_data,
+        ).to_camel(
             created_at=datetime.fromtimestamp(self.created_at, UTC).isoformat(),
             workflow=self.workflow,
             client_id=self.client_id,
         )
+        del head["outputs"]
+        return ResultEntry(head, [(o, self.link(o)) for o in self.outputs])
 
     def _model(self) -> PromptResult:
         return PromptResult(
@@ -85,6 +98,38 @@ class PromptRecord:
             ],
             error_data=self.error_data,
         )
+
+
+@dataclass(frozen=True)
+class ResultEntry:
+    """One run of the results list: every camelCase key but `outputs`, and its outputs."""
+
+    head: dict[str, Any]
+    outputs: list[tuple[StoredOutput, str]]
+
+
+def results_json(entries: list[ResultEntry]) -> Iterator[bytes]:
+    """The results endpoint's JSON list (ViewComfy's shape), written a piece at a time: a run
+    with 200,000 outputs never becomes one string, and each piece is quick to make."""
+    yield b"["
+    for index, entry in enumerate(entries):
+        head = _dumps(entry.head)
+        yield (b"," if index else b"") + head[:-1].encode() + b',"outputs":['
+        for start in range(0, len(entry.outputs), OUTPUTS_PER_PIECE):
+            piece = entry.outputs[start : start + OUTPUTS_PER_PIECE]
+            text = ",".join(
+                _dumps({"filename": o.filename, "contentType": o.content_type, "size": o.size,
+                        "filepath": link})
+                for o, link in piece
+            )  # fmt: skip
+            yield (b"," if start else b"") + text.encode()
+        yield b"]}"
+    yield b"]"
+
+
+def _dumps(value: Any) -> str:
+    """JSON as Starlette's JSONResponse writes it."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
 class LinkExpired(ViewComfyError):
@@ -115,6 +160,12 @@ class RunStore:
         if record is not None:
             self._runs.move_to_end(prompt_id)
         return record
+
+    def entries(self, prompt_ids: list[str]) -> list[ResultEntry]:
+        """The known runs among `prompt_ids`, as the results endpoint lists them."""
+        self.sweep()
+        found = [self._runs.get(prompt_id) for prompt_id in prompt_ids]
+        return [record.entry() for record in found if record is not None]
 
     def running(self) -> list[PromptRecord]:
         return [r for r in self._runs.values() if not r.completed]

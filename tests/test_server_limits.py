@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import uuid
 
 import httpx
@@ -12,6 +13,7 @@ import pytest
 from local_server import local_server
 
 from viewcomfy_ui.server.engine import BuiltinEngine
+from viewcomfy_ui.server.http import ConnectionLimits
 from viewcomfy_ui.server.nodes import OutputFile
 
 pytestmark = pytest.mark.leak_prone
@@ -67,3 +69,73 @@ async def test_results_name_each_run_once_however_often_it_is_asked_for():
     assert [o["filename"] for o in entry["outputs"]] == [f"o{i}.txt" for i in range(1500)]
     assert set(entry["outputs"][0]) == {"filename", "contentType", "size", "filepath"}
     assert too_many.status_code == 422 and "at most 100" in too_many.json()["detail"]
+
+
+def open_request(url: str, head: bytes, body: bytes = b"") -> socket.socket:
+    """A connection that sent `head` and the start of a body, left open."""
+    sock = socket.create_connection((httpx.URL(url).host, httpx.URL(url).port), timeout=WAIT)
+    sock.sendall(head + body)
+    return sock
+
+
+def form_head(path: str, length: int) -> bytes:
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\n\r\n"
+    ).encode()
+
+
+async def test_a_slow_body_holds_no_run_slot():
+    with local_server(max_active_runs=1) as url:
+        slow = [
+            open_request(url, form_head(path, 10_000), b"params=")
+            for path in ("/", "/api/workflow/infer", "/api/workflow/infer")
+        ]
+        try:
+            async with httpx.AsyncClient(base_url=url, timeout=WAIT) as http:
+                assert (await http.get("/health")).status_code == 200  # the slow heads are in
+                prompt_id = await submit(http)
+                entry = await completed(http, prompt_id)
+        finally:
+            for sock in slow:
+                sock.close()
+    assert entry["status"] == "success"
+
+
+def test_a_body_that_trickles_in_too_long_is_408_and_its_connection_closed():
+    limits = ConnectionLimits(body_timeout=5)
+    with local_server(max_body_seconds=1, max_active_runs=1, limits=limits) as url:
+        for path in ("/", "/api/workflow/infer"):
+            with open_request(url, form_head(path, 10_000), b"params=") as sock:
+                answer = trickle_until_closed(sock)
+            assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+            assert b"did not arrive within 1 seconds" in answer
+        assert httpx.post(url, data={"params": json.dumps(PARAMS)}, timeout=WAIT).is_success
+
+
+def trickle_until_closed(sock: socket.socket) -> bytes:
+    """Send a byte every 0.1 s (well within the idle timeout) until the server closes."""
+    sock.settimeout(0.1)
+    answer = b""
+    for _ in range(WAIT * 10):
+        try:
+            data = sock.recv(65536)
+        except TimeoutError:
+            data = None
+        if data == b"":
+            return answer
+        answer += data or b""
+        try:
+            sock.sendall(b"x")
+        except OSError:  # reset by the server
+            return answer
+    raise AssertionError(f"the connection stayed open; got {answer[:200]!r}")
+
+
+async def test_a_cancel_body_is_small_and_either_spelling_names_the_run():
+    with local_server() as url:
+        async with httpx.AsyncClient(base_url=url, timeout=WAIT) as http:
+            huge = await http.post("/api/workflow/infer/cancel", content=b"[" * 100_000)
+            camel = await http.post("/api/workflow/infer/cancel", json={"promptId": "nope"})
+    assert huge.status_code == 413
+    assert camel.status_code == 404 and "nope" in camel.json()["detail"]

@@ -2,7 +2,8 @@
 head, an idle timeout while its body arrives, keep-alive, and a cap on open connections.
 
 uvicorn times out idle keep-alive connections, but not a request head that never completes
-(slowloris) nor a stalled body; `guarded_protocol` adds both to its h11 protocol.
+(slowloris) nor a stalled body, and after answering it keeps reading a body nobody will use for
+as long as it trickles in; `guarded_protocol` bounds all three in its h11 protocol.
 
 The subclass of uvicorn's `H11Protocol` stays because no public option does this: uvicorn has
 no head or body timeout, and its `limit_concurrency` answers 503 rather than closing a connection
@@ -21,6 +22,8 @@ from typing import Any
 import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+DRAIN_SECONDS = 2.0  # after an answer, a body still arriving may go on this long, then closed
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ def guarded_protocol(limits: ConnectionLimits) -> type[H11Protocol]:
     class GuardedH11Protocol(H11Protocol):
         _timer: asyncio.TimerHandle | None = None
         _waiting_for: Any = None
+        _draining = False  # answered while the body still arrives: a fixed deadline, then close
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -60,10 +64,16 @@ def guarded_protocol(limits: ConnectionLimits) -> type[H11Protocol]:
         def on_response_complete(self) -> None:
             super().on_response_complete()
             self._stop()  # idle now: uvicorn's keep-alive timeout takes over
+            if self.conn.their_state is h11.SEND_BODY and not self.transport.is_closing():
+                self._arm(h11.SEND_BODY, DRAIN_SECONDS)  # a refused body: stop reading it soon
+                self._draining = True
 
         def _watch(self, data_arrived: bool = False) -> None:
             """A deadline for the head (from its first byte), an idle timer for the body."""
             state = self.conn.their_state
+            if self._draining and state is h11.SEND_BODY:
+                return
+            self._draining = False
             if state is h11.IDLE and (data_arrived or self.cycle is None):
                 if self._waiting_for is not h11.IDLE:
                     self._arm(h11.IDLE, limits.head_timeout)

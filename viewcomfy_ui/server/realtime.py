@@ -23,7 +23,7 @@ from starlette.datastructures import FormData
 from .config import ServerConfig
 from .run import Run, RunSlots, failure
 from .storage import LinkExpired, PromptRecord, RunStore, results_json
-from .submit import RequestError, check_keys, keys_match, receive, text_field
+from .submit import RequestError, check_keys, keys_match, read_json, receive, text_field
 
 logger = logging.getLogger("viewcomfy_ui.server")
 PROMPT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
@@ -143,13 +143,9 @@ class Realtime:
 
     async def cancel(self, request: Request) -> JSONResponse:
         check_keys(request, self.config)
-        try:
-            body = await request.json()
-        except ValueError as exc:
-            raise RequestError(
-                422, "the body must be JSON {prompt_id, view_comfy_api_url}"
-            ) from exc
-        prompt_id = body.get("prompt_id") if isinstance(body, dict) else None
+        body = await read_json(request, self.config)
+        body = body if isinstance(body, dict) else {}
+        prompt_id = body.get("prompt_id", body.get("promptId"))  # their Python / TypeScript
         if not isinstance(prompt_id, str):
             raise RequestError(
                 422, "prompt_id is missing: send JSON {prompt_id, view_comfy_api_url}"

@@ -16,6 +16,8 @@ pins all three behaviours, so an upgrade that changes them fails that test, not 
 from __future__ import annotations
 
 import asyncio
+import resource
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +41,9 @@ class ConnectionLimits:
 
 
 def guarded_protocol(limits: ConnectionLimits) -> type[H11Protocol]:
-    """uvicorn's h11 protocol with `limits` enforced."""
+    """uvicorn's h11 protocol with `limits` enforced (the connection cap lowered, if need be, to
+    what the process's file-descriptor limit leaves room for)."""
+    cap = min(limits.max_connections, connection_room())
 
     class GuardedH11Protocol(H11Protocol):
         _timer: asyncio.TimerHandle | None = None
@@ -48,7 +52,7 @@ def guarded_protocol(limits: ConnectionLimits) -> type[H11Protocol]:
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
-            if len(self.connections) > limits.max_connections:
+            if len(self.connections) > cap:
                 transport.close()
                 return
             self._watch()
@@ -100,16 +104,23 @@ def guarded_protocol(limits: ConnectionLimits) -> type[H11Protocol]:
     return GuardedH11Protocol
 
 
+def connection_room() -> int:
+    """Connections this process can hold: three quarters of its open-file limit, the rest kept
+    for files, the engine and outgoing connections (past the limit, accept() fails with EMFILE
+    and nobody is served)."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return sys.maxsize if soft == resource.RLIM_INFINITY else max(1, soft * 3 // 4)
+
+
 def uvicorn_config(
     app: Any, host: str, port: int, limits: ConnectionLimits | None = None, **options: Any
 ) -> uvicorn.Config:
+    """uvicorn's settings for `app` with `limits`; `options` (uvicorn.Config's) come last."""
     limits = limits or ConnectionLimits()
-    return uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        http=guarded_protocol(limits),
-        timeout_keep_alive=limits.keep_alive,
-        log_level="warning",
+    settings = {
+        "http": guarded_protocol(limits),
+        "timeout_keep_alive": limits.keep_alive,
+        "log_level": "warning",
         **options,
-    )
+    }
+    return uvicorn.Config(app, host=host, port=port, **settings)

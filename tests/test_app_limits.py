@@ -73,12 +73,12 @@ def test_the_apps_port_cuts_off_partial_heads_and_still_serves():
 
 
 def test_connections_stay_within_the_processs_file_limit(tmp_path):
-    """With 128 file descriptors and the default cap of 1000 connections, a flood of
+    """With 512 file descriptors and the default cap of 1000 connections, a flood of
     connections used them all (EMFILE): a run could not write its outputs. The cap fits the
     limit, so a client already connected still runs while the flood is held."""
     port = free_port()
     command = [sys.executable, "-m", "viewcomfy_ui", "serve", "--port", str(port)]
-    limit = (128, 128)
+    limit = (512, 512)
     with open(tmp_path / "log", "w+b") as log:
         server = subprocess.Popen(
             command, stderr=log, stdout=log, env={**os.environ, "PYTHONPATH": os.getcwd()},
@@ -89,7 +89,7 @@ def test_connections_stay_within_the_processs_file_limit(tmp_path):
             until_healthy(port)
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=WAIT) as http:
                 assert http.get("/health").status_code == 200  # connected before the flood
-                heads = partial_heads(port, 150, closed_ok=True)
+                heads = partial_heads(port, 400, closed_ok=True)
                 entry = realtime_run(http)
         finally:
             for sock in heads:

@@ -25,6 +25,7 @@ import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+MAX_BACKLOG = 2048  # uvicorn's default
 DRAIN_SECONDS = 2.0  # after an answer, a body still arriving may go on this long, then closed
 
 
@@ -43,7 +44,7 @@ class ConnectionLimits:
 def guarded_protocol(limits: ConnectionLimits) -> type[H11Protocol]:
     """uvicorn's h11 protocol with `limits` enforced (the connection cap lowered, if need be, to
     what the process's file-descriptor limit leaves room for)."""
-    cap = min(limits.max_connections, connection_room())
+    cap = min(limits.max_connections, DescriptorBudget.of_process().connections)
 
     class GuardedH11Protocol(H11Protocol):
         _timer: asyncio.TimerHandle | None = None
@@ -104,12 +105,23 @@ def guarded_protocol(limits: ConnectionLimits) -> type[H11Protocol]:
     return GuardedH11Protocol
 
 
-def connection_room() -> int:
-    """Connections this process can hold: three quarters of its open-file limit, the rest kept
-    for files, the engine and outgoing connections (past the limit, accept() fails with EMFILE
-    and nobody is served)."""
-    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    return sys.maxsize if soft == resource.RLIM_INFINITY else max(1, soft * 3 // 4)
+@dataclass(frozen=True)
+class DescriptorBudget:
+    """How the process's open-file limit is shared: `backlog` sockets accepted in one go (the
+    event loop accepts a batch before any is closed), at most `connections` open, and a quarter
+    of the limit left for files, the engine and outgoing connections. Past the limit accept()
+    fails with EMFILE and a run cannot open its files."""
+
+    connections: int
+    backlog: int
+
+    @classmethod
+    def of_process(cls) -> DescriptorBudget:
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft == resource.RLIM_INFINITY:
+            return cls(sys.maxsize, MAX_BACKLOG)
+        backlog = min(MAX_BACKLOG, max(64, soft // 8))
+        return cls(max(1, soft - soft // 4 - backlog), backlog)
 
 
 def uvicorn_config(
@@ -119,6 +131,7 @@ def uvicorn_config(
     limits = limits or ConnectionLimits()
     settings = {
         "http": guarded_protocol(limits),
+        "backlog": DescriptorBudget.of_process().backlog,
         "timeout_keep_alive": limits.keep_alive,
         "log_level": "warning",
         **options,

@@ -10,7 +10,10 @@ import uuid
 
 import httpx
 import pytest
+import socketio
 from local_server import local_server
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.sync.client import ClientConnection, connect
 
 from viewcomfy_ui.server.engine import BuiltinEngine
 from viewcomfy_ui.server.http import ConnectionLimits
@@ -139,3 +142,58 @@ async def test_a_cancel_body_is_small_and_either_spelling_names_the_run():
             camel = await http.post("/api/workflow/infer/cancel", json={"promptId": "nope"})
     assert huge.status_code == 413
     assert camel.status_code == 404 and "nope" in camel.json()["detail"]
+
+
+KEYS = {"client_id": "gate-id", "client_secret": "gate-secret"}
+
+
+def raw_socket(url: str) -> ClientConnection | None:
+    """An engine.io websocket that never sends socket.io's CONNECT (so never its keys); None
+    if the server refused it."""
+    address = url.replace("http://", "ws://") + "socket.io/?EIO=4&transport=websocket"
+    try:
+        ws = connect(address, open_timeout=WAIT, close_timeout=1)
+    except (OSError, InvalidStatus, InvalidHandshake):
+        return None
+    try:
+        if ws.recv(timeout=WAIT).startswith("0"):  # engine.io's open packet
+            return ws
+    except ConnectionClosed:
+        pass
+    ws.close()
+    return None
+
+
+def closed_by_server(ws: ClientConnection, wait: float = WAIT) -> bool:
+    """True once the server closed `ws`; False if it is still open after `wait` seconds."""
+    try:
+        while True:
+            ws.recv(timeout=wait)
+    except ConnectionClosed:
+        return True
+    except TimeoutError:
+        return False
+
+
+async def test_sockets_without_keys_hold_only_their_share_and_briefly():
+    limits = ConnectionLimits(head_timeout=5, max_connections=20)
+    with local_server(limits=limits, **KEYS) as url:
+        raw = [raw_socket(url) for _ in range(20)]
+        held = [ws for ws in raw if ws is not None and not closed_by_server(ws, wait=0.2)]
+        try:
+            client = socketio.AsyncClient(reconnection=False)
+            await client.connect(url, auth=KEYS, transports=["websocket"], wait_timeout=WAIT)
+            connected = client.connected
+            await client.disconnect()
+            wrong, reasons = socketio.AsyncClient(reconnection=False), []
+            wrong.on("connect_error", reasons.append)
+            with pytest.raises(socketio.exceptions.ConnectionError):
+                await wrong.connect(url, auth={"client_id": "x"}, transports=["websocket"])
+            cut_off = all(closed_by_server(ws) for ws in held)
+        finally:
+            for ws in held:
+                ws.close()
+    assert len(raw) == 20 and len(held) == 5, "a quarter of the connections may wait for keys"
+    assert connected, "a client with keys still connects"
+    assert reasons == [{"message": "invalid client_id or client_secret"}]
+    assert cut_off, "a socket that never sends its keys is closed after the head timeout"

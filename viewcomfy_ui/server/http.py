@@ -40,11 +40,15 @@ class ConnectionLimits:
     keep_alive: int = 5
     max_connections: int = 1000
 
+    def connection_cap(self) -> int:
+        """`max_connections`, or fewer if the process's open-file limit has room for fewer."""
+        return min(self.max_connections, DescriptorBudget.of_process().connections)
+
 
 def guarded_protocol(limits: ConnectionLimits) -> type[H11Protocol]:
     """uvicorn's h11 protocol with `limits` enforced (the connection cap lowered, if need be, to
     what the process's file-descriptor limit leaves room for)."""
-    cap = min(limits.max_connections, DescriptorBudget.of_process().connections)
+    cap = limits.connection_cap()
 
     class GuardedH11Protocol(H11Protocol):
         _timer: asyncio.TimerHandle | None = None

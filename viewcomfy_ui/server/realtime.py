@@ -21,7 +21,9 @@ from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from starlette.datastructures import FormData
 
 from .config import ServerConfig
+from .http import ConnectionLimits
 from .run import Run, RunSlots, failure
+from .sockets import GatedServer
 from .storage import LinkExpired, PromptRecord, RunStore, results_json
 from .submit import RequestError, check_keys, keys_match, read_json, receive, text_field
 
@@ -29,12 +31,13 @@ logger = logging.getLogger("viewcomfy_ui.server")
 PROMPT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
 MAX_PROMPT_IDS = 100
 SWEEP_SECONDS = 30.0
+PENDING_SHARE = 0.25  # of the connections, for sockets that have not proved their keys yet
 
 
 class Realtime:
     """The socket.io server, the realtime routes and the runs they started."""
 
-    def __init__(self, config: ServerConfig, slots: RunSlots) -> None:
+    def __init__(self, config: ServerConfig, slots: RunSlots, limits: ConnectionLimits) -> None:
         self.config, self.slots = config, slots
         self.store = RunStore(
             config.link_ttl,
@@ -42,14 +45,19 @@ class Realtime:
             config.clock,
             lambda: config.new_folder("outputs"),
         )
-        self.sio = socketio.AsyncServer(async_mode="asgi", logger=False, engineio_logger=False)
+        self.sio = GatedServer(
+            max(1, int(limits.connection_cap() * PENDING_SHARE)), limits.head_timeout,
+            async_mode="asgi", logger=False, engineio_logger=False,
+        )  # fmt: skip
         self.sio.on("connect", self._connect)
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def _connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
         auth = auth if isinstance(auth, dict) else {}
         if not keys_match(self.config, auth.get("client_id"), auth.get("client_secret")):
+            self.sio.refused(sid)
             raise socketio.exceptions.ConnectionRefusedError("invalid client_id or client_secret")
+        self.sio.accepted(sid)
 
     def add_routes(self, app: FastAPI) -> None:
         app.post("/api/workflow/infer")(self.submit)

@@ -197,3 +197,43 @@ async def test_sockets_without_keys_hold_only_their_share_and_briefly():
     assert connected, "a client with keys still connects"
     assert reasons == [{"message": "invalid client_id or client_secret"}]
     assert cut_off, "a socket that never sends its keys is closed after the head timeout"
+
+
+class SizedOutputs(BuiltinEngine):
+    """Every run returns one file of the size its value (node 3) asks for."""
+
+    def check(self, workflow, inputs):
+        pass
+
+    def run(self, workflow, inputs, log, cancelled):
+        size = workflow["3"]["inputs"]["value"]
+        return [OutputFile("out.bin", "application/octet-stream", b"x" * size)]
+
+
+async def test_a_clients_stored_outputs_stay_within_its_share_of_disk(tmp_path):
+    share = 3 * 4096  # three outputs of one 4 KiB block each
+    with local_server(
+        engine=SizedOutputs(), max_client_storage_bytes=share, work_dir=tmp_path
+    ) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=WAIT) as http:
+            other = await completed(
+                http, await submit(http, {"3-inputs-value": 4096}, client_id="b")
+            )
+            mine = [
+                await completed(http, await submit(http, {"3-inputs-value": 4000}, client_id="a"))
+                for _ in range(4)
+            ]
+            too_big = await completed(
+                http, await submit(http, {"3-inputs-value": 20_000}, client_id="a")
+            )
+            links = [entry["outputs"][0]["filepath"] for entry in [other, *mine]]
+            answers = [await http.get(link) for link in links]
+            folders = len(list(tmp_path.glob("viewcomfy-outputs-*")))
+    assert [a.status_code for a in answers] == [200, 403, 200, 200, 200], "a's oldest expired"
+    assert "expired early" in answers[1].json()["detail"]
+    assert too_big["status"] == "error" and too_big["outputs"] == []
+    assert too_big["errorData"]["exception_message"] == (
+        "the run's outputs take 20 KiB; this server keeps at most 12 KiB of outputs per client: "
+        "make fewer or smaller outputs"
+    )
+    assert folders == 4, "the expired run's folder is gone"

@@ -20,11 +20,12 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from starlette.datastructures import FormData
 
+from ..models import Failure
 from .config import ServerConfig
 from .http import ConnectionLimits
 from .run import Run, RunSlots, failure
 from .sockets import GatedServer
-from .storage import LinkExpired, PromptRecord, RunStore, results_json
+from .storage import LinkExpired, PromptRecord, RunStore, StorageRefused, results_json
 from .submit import RequestError, check_keys, keys_match, read_json, receive, text_field
 
 logger = logging.getLogger("viewcomfy_ui.server")
@@ -44,6 +45,7 @@ class Realtime:
             config.max_kept_runs,
             config.clock,
             lambda: config.new_folder("outputs"),
+            config.max_client_storage_bytes,
         )
         self.sio = GatedServer(
             max(1, int(limits.connection_cap() * PENDING_SHARE)), limits.head_timeout,
@@ -138,8 +140,14 @@ class Realtime:
             self.store.ended(record)
             await self._emit(sid, "infer_error_message", record, record.error_data)
         else:
+            try:
+                await self.store.finish(record, outcome)
+            except StorageRefused as exc:
+                record.status, record.error_data = "error", Failure(str(exc)).to_json()
+                self.store.ended(record)
+                await self._emit(sid, "infer_error_message", record, record.error_data)
+                return
             record.status = "success"
-            await self.store.finish(record, outcome)
             executed = {"outputs": [o.filename for o in record.outputs]}
             await self._emit(sid, "infer_executed_message", record, executed)
             if sid is not None:
@@ -184,8 +192,8 @@ class Realtime:
     async def download(self, token: str, name: str) -> Any:
         try:
             output = self.store.file(token)
-        except LinkExpired:
-            return JSONResponse({"detail": "this link has expired"}, status_code=403)
+        except LinkExpired as exc:
+            return JSONResponse({"detail": str(exc)}, status_code=403)
         if output is None:
             return JSONResponse({"detail": "no such file"}, status_code=404)
         return FileResponse(

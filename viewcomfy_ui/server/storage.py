@@ -66,7 +66,7 @@ class PromptRecord:
     expired_early: str | None = None  # why its links expired before their time
 
     def link(self, output: StoredOutput) -> str:
-        return f"{self.base_url}outputs/{output.token}/{quote(output.filename)}"
+        return output_link(self.base_url, output)
 
     def result(self) -> dict[str, Any]:
         """The `infer_result_message` payload: exactly ViewComfy's PromptResult arguments."""
@@ -88,7 +88,7 @@ class PromptRecord:
             client_id=self.client_id,
         )
         del head["outputs"]
-        return ResultEntry(head, [(o, self.link(o)) for o in self.outputs])
+        return ResultEntry(head, self.base_url, self.outputs)
 
     def _model(self) -> PromptResult:
         return PromptResult(
@@ -110,7 +110,12 @@ class ResultEntry:
     """One run of the results list: every camelCase key but `outputs`, and its outputs."""
 
     head: dict[str, Any]
-    outputs: list[tuple[StoredOutput, str]]
+    base_url: str
+    outputs: list[StoredOutput]  # never changed once stored: read off the loop
+
+
+def output_link(base_url: str, output: StoredOutput) -> str:
+    return f"{base_url}outputs/{output.token}/{quote(output.filename)}"
 
 
 def results_json(entries: list[ResultEntry]) -> Iterator[bytes]:
@@ -124,8 +129,8 @@ def results_json(entries: list[ResultEntry]) -> Iterator[bytes]:
             piece = entry.outputs[start : start + OUTPUTS_PER_PIECE]
             text = ",".join(
                 _dumps({"filename": o.filename, "contentType": o.content_type, "size": o.size,
-                        "filepath": link})
-                for o, link in piece
+                        "filepath": output_link(entry.base_url, o)})
+                for o in piece
             )  # fmt: skip
             yield (b"," if start else b"") + text.encode()
         yield b"]}"

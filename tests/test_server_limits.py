@@ -183,18 +183,23 @@ async def test_sockets_without_keys_hold_only_their_share_and_briefly():
         try:
             client = socketio.AsyncClient(reconnection=False)
             await client.connect(url, auth=KEYS, transports=["websocket"], wait_timeout=WAIT)
-            connected = client.connected
-            await client.disconnect()
             wrong, reasons = socketio.AsyncClient(reconnection=False), []
             wrong.on("connect_error", reasons.append)
             with pytest.raises(socketio.exceptions.ConnectionError):
                 await wrong.connect(url, auth={"client_id": "x"}, transports=["websocket"])
             cut_off = all(closed_by_server(ws) for ws in held)
+            probe = raw_socket(url)  # opened after the client: cut off after it would be
+            assert probe is not None and closed_by_server(probe)
+            probe.close()
+            async with httpx.AsyncClient(base_url=url, headers=KEYS, timeout=WAIT) as http:
+                form = {"params": json.dumps(PARAMS), "sid": client.get_sid()}
+                still_connected = await http.post("/api/workflow/infer", data=form)
+            await client.disconnect()
         finally:
             for ws in held:
                 ws.close()
     assert len(raw) == 20 and len(held) == 5, "a quarter of the connections may wait for keys"
-    assert connected, "a client with keys still connects"
+    assert still_connected.status_code == 201, "a client with keys connects and stays"
     assert reasons == [{"message": "invalid client_id or client_secret"}]
     assert cut_off, "a socket that never sends its keys is closed after the head timeout"
 

@@ -66,9 +66,10 @@ async def receive(
     """The one intake of both protocols: keys checked, the form read within its size and time
     limits, a run slot taken (`take_slot` returns its release), the protocol's own fields read
     (`read_fields` may refuse with a RequestError), then the workflow prepared in a new run
-    folder. The slot is taken only once the body is in, so a slow body holds none; when every
-    slot is busy the request is refused (503) before its body is read. A refusal frees the slot
-    and the folder; the form is closed either way."""
+    folder, off the event loop (uploads are copied, image headers read). The slot is taken only
+    once the body is in, so a slow body holds none; when every slot is busy the request is
+    refused (503) before its body is read. A refusal frees the slot and the folder; the form is
+    closed either way."""
     check_keys(request, config)
     take_slot()()  # only a check: a busy server says so before a big body arrives for nothing
     form = await read_form(request, config)
@@ -78,7 +79,7 @@ async def receive(
             fields = read_fields(form)
             run_dir = config.new_folder("run")
             try:
-                prepared = prepare(form, config, run_dir)
+                prepared = await asyncio.to_thread(prepare, form, config, run_dir)
             except BaseException:
                 shutil.rmtree(run_dir, ignore_errors=True)
                 raise

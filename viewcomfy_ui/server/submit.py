@@ -4,6 +4,7 @@ engine asked whether it can run the graph. Shared by ``POST /`` and the realtime
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import math
@@ -26,6 +27,7 @@ from .engine import EngineError, InputFiles, InvalidInputError
 MAX_JSON_DEPTH = 64
 MAX_SMALL_JSON = 64 * 1024
 Fields = TypeVar("Fields")
+T = TypeVar("T")
 
 
 class RequestError(ViewComfyError):
@@ -79,7 +81,7 @@ async def receive(
             fields = read_fields(form)
             run_dir = config.new_folder("run")
             try:
-                prepared = await asyncio.to_thread(prepare, form, config, run_dir)
+                prepared = await _in_thread(prepare, form, config, run_dir)
             except BaseException:
                 shutil.rmtree(run_dir, ignore_errors=True)
                 raise
@@ -89,6 +91,18 @@ async def receive(
     finally:
         await form.close()
     return Submission(fields, prepared, run_dir, release)
+
+
+async def _in_thread(func: Callable[..., T], *args: Any) -> T:
+    """`func(*args)` in a worker thread; if the caller is cancelled, the thread is still waited
+    for, so what it wrote can be cleaned up and what it reads is not closed under it."""
+    future = asyncio.get_running_loop().run_in_executor(None, func, *args)
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        with contextlib.suppress(BaseException):
+            await future
+        raise
 
 
 def keys_match(config: ServerConfig, given_id: Any, given_secret: Any) -> bool:

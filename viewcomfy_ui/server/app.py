@@ -18,6 +18,7 @@ from starlette.datastructures import FormData
 from ..models import FileOutput, PromptResult
 from .config import DEFAULT_MAX_UPLOAD, ServerConfig
 from .engine import RunCancelled
+from .http import ConnectionLimits
 from .nodes import OutputFile
 from .realtime import Realtime, lifespan
 from .run import Run, RunSlots, failure
@@ -28,10 +29,11 @@ KEEPALIVE_SECONDS = 15.0
 logger = logging.getLogger("viewcomfy_ui.server")
 
 
-def create_app(config: ServerConfig) -> socketio.ASGIApp:
-    """The ASGI app: socket.io at ``/socket.io/``, everything else to the FastAPI routes."""
+def create_app(config: ServerConfig, limits: ConnectionLimits | None = None) -> socketio.ASGIApp:
+    """The ASGI app: socket.io at ``/socket.io/``, everything else to the FastAPI routes.
+    `limits` are those the app is served with (sockets without keys get a share of them)."""
     slots = RunSlots(config.max_active_runs)
-    realtime = Realtime(config, slots)
+    realtime = Realtime(config, slots, limits or ConnectionLimits())
     app = FastAPI(
         title="viewcomfy-ui local API", docs_url=None, redoc_url=None, openapi_url=None,
         lifespan=lambda _: lifespan(realtime),

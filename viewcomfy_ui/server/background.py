@@ -33,7 +33,7 @@ def start_background_server(
     # uvicorn binds the socket itself: its accepted connections then get TCP_NODELAY (a socket
     # handed in through `sockets=` did not, which cost ~40 ms of delayed ACK per request).
     server = uvicorn.Server(
-        uvicorn_config(create_app(config), host, port, limits, timeout_graceful_shutdown=2)
+        uvicorn_config(create_app(config, limits), host, port, limits, timeout_graceful_shutdown=2)
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -15,6 +15,8 @@ DEFAULT_MAX_UPLOAD = 50 * 1024 * 1024
 DEFAULT_MAX_TEXT = 16 * 1024 * 1024
 DEFAULT_LINK_TTL = 3600.0
 DEFAULT_MAX_KEPT_RUNS = 1000
+DEFAULT_MAX_BODY_SECONDS = 300.0
+DEFAULT_MAX_CLIENT_STORAGE = 2 * 1024**3
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,8 @@ class ServerConfig:
     Realtime API: output links expire `link_ttl` seconds after the run ends (their files are then
     deleted); at most `max_kept_runs` finished runs are remembered for the results endpoint.
     `clock` (wall-clock seconds) is the time seam for expiry; `work_dir` holds the runs' files.
+    A request body must arrive in full within `max_body_seconds` (else 408). The stored outputs
+    of one client (its `client_id`) take at most `max_client_storage_bytes` of disk.
     """
 
     engine: Engine
@@ -41,6 +45,8 @@ class ServerConfig:
     max_active_runs: int = 64
     clock: Callable[[], float] = time.time
     work_dir: Path | None = None
+    max_body_seconds: float = DEFAULT_MAX_BODY_SECONDS
+    max_client_storage_bytes: int = DEFAULT_MAX_CLIENT_STORAGE
 
     def new_folder(self, kind: str) -> Path:
         """A fresh private folder for one run's uploads (`kind` "run") or outputs ("outputs"),

@@ -17,39 +17,49 @@ from typing import Any
 
 import socketio
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from starlette.datastructures import FormData
 
+from ..models import Failure
 from .config import ServerConfig
+from .http import ConnectionLimits
 from .run import Run, RunSlots, failure
-from .storage import LinkExpired, PromptRecord, RunStore
-from .submit import RequestError, check_keys, keys_match, receive, text_field
+from .sockets import GatedServer
+from .storage import LinkExpired, PromptRecord, RunStore, StorageRefused, results_json
+from .submit import RequestError, check_keys, keys_match, read_json, receive, text_field
 
 logger = logging.getLogger("viewcomfy_ui.server")
 PROMPT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
 MAX_PROMPT_IDS = 100
 SWEEP_SECONDS = 30.0
+PENDING_SHARE = 0.25  # of the connections, for sockets that have not proved their keys yet
 
 
 class Realtime:
     """The socket.io server, the realtime routes and the runs they started."""
 
-    def __init__(self, config: ServerConfig, slots: RunSlots) -> None:
+    def __init__(self, config: ServerConfig, slots: RunSlots, limits: ConnectionLimits) -> None:
         self.config, self.slots = config, slots
         self.store = RunStore(
             config.link_ttl,
             config.max_kept_runs,
             config.clock,
             lambda: config.new_folder("outputs"),
+            config.max_client_storage_bytes,
         )
-        self.sio = socketio.AsyncServer(async_mode="asgi", logger=False, engineio_logger=False)
+        self.sio = GatedServer(
+            max(1, int(limits.connection_cap() * PENDING_SHARE)), limits.head_timeout,
+            async_mode="asgi", logger=False, engineio_logger=False,
+        )  # fmt: skip
         self.sio.on("connect", self._connect)
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def _connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
         auth = auth if isinstance(auth, dict) else {}
         if not keys_match(self.config, auth.get("client_id"), auth.get("client_secret")):
+            self.sio.refused(sid)
             raise socketio.exceptions.ConnectionRefusedError("invalid client_id or client_secret")
+        self.sio.accepted(sid)
 
     def add_routes(self, app: FastAPI) -> None:
         app.post("/api/workflow/infer")(self.submit)
@@ -130,8 +140,14 @@ class Realtime:
             self.store.ended(record)
             await self._emit(sid, "infer_error_message", record, record.error_data)
         else:
+            try:
+                await self.store.finish(record, outcome)
+            except StorageRefused as exc:
+                record.status, record.error_data = "error", Failure(str(exc)).to_json()
+                self.store.ended(record)
+                await self._emit(sid, "infer_error_message", record, record.error_data)
+                return
             record.status = "success"
-            await self.store.finish(record, outcome)
             executed = {"outputs": [o.filename for o in record.outputs]}
             await self._emit(sid, "infer_executed_message", record, executed)
             if sid is not None:
@@ -143,13 +159,9 @@ class Realtime:
 
     async def cancel(self, request: Request) -> JSONResponse:
         check_keys(request, self.config)
-        try:
-            body = await request.json()
-        except ValueError as exc:
-            raise RequestError(
-                422, "the body must be JSON {prompt_id, view_comfy_api_url}"
-            ) from exc
-        prompt_id = body.get("prompt_id") if isinstance(body, dict) else None
+        body = await read_json(request, self.config)
+        body = body if isinstance(body, dict) else {}
+        prompt_id = body.get("prompt_id", body.get("promptId"))  # their Python / TypeScript
         if not isinstance(prompt_id, str):
             raise RequestError(
                 422, "prompt_id is missing: send JSON {prompt_id, view_comfy_api_url}"
@@ -163,21 +175,25 @@ class Realtime:
         data = {"prompt_id": prompt_id, "message": "the run is being cancelled"}
         return JSONResponse({"data": data}, status_code=201)
 
-    async def results(self, request: Request) -> JSONResponse:
+    async def results(self, request: Request) -> StreamingResponse:
+        """The runs asked for, each once (in the order first asked), as one JSON list streamed
+        in pieces written off the event loop."""
         check_keys(request, self.config)
-        prompt_ids = request.query_params.getlist("prompt_ids")
+        prompt_ids = list(dict.fromkeys(request.query_params.getlist("prompt_ids")))
         if not prompt_ids:
             raise RequestError(422, "give the runs as ?prompt_ids=<id>&prompt_ids=<id>")
         if len(prompt_ids) > MAX_PROMPT_IDS:
-            raise RequestError(422, f"at most {MAX_PROMPT_IDS} prompt_ids per request")
-        records = [self.store.get(prompt_id) for prompt_id in prompt_ids]
-        return JSONResponse([r.camel() for r in records if r is not None])
+            raise RequestError(
+                422, f"at most {MAX_PROMPT_IDS} distinct prompt_ids per request; ask in batches"
+            )
+        entries = self.store.entries(prompt_ids)
+        return StreamingResponse(results_json(entries), media_type="application/json")
 
     async def download(self, token: str, name: str) -> Any:
         try:
             output = self.store.file(token)
-        except LinkExpired:
-            return JSONResponse({"detail": "this link has expired"}, status_code=403)
+        except LinkExpired as exc:
+            return JSONResponse({"detail": str(exc)}, status_code=403)
         if output is None:
             return JSONResponse({"detail": "no such file"}, status_code=404)
         return FileResponse(

@@ -3,6 +3,8 @@ engine asked whether it can run the graph. Shared by ``POST /`` and the realtime
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
 import json
 import math
@@ -23,7 +25,9 @@ from .config import ServerConfig
 from .engine import EngineError, InputFiles, InvalidInputError
 
 MAX_JSON_DEPTH = 64
+MAX_SMALL_JSON = 64 * 1024
 Fields = TypeVar("Fields")
+T = TypeVar("T")
 
 
 class RequestError(ViewComfyError):
@@ -61,28 +65,44 @@ async def receive(
     take_slot: Callable[[], Callable[[], None]],
     read_fields: Callable[[FormData], Fields],
 ) -> Submission[Fields]:
-    """The one intake of both protocols: keys checked, a run slot taken (`take_slot` returns its
-    release), the form read within its limits, the protocol's own fields read (`read_fields` may
-    refuse with a RequestError), then the workflow prepared in a new run folder. A refusal frees
-    the slot and the folder; the form is closed either way."""
+    """The one intake of both protocols: keys checked, the form read within its size and time
+    limits, a run slot taken (`take_slot` returns its release), the protocol's own fields read
+    (`read_fields` may refuse with a RequestError), then the workflow prepared in a new run
+    folder, off the event loop (uploads are copied, image headers read). The slot is taken only
+    once the body is in, so a slow body holds none; when every slot is busy the request is
+    refused (503) before its body is read. A refusal frees the slot and the folder; the form is
+    closed either way."""
     check_keys(request, config)
-    release = take_slot()
+    take_slot()()  # only a check: a busy server says so before a big body arrives for nothing
+    form = await read_form(request, config)
     try:
-        form = await read_form(request, config)
+        release = take_slot()
         try:
             fields = read_fields(form)
             run_dir = config.new_folder("run")
             try:
-                prepared = prepare(form, config, run_dir)
+                prepared = await _in_thread(prepare, form, config, run_dir)
             except BaseException:
                 shutil.rmtree(run_dir, ignore_errors=True)
                 raise
-        finally:
-            await form.close()
-    except BaseException:
-        release()
-        raise
+        except BaseException:
+            release()
+            raise
+    finally:
+        await form.close()
     return Submission(fields, prepared, run_dir, release)
+
+
+async def _in_thread(func: Callable[..., T], *args: Any) -> T:
+    """`func(*args)` in a worker thread; if the caller is cancelled, the thread is still waited
+    for, so what it wrote can be cleaned up and what it reads is not closed under it."""
+    future = asyncio.get_running_loop().run_in_executor(None, func, *args)
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        with contextlib.suppress(BaseException):
+            await future
+        raise
 
 
 def keys_match(config: ServerConfig, given_id: Any, given_secret: Any) -> bool:
@@ -104,7 +124,8 @@ def check_keys(request: Request, config: ServerConfig) -> None:
 
 async def read_form(request: Request, config: ServerConfig) -> FormData:
     """The multipart or urlencoded body, with every limit enforced while it streams in: each file
-    part, all text fields together (they are held in memory) and the whole body."""
+    part, all text fields together (they are held in memory), the whole body, and the time it
+    may take (`max_body_seconds` in all, however steadily it trickles in: else 408)."""
     declared = int(request.headers.get("content-length") or 0)
     if declared > config.max_body_bytes:
         raise RequestError(
@@ -122,13 +143,38 @@ async def read_form(request: Request, config: ServerConfig) -> FormData:
             422, "send the fields as multipart/form-data (or urlencoded without files)"
         )
     try:
-        return await parser.parse()
+        async with asyncio.timeout(config.max_body_seconds):
+            return await parser.parse()
+    except TimeoutError as exc:
+        raise RequestError(
+            408, f"the request body did not arrive within {config.max_body_seconds:g} seconds"
+        ) from exc
     except _TooLarge as exc:
         raise RequestError(413, str(exc)) from exc
     except MultiPartException as exc:
         raise RequestError(422, f"the body is not a valid form ({exc.message})") from exc
     except ClientDisconnect as exc:
         raise RequestError(400, "the client went away before sending the whole body") from exc
+
+
+async def read_json(request: Request, config: ServerConfig, limit: int = MAX_SMALL_JSON) -> Any:
+    """A small JSON body (a cancel request), within `limit` bytes and `max_body_seconds`."""
+    body = bytearray()
+    try:
+        async with asyncio.timeout(config.max_body_seconds):
+            async for chunk in _counted(request.stream(), limit):
+                body += chunk
+        return json.loads(body)
+    except TimeoutError as exc:
+        raise RequestError(
+            408, f"the request body did not arrive within {config.max_body_seconds:g} seconds"
+        ) from exc
+    except _TooLarge as exc:
+        raise RequestError(413, str(exc)) from exc
+    except ClientDisconnect as exc:
+        raise RequestError(400, "the client went away before sending the whole body") from exc
+    except (ValueError, RecursionError) as exc:
+        raise RequestError(422, "the body is not valid JSON") from exc
 
 
 class _TooLarge(ViewComfyError):

@@ -23,12 +23,14 @@ from ..history import HistoryStore
 from ..object_info import load_object_info
 from ..paths import find_inside
 from ..server import BackgroundServer, ServerConfig, make_engine, start_background_server
+from ..server.http import ConnectionLimits
 from ..workflow import Workflow, load_workflow, workflow_title
 from .config import AppConfig, ConfigError, parse_config
 from .editor import build_editor
 from .history import HistoryContext
 from .page import LAUNCH_STYLE, OUTPUT_ROOT, Shared, build_page
 from .runner import Endpoint, FolderSweeper, Runner
+from .serving import guarded_launch
 from .snippets import serve_command
 from .visitor import Visitors
 
@@ -45,8 +47,9 @@ class App:
     history: HistoryContext | None = None
     runners: list[Runner] = field(default_factory=list)
 
-    def launch(self, **options: Any) -> None:
-        """Serve the page with the configured limits; `options` go to Gradio's launch()."""
+    def launch(self, limits: ConnectionLimits | None = None, **options: Any) -> None:
+        """Serve the page with the configured limits and the connection `limits` of `serve`;
+        `options` go to Gradio's launch()."""
         settings = {
             "server_name": self.config.host, "server_port": self.config.port or free_port(self.config.host),
             "auth": self.config.auth, "max_file_size": self.config.max_file_size,
@@ -55,7 +58,7 @@ class App:
         }  # fmt: skip
         if self.history:  # kept files: reachable only by their random run ids (the #history)
             settings["allowed_paths"] = [str(self.history.store.files.root)]
-        self.page.launch(**settings)
+        guarded_launch(self.page, limits or ConnectionLimits(), **settings)
 
     @asynccontextmanager
     async def _lifespan(self, _: object) -> AsyncIterator[None]:

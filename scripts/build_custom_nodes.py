@@ -89,6 +89,7 @@ LICENCE_MARKERS = {
     "LTX-2 Community License": "LTX-2 Community License",
     "non-commercial": "non-commercial (see file)",
 }
+NOT_BUNDLED = {"non-commercial (see file)"}  # the app may be used commercially
 
 
 def licence(folder: Path) -> str | None:
@@ -172,7 +173,7 @@ def build(object_info: dict, custom_nodes: Path) -> tuple[dict, list[dict]]:
         entry = {"folder": folder, "repo": repo, "commit": commit, "licence": licence(path)}
         entry["classes"] = len(names)
         packs.append(entry)
-        if not entry["licence"] or not names:
+        if not entry["licence"] or entry["licence"] in NOT_BUNDLED or not names:
             continue
         nodes = compact({c: object_info[c] for c in names if c not in core}, KEPT)
         for class_type, node in nodes.items():
@@ -203,6 +204,8 @@ def licences_markdown(packs: list[dict], failures: dict[str, str]) -> str:
             bundled = "no: did not import"
         elif not p["licence"]:
             bundled = "no: no licence file"
+        elif p["licence"] in NOT_BUNDLED:
+            bundled = "no: non-commercial licence"
         else:
             bundled = "yes"
         lines.append(

@@ -36,6 +36,7 @@ RESAMPLE = {
     "bicubic": Image.Resampling.BICUBIC,
     "lanczos": Image.Resampling.LANCZOS,
 }
+WEBP_MAX_SIDE = 16383
 STRIP_WORK = 4 << 20  # bytes of work between two cancellation checks
 _cancelled: ContextVar[threading.Event | None] = ContextVar("cancelled", default=None)
 
@@ -441,6 +442,11 @@ def save_animated_webp(
     images: Array, ctx: RunContext, filename_prefix: str = "ComfyUI", fps: float = 6.0,
     lossless: bool = True, quality: int = 80, method: str = "default",
 ) -> tuple:  # fmt: skip
+    if max(images.shape[1:3]) > WEBP_MAX_SIDE:
+        raise ValueError(
+            f"a WebP image is at most {WEBP_MAX_SIDE} pixels a side, not {images.shape[2]}x"
+            f"{images.shape[1]}: scale it down, or save it with SaveAnimatedPNG"
+        )
     frames = [to_pil(image) for image in images]
     buffer = io.BytesIO()
     frames[0].save(

@@ -98,9 +98,16 @@ def child(name: str) -> None:
         base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         start = time.monotonic()
         stopped: list[float] = []
+        first_node_done = threading.Event()
+
+        def log(line: str) -> None:
+            if "|" in line:
+                first_node_done.set()
+
         if name == "cancel":
 
             def cancel() -> None:
+                first_node_done.wait()
                 time.sleep(1.0)
                 stopped.append(time.monotonic())
                 cancelled.set()
@@ -108,7 +115,7 @@ def child(name: str) -> None:
             threading.Thread(target=cancel, daemon=True).start()
         try:
             engine.check(workflow, inputs)
-            outputs = engine.run(workflow, inputs, lambda line: None, cancelled)
+            outputs = engine.run(workflow, inputs, log, cancelled)
             outcome = (
                 f"ran: {len(outputs)} files, {sum(len(o.data) for o in outputs) / 2**20:.0f} MiB"
             )

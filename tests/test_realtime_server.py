@@ -240,7 +240,7 @@ async def test_fire_and_forget_is_collected_in_camel_case_from_running_to_comple
 
 async def test_a_failed_run_is_an_error_event_and_error_data_in_results(url):
     graph = {
-        "1": {"class_type": "EmptyImage", "inputs": {"width": 16384, "height": 1}},
+        "1": {"class_type": "EmptyImage", "inputs": {"width": 16384, "height": 1, "color": 0}},
         "3": {"class_type": "SaveAnimatedWEBP", "inputs": {"images": ["1", 0]}},
     }  # fails in node 3: WebP images are at most 16383 pixels wide
     listener = await Listener().connect(url)

@@ -109,9 +109,9 @@ class UnusableInputs(PlanError):
     """A node's inputs cannot be used: text where a number belongs, a file that is no image."""
 
 
-def _over(node_id: str, class_type: str, made: str, total: int, limit: int) -> OverBudget:
+def _over(node_id: str, class_type: str, doing: str, total: int, limit: int) -> OverBudget:
     return OverBudget(
-        f"node {node_id} ({class_type}) would make {made}, bringing the run to "
+        f"node {node_id} ({class_type}) would {doing}, bringing the run to "
         f"{total / 2**20:,.0f} MiB of image data; the limit is {limit / 2**20:,.0f} MiB "
         f"(server option --max-image-mb or {ENV_MAX_IMAGE_MB}): use smaller sizes or batches",
         node_id,
@@ -345,6 +345,16 @@ def cost_preview_any(source: Any, **_: Any) -> Cost:
     return Cost(files=1, file_bytes=len(text.encode("utf-8", "surrogatepass")))
 
 
+def _doing(tensors: list[Tensor], cost: Cost) -> str:
+    """What a node over the budget would do: "make 2 image(s) of 4x4 and read 'a.tif': ..."."""
+    doing = [f"make {tensors[0].describe()}"] if tensors else []
+    if cost.what:
+        doing.append(cost.what)
+    elif cost.scratch and not tensors:
+        doing.append(f"need {cost.scratch / 2**20:,.0f} MiB while it works")
+    return " and ".join(doing)
+
+
 class Planned(Protocol):
     """A node as the budget sees it: its shape plan and its cost."""
 
@@ -376,7 +386,7 @@ def check_budget(
             outputs = node_of(class_type).plan(**kwargs, find_file=find_file)
             cost = node_of(class_type).cost(**kwargs, made=outputs, find_file=find_file)
         except Image.DecompressionBombError as exc:
-            made = str(exc).split(" exceeds")[0].lower()
+            made = "make " + str(exc).split(" exceeds")[0].lower()
             raise _over(
                 node_id, class_type, made, limits.image_bytes + 1, limits.image_bytes
             ) from exc
@@ -387,10 +397,7 @@ def check_budget(
         held += sum(t.nbytes for t in tensors)
         peak = max(peak, held + cost.scratch)
         if peak > limits.image_bytes:
-            made = [tensors[0].describe()] if tensors else []
-            if cost.what or (cost.scratch and not tensors):
-                made.append(cost.what or f"use {cost.scratch / 2**20:,.0f} MiB while it works")
-            raise _over(node_id, class_type, " and ".join(made), peak, limits.image_bytes)
+            raise _over(node_id, class_type, _doing(tensors, cost), peak, limits.image_bytes)
         files += cost.files
         file_bytes += cost.file_bytes
         if files > limits.output_files:

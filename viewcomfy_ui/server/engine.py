@@ -168,9 +168,11 @@ class BuiltinEngine:
                         f"was not uploaded; send it as the file part '{node_id}-inputs-image'",
                         key=f"{node_id}-inputs-image",
                     )
-        self._plan(workflow, inputs)
+        self.plan(workflow, inputs)
 
-    def _plan(self, workflow: ApiWorkflow, inputs: InputFiles) -> RunPlan:
+    def plan(self, workflow: ApiWorkflow, inputs: InputFiles) -> RunPlan:
+        """What the run will need (image bytes at its peak, files); InvalidInputError when a
+        value is out of range or the run would go over a limit."""
         order = _execution_order(workflow, _needed_nodes(workflow))
         try:
             return check_budget(order, workflow, node_inputs, _node, inputs.find, self.limits)
@@ -186,7 +188,7 @@ class BuiltinEngine:
     ) -> list[OutputFile]:
         start = time.monotonic()
         log("got prompt")
-        peak = self._plan(workflow, inputs).peak_bytes
+        peak = self.plan(workflow, inputs).peak_bytes
         with self.memory.hold(peak, cancelled, log), cancellable(cancelled):
             return self._execute(workflow, inputs, log, cancelled, start)
 

@@ -21,6 +21,7 @@ import threading
 import time
 from pathlib import Path
 
+sys.path.append(str(Path(__file__).resolve().parents[1]))  # after PYTHONPATH: it may pick another
 CASES = ("tiff", "blur", "preview", "files", "cancel", "big", "load")
 TIMEOUT = 300
 
@@ -83,64 +84,65 @@ def case(name: str, folder: Path) -> tuple[dict, int]:
     raise SystemExit(f"unknown case {name!r}; pick from {', '.join(CASES)}")
 
 
-def child(name: str) -> None:
-    """Run one case in this process and print one JSON line."""
+def child(name: str, folder: Path) -> None:
+    """Run one case (its files made by an earlier process in `folder`): one JSON line."""
     import resource
 
     from viewcomfy_ui.server.engine import BuiltinEngine, InputFiles
 
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        workflow, budget = case(name, folder)
-        engine = BuiltinEngine(budget)
-        inputs = InputFiles(folder, None)
-        cancelled = threading.Event()
-        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        start = time.monotonic()
-        stopped: list[float] = []
-        first_node_done = threading.Event()
+    workflow, budget = json.loads((folder / "case.json").read_text())
+    engine = BuiltinEngine(budget)
+    inputs = InputFiles(folder, None)
+    cancelled = threading.Event()
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    start = time.monotonic()
+    stopped: list[float] = []
+    first_node_done = threading.Event()
 
-        def log(line: str) -> None:
-            if "|" in line:
-                first_node_done.set()
+    def log(line: str) -> None:
+        if "|" in line:
+            first_node_done.set()
 
-        if name == "cancel":
+    if name == "cancel":
 
-            def cancel() -> None:
-                first_node_done.wait()
-                time.sleep(1.0)
-                stopped.append(time.monotonic())
-                cancelled.set()
+        def cancel() -> None:
+            first_node_done.wait()
+            time.sleep(1.0)
+            stopped.append(time.monotonic())
+            cancelled.set()
 
-            threading.Thread(target=cancel, daemon=True).start()
-        try:
-            engine.check(workflow, inputs)
-            outputs = engine.run(workflow, inputs, log, cancelled)
-            outcome = (
-                f"ran: {len(outputs)} files, {sum(len(o.data) for o in outputs) / 2**20:.0f} MiB"
-            )
-        except Exception as exc:  # noqa: BLE001 - the outcome is what we report
-            outcome = f"{type(exc).__name__}: {str(exc)[:150]}"
-        end = time.monotonic()
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(
-            json.dumps({
-                "case": name, "seconds": round(end - start, 2),
-                "after_cancel": round(end - stopped[0], 2) if stopped else None,
-                "peak_mib": round(peak), "base_mib": round(base), "budget_mib": budget >> 20,
-                "outcome": outcome,
-            })
-        )  # fmt: skip
+        threading.Thread(target=cancel, daemon=True).start()
+    try:
+        engine.check(workflow, inputs)
+        outputs = engine.run(workflow, inputs, log, cancelled)
+        outcome = f"ran: {len(outputs)} files, {sum(len(o.data) for o in outputs) / 2**20:.0f} MiB"
+    except Exception as exc:  # noqa: BLE001 - the outcome is what we report
+        outcome = f"{type(exc).__name__}: {str(exc)[:150]}"
+    end = time.monotonic()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        json.dumps({
+            "case": name, "seconds": round(end - start, 2),
+            "after_cancel": round(end - stopped[0], 2) if stopped else None,
+            "peak_mib": round(peak), "base_mib": round(base), "budget_mib": budget >> 20,
+            "outcome": outcome,
+        })
+    )  # fmt: skip
 
 
 def main(names: list[str]) -> None:
-    print(f"{'case':8} {'seconds':>8} {'cancel->end':>11} {'peak MiB':>9} {'x budget':>8}  outcome")
+    print(
+        f"{'case':8} {'seconds':>8} {'cancel->end':>11} {'base MiB':>8} {'peak MiB':>9} "
+        f"{'x budget':>8}  outcome"
+    )
     for name in names or CASES:
         try:
-            done = subprocess.run(
-                [sys.executable, __file__, "--child", name],
-                capture_output=True, text=True, timeout=TIMEOUT, check=False,
-            )  # fmt: skip
+            with tempfile.TemporaryDirectory() as folder:
+                for step in ("--prepare", "--child"):
+                    done = subprocess.run(
+                        [sys.executable, __file__, step, name, folder],
+                        capture_output=True, text=True, timeout=TIMEOUT, check=False,
+                    )  # fmt: skip
         except subprocess.TimeoutExpired:
             print(f"{name:8} {'>' + str(TIMEOUT):>8}")
             continue
@@ -151,12 +153,17 @@ def main(names: list[str]) -> None:
         after = "" if r["after_cancel"] is None else f"{r['after_cancel']:.2f}"
         ratio = r["peak_mib"] / r["budget_mib"]
         print(
-            f"{name:8} {r['seconds']:8.2f} {after:>11} {r['peak_mib']:9} {ratio:8.2f}  {r['outcome']}"
+            f"{name:8} {r['seconds']:8.2f} {after:>11} {r['base_mib']:8} {r['peak_mib']:9} "
+            f"{ratio:8.2f}  {r['outcome']}"
         )
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--child"]:
-        child(sys.argv[2])
+    if sys.argv[1:2] == ["--prepare"]:
+        (Path(sys.argv[3]) / "case.json").write_text(
+            json.dumps(case(sys.argv[2], Path(sys.argv[3])))
+        )
+    elif sys.argv[1:2] == ["--child"]:
+        child(sys.argv[2], Path(sys.argv[3]))
     else:
         main(sys.argv[1:])

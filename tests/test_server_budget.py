@@ -208,7 +208,7 @@ def test_a_run_whose_files_outgrow_the_limit_while_it_runs_fails_with_one_line()
 
 def test_a_cancel_stops_a_long_node_between_its_strips(monkeypatch):
     workflow = {
-        "1": {"class_type": "EmptyImage", "inputs": {"width": 1024, "height": 1024, "color": 0}},
+        "1": {"class_type": "EmptyImage", "inputs": {"width": 2048, "height": 1024, "color": 0}},
         "2": {
             "class_type": "ImageBlur",
             "inputs": {"image": ["1", 0], "blur_radius": 31, "sigma": 10.0},
@@ -220,7 +220,7 @@ def test_a_cancel_stops_a_long_node_between_its_strips(monkeypatch):
 
     def counted() -> None:
         checks.append(1)
-        if len(checks) == 3:  # the blur's third strip: the user presses Cancel
+        if len(checks) == 3:  # the blur's third strip of seven: the user presses Cancel
             cancelled.set()
         check()
 

@@ -66,10 +66,10 @@ def checkpoint() -> None:
         raise Cancelled("the run was cancelled")
 
 
-def strips(height: int, row_work: int) -> Iterator[slice]:
+def strips(height: int, row_work: int, least: int = 1) -> Iterator[slice]:
     """Row ranges covering `height` rows of `row_work` bytes of work each, about `STRIP_WORK`
-    at a time, with a cancellation check before each."""
-    step = max(1, STRIP_WORK // max(row_work, 1))
+    (and at least `least` rows) at a time, with a cancellation check before each."""
+    step = max(least, STRIP_WORK // max(row_work, 1))
     for top in range(0, height, step):
         checkpoint()
         yield slice(top, min(top + step, height))
@@ -202,7 +202,7 @@ def gaussian_blur(images: Array, radius: int, sigma: float) -> Array:
     columns_at = np.pad(np.arange(width), radius, mode="reflect")
     out = np.empty(images.shape, np.float32)
     for index, image in enumerate(images):
-        for rows in strips(height, image[:1].nbytes * 2 * len(kernel)):
+        for rows in strips(height, image[:1].nbytes, least=2 * radius):
             source = image[rows_at[rows.start : rows.stop + 2 * radius]]
             vertical = _weighted_sum(source, kernel, rows.stop - rows.start, axis=0)
             out[index, rows] = _weighted_sum(vertical[:, columns_at], kernel, width, axis=1)

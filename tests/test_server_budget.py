@@ -100,6 +100,15 @@ def test_pages_of_another_size_are_skipped_without_being_decoded(url, decoded):
     assert (600, 500) not in decoded and decoded.count((4, 3)) == 2
 
 
+def test_an_mpo_is_read_as_its_first_image_as_comfyui_does(url):
+    buffer = io.BytesIO()
+    first, second = Image.new("RGB", (64, 48), "red"), Image.new("RGB", (64, 48), "blue")
+    first.save(buffer, format="MPO", save_all=True, append_images=[second])
+    reply = post(url, LOAD_AND_SAVE, {}, {"1-inputs-image": ("m.mpo", buffer.getvalue())})
+    assert reply.status_code == 201, reply.text
+    assert len(reply.json()["outputs"]) == 1
+
+
 def test_the_plan_sizes_a_rotated_tiff_page_as_pillow_turns_it(tmp_path):
     """TIFF pages are reported upright by Pillow: the plan must not turn them a second time."""
     info = TiffImagePlugin.ImageFileDirectory_v2()

@@ -1,10 +1,12 @@
 """Work the built-in engine's budget must count (issue 19, section 1): each case in a fresh
 process, on the engine directly (check, then run), with its peak RSS, wall time and outcome.
 
-    python bench/bench_budget.py [case ...]        # cases: tiff blur preview files cancel big load
+    python bench/bench_budget.py [case ...]    # tiff tiff2g blur preview files bytes cancel big load
 
-Cases: `tiff` a 1x1 + 9000x9000 two-page TIFF as the demo's image; `blur` ImageBlur radius 6000
-on 64x64; `preview` 200 PreviewAny on a 4 MiB string; `files` SaveImage of 200,704 1x1 images;
+Cases: `tiff` a 1x1 + 9000x9000 two-page TIFF as the demo's image (`tiff2g`: with a 2 GiB
+budget, which it fits); `blur` ImageBlur radius 6000 on 64x64; `preview` 200 PreviewAny on a
+4 MiB string; `files` SaveImage of 200,704 1x1 images; `bytes` SaveImage of 100 noise images of
+1024x1024 (~3 MiB each as PNG);
 `cancel` a cancel 1 s into a radius-31 blur of 2 x 4096x4096 (seconds from cancel to the end);
 `big` EmptyImage 8192x8192 -> SaveImage; `load` an 8192x8192 PNG through the demo (2 GiB budget).
 Peak RSS is compared with the run's planned bytes and the budget (target: <= 1.5x the budget).
@@ -22,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.append(str(Path(__file__).resolve().parents[1]))  # after PYTHONPATH: it may pick another
-CASES = ("tiff", "blur", "preview", "files", "cancel", "big", "load")
+CASES = ("tiff", "tiff2g", "blur", "preview", "files", "bytes", "cancel", "big", "load")
 TIMEOUT = 300
 
 
@@ -40,17 +42,24 @@ def demo(image: str) -> dict:
 
 def case(name: str, folder: Path) -> tuple[dict, int]:
     """The workflow of a case, and its budget in bytes."""
+    import numpy as np
     from PIL import Image
 
-    if name == "tiff":
+    if name.startswith("tiff"):
         Image.new("RGB", (1, 1)).save(
             folder / "t.tif", save_all=True, append_images=[Image.new("RGB", (9000, 9000))],
             compression="tiff_adobe_deflate",
         )  # fmt: skip
-        return demo("t.tif"), 1 << 30
+        return demo("t.tif"), (2 << 30 if name == "tiff2g" else 1 << 30)
+    if name == "bytes":
+        noise = np.random.default_rng(0).integers(0, 255, (1024, 1024, 3), dtype=np.uint8)
+        Image.fromarray(noise).save(folder / "noise.png", compress_level=1)
+        return graph(
+            ("LoadImage", {"image": "noise.png"}),
+            ("RepeatImageBatch", {"image": ["1", 0], "amount": 100}),
+            ("SaveImage", {"images": ["2", 0]}),
+        ), 2 << 30
     if name == "load":
-        import numpy as np
-
         noise = np.random.default_rng(0).integers(0, 255, (8192, 8192, 3), dtype=np.uint8)
         Image.fromarray(noise).save(folder / "big.png", compress_level=1)
         return demo("big.png"), 2 << 30
@@ -112,8 +121,11 @@ def child(name: str, folder: Path) -> None:
             cancelled.set()
 
         threading.Thread(target=cancel, daemon=True).start()
+    planned = None
     try:
         engine.check(workflow, inputs)
+        if hasattr(engine, "plan"):
+            planned = engine.plan(workflow, inputs).peak_bytes >> 20
         outputs = engine.run(workflow, inputs, log, cancelled)
         outcome = f"ran: {len(outputs)} files, {sum(len(o.data) for o in outputs) / 2**20:.0f} MiB"
     except Exception as exc:  # noqa: BLE001 - the outcome is what we report
@@ -125,6 +137,7 @@ def child(name: str, folder: Path) -> None:
             "case": name, "seconds": round(end - start, 2),
             "after_cancel": round(end - stopped[0], 2) if stopped else None,
             "peak_mib": round(peak), "base_mib": round(base), "budget_mib": budget >> 20,
+            "plan_mib": planned,
             "outcome": outcome,
         })
     )  # fmt: skip
@@ -132,7 +145,8 @@ def child(name: str, folder: Path) -> None:
 
 def main(names: list[str]) -> None:
     print(
-        f"{'case':8} {'seconds':>8} {'cancel->end':>11} {'base MiB':>8} {'peak MiB':>9} "
+        f"{'case':8} {'seconds':>8} {'cancel->end':>11} {'base MiB':>8} {'plan MiB':>8} "
+        f"{'peak MiB':>9} "
         f"{'x budget':>8}  outcome"
     )
     for name in names or CASES:
@@ -153,7 +167,8 @@ def main(names: list[str]) -> None:
         after = "" if r["after_cancel"] is None else f"{r['after_cancel']:.2f}"
         ratio = r["peak_mib"] / r["budget_mib"]
         print(
-            f"{name:8} {r['seconds']:8.2f} {after:>11} {r['base_mib']:8} {r['peak_mib']:9} "
+            f"{name:8} {r['seconds']:8.2f} {after:>11} {r['base_mib']:8} "
+            f"{'' if r['plan_mib'] is None else r['plan_mib']:>8} {r['peak_mib']:9} "
             f"{ratio:8.2f}  {r['outcome']}"
         )
 

@@ -15,6 +15,7 @@ import pytest
 from local_server import local_server
 from PIL import Image, TiffImagePlugin
 
+from viewcomfy_ui.__main__ import main as cli_main
 from viewcomfy_ui.server import nodes
 from viewcomfy_ui.server.engine import BuiltinEngine, InputFiles, InvalidInputError, RunCancelled
 
@@ -278,3 +279,22 @@ def test_a_runs_arrays_stay_within_its_plan(tmp_path):
     finally:
         tracemalloc.stop()
     assert peak < 1.5 * planned, f"peak {peak >> 20} MiB for {planned >> 20} MiB planned"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--max-output-mb", "nan"],
+        ["--max-output-mb", "0"],
+        ["--max-output-mb", "1e308"],
+        ["--max-output-files", "-1"],
+        ["--max-output-files", "1.5"],
+    ],
+)
+def test_output_limit_flags_refuse_unusable_values(argv, capsys):
+    try:
+        code = cli_main(["serve", *argv])
+    except SystemExit as exc:
+        code = exc.code
+    assert code == 2
+    assert f"argument {argv[0]}: must be" in capsys.readouterr().err

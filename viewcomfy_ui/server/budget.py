@@ -320,7 +320,7 @@ def cost_scale(made: tuple[Tensor], image: Tensor, **_: Any) -> Cost:
     return Cost(scratch=_resize_scratch(image, made[0]) if made[0] != image else 0)
 
 
-def cost_two_images(made: tuple[Tensor], image1: Tensor, image2: Tensor, **_: Any) -> Cost:
+def cost_two_images(image1: Tensor, image2: Tensor, **_: Any) -> Cost:
     """ImageBlend and ImageBatch resize image2 to image1's size, one image at a time."""
     if (image1.height, image1.width) == (image2.height, image2.width):
         return Cost()

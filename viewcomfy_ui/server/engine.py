@@ -281,8 +281,13 @@ def check_declared(value: Any, declared: InputSpec, name: str) -> None:
         if high is not None and value > high:
             raise ValueError(f"{name} {value} is above its maximum {high}")
     elif _closed_choice(declared) and value not in (declared.choices or ()):
-        allowed = ", ".join(repr(choice) for choice in declared.choices)
-        raise ValueError(f"{name} {value!r} is not one of its choices: {allowed}")
+        allowed = ", ".join(repr(choice) for choice in declared.choices or ())
+        raise ValueError(f"{name} {_short(value)} is not one of its choices: {allowed}")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
 
 
 def _closed_choice(declared: InputSpec) -> bool:

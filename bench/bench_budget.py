@@ -8,6 +8,7 @@ budget, which it fits); `blur` ImageBlur radius 6000 on 64x64; `preview` 200 Pre
 4 MiB string; `files` SaveImage of 200,704 1x1 images; `bytes` SaveImage of 100 noise images of
 1024x1024 (~3 MiB each as PNG);
 `cancel` a cancel 1 s into a radius-31 blur of 2 x 4096x4096 (seconds from cancel to the end);
+`cancelsave` a cancel 1 s into SaveImage's PNG encoding of 8192x8192 noise (2 GiB budget);
 `big` EmptyImage 8192x8192 -> SaveImage; `load` an 8192x8192 PNG through the demo (2 GiB budget).
 Peak RSS is compared with the run's planned bytes and the budget (target: <= 1.5x the budget).
 To measure another checkout, run this file with PYTHONPATH=<checkout>.
@@ -24,7 +25,18 @@ import time
 from pathlib import Path
 
 sys.path.append(str(Path(__file__).resolve().parents[1]))  # after PYTHONPATH: it may pick another
-CASES = ("tiff", "tiff2g", "blur", "preview", "files", "bytes", "cancel", "big", "load")
+CASES = (
+    "tiff",
+    "tiff2g",
+    "blur",
+    "preview",
+    "files",
+    "bytes",
+    "cancel",
+    "cancelsave",
+    "big",
+    "load",
+)
 TIMEOUT = 300
 
 
@@ -58,6 +70,12 @@ def case(name: str, folder: Path) -> tuple[dict, int]:
             ("LoadImage", {"image": "noise.png"}),
             ("RepeatImageBatch", {"image": ["1", 0], "amount": 100}),
             ("SaveImage", {"images": ["2", 0]}),
+        ), 2 << 30
+    if name == "cancelsave":
+        noise = np.random.default_rng(0).integers(0, 255, (8192, 8192, 3), dtype=np.uint8)
+        Image.fromarray(noise).save(folder / "big.png", compress_level=1)
+        return graph(
+            ("LoadImage", {"image": "big.png"}), ("SaveImage", {"images": ["1", 0]})
         ), 2 << 30
     if name == "load":
         noise = np.random.default_rng(0).integers(0, 255, (8192, 8192, 3), dtype=np.uint8)
@@ -112,7 +130,7 @@ def child(name: str, folder: Path) -> None:
         if "|" in line:
             first_node_done.set()
 
-    if name == "cancel":
+    if name.startswith("cancel"):
 
         def cancel() -> None:
             first_node_done.wait()

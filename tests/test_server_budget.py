@@ -13,7 +13,7 @@ import httpx
 import numpy as np
 import pytest
 from local_server import local_server
-from PIL import Image, TiffImagePlugin
+from PIL import Image, PngImagePlugin, TiffImagePlugin
 
 from viewcomfy_ui.__main__ import main as cli_main
 from viewcomfy_ui.server import nodes
@@ -119,6 +119,26 @@ def test_the_plan_sizes_a_rotated_tiff_page_as_pillow_turns_it(tmp_path):
     [out] = BuiltinEngine().run(workflow, InputFiles(tmp_path), print, threading.Event())
     with Image.open(io.BytesIO(out.data)) as made:
         assert made.size == (7, 5)
+
+
+def test_checking_a_png_reads_its_header_and_never_decodes_it(tmp_path, monkeypatch):
+    """Pillow looks for a PNG's EXIF after its pixels by decoding them: the plan must not."""
+    Image.new("RGB", (300, 200)).save(tmp_path / "x.png")
+    decoded = []
+    monkeypatch.setattr(PngImagePlugin.PngImageFile, "load", lambda self: decoded.append(self))
+    BuiltinEngine().check(LOAD_AND_SAVE, InputFiles(tmp_path))
+    assert decoded == []
+
+
+def test_a_jpeg_is_turned_as_its_exif_says_and_planned_turned(tmp_path):
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.new("RGB", (50, 20)).save(tmp_path / "x.jpg", exif=exif.tobytes())
+    workflow = {**LOAD_AND_SAVE, "1": {"class_type": "LoadImage", "inputs": {"image": "x.jpg"}}}
+    engine, inputs = BuiltinEngine(), InputFiles(tmp_path)
+    [out] = engine.run(workflow, inputs, lambda line: None, threading.Event())
+    with Image.open(io.BytesIO(out.data)) as made:
+        assert made.size == (20, 50)
 
 
 # --- declared ranges ----------------------------------------------------------------------------

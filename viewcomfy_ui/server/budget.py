@@ -149,9 +149,17 @@ def page_sizes(image: Image.Image) -> list[tuple[int, int]]:
 
 def _upright_size(image: Image.Image) -> tuple[int, int]:
     width, height = image.size
-    if image.format != "TIFF" and image.getexif().get(0x0112) in _ROTATED:
-        return height, width
-    return width, height
+    return (height, width) if orientation(image) in _ROTATED else (width, height)
+
+
+def orientation(image: Image.Image) -> int:
+    """The EXIF orientation (1: upright) a loader applies to the current page once decoded, from
+    headers alone: Pillow turns TIFF pages itself, and a PNG's EXIF counts only when it comes
+    before the pixels (Pillow's own lookup would decode the whole image to find a later one)."""
+    if image.format == "TIFF":
+        return 1
+    exif = Image.Image.getexif(image) if image.format == "PNG" else image.getexif()
+    return exif.get(0x0112) or 1
 
 
 def kept_pages(sizes: list[tuple[int, int]]) -> list[int]:

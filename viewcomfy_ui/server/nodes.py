@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from ..errors import ViewComfyError
 from . import budget
@@ -99,20 +99,43 @@ class RunContext:
         count = self.counters[base] = self.counters.get(base, 0) + 1
         return f"{base}_{count:05}_.{extension}"
 
+    def new_file(self) -> io.BytesIO:
+        """A buffer to encode a file into: each write checks for cancellation and for the
+        run's output bytes, so a long encoding stops at once."""
+        return _Encoding(self)
+
     def add(self, prefix: str, extension: str, content_type: str, data: bytes) -> None:
         """Keep a file; `OutputsOverLimit` when it takes the run over a limit."""
-        self.output_bytes += len(data)
         if len(self.outputs) >= self.limits.output_files:
             raise OutputsOverLimit(
                 f"the run made more than {self.limits.output_files:,} files, its limit "
                 "(server option --max-output-files): save fewer outputs"
             )
-        if self.output_bytes > self.limits.output_bytes:
+        self.check_bytes(len(data))
+        self.output_bytes += len(data)
+        self.outputs.append(OutputFile(self.next_name(prefix, extension), content_type, data))
+
+    def check_bytes(self, more: int) -> None:
+        """`OutputsOverLimit` when `more` bytes would take the run's files over their limit."""
+        if self.output_bytes + more > self.limits.output_bytes:
             raise OutputsOverLimit(
                 f"the run's files came to over {self.limits.output_bytes / 2**20:,.0f} MiB, "
                 "its limit (server option --max-output-mb): save fewer or smaller outputs"
             )
-        self.outputs.append(OutputFile(self.next_name(prefix, extension), content_type, data))
+
+
+class _Encoding(io.BytesIO):
+    """A file being encoded for a run (see `RunContext.new_file`)."""
+
+    def __init__(self, ctx: RunContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+
+    def write(self, data: Any) -> int:
+        checkpoint()
+        written = super().write(data)
+        self.ctx.check_bytes(self.tell())
+        return written
 
 
 # --- pixels <-> arrays -------------------------------------------------------------------------
@@ -236,12 +259,24 @@ def _by_rows(
 # --- loaders -----------------------------------------------------------------------------------
 
 
+TURNS = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
 def upright(image: Image.Image) -> Image.Image:
-    """The decoded image turned as its EXIF orientation says (a copy only when it must turn)."""
+    """The current page decoded and turned as its EXIF orientation says (as ComfyUI's
+    exif_transpose; a copy only when it turns), the orientation read from the headers as the
+    budget read it."""
+    turn = TURNS.get(budget.orientation(image))
     image.load()
-    if image.getexif().get(0x0112, 1) in (1, None):
-        return image
-    return ImageOps.exif_transpose(image)
+    return image.transpose(turn) if turn is not None else image
 
 
 def load_image(image: str, ctx: RunContext) -> tuple[Array, Array]:
@@ -427,7 +462,7 @@ def primitive(value: Any) -> tuple[Any]:
 
 def save_image(images: Array, ctx: RunContext, filename_prefix: str = "ComfyUI") -> tuple:
     for index, image in enumerate(images):
-        buffer = io.BytesIO()
+        buffer = ctx.new_file()
         to_pil(image).save(buffer, format="PNG", compress_level=4)
         ctx.add(filename_prefix, "png", "image/png", buffer.getvalue())
         ctx.progress(index + 1, len(images))
@@ -448,7 +483,7 @@ def save_animated_webp(
             f"{images.shape[1]}: scale it down, or save it with SaveAnimatedPNG"
         )
     frames = [to_pil(image) for image in images]
-    buffer = io.BytesIO()
+    buffer = ctx.new_file()
     frames[0].save(
         buffer, format="WEBP", save_all=True, append_images=frames[1:], duration=round(1000 / fps),
         lossless=lossless, quality=quality, method={"fastest": 0, "slowest": 6}.get(method, 4),
@@ -463,7 +498,7 @@ def save_animated_png(
     compress_level: int = 4,
 ) -> tuple:  # fmt: skip
     frames = [to_pil(image) for image in images]
-    buffer = io.BytesIO()
+    buffer = ctx.new_file()
     frames[0].save(
         buffer, format="PNG", save_all=True, append_images=frames[1:], duration=round(1000 / fps),
         compress_level=compress_level, loop=0,

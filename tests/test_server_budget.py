@@ -233,6 +233,34 @@ def test_a_run_whose_files_outgrow_the_limit_while_it_runs_fails_with_one_line()
     )
 
 
+def test_a_run_of_big_texts_waits_for_memory_other_runs_hold():
+    """Texts stay in memory until the run ends: the runs at once share memory for them too."""
+    engine = BuiltinEngine(max_image_bytes=8 << 20)  # runs at once share 16 MiB
+    previews = {
+        str(n): {"class_type": "PreviewAny", "inputs": {"source": ["1", 0]}} for n in (2, 3)
+    }
+    text = {"class_type": "PrimitiveString", "inputs": {"value": "x" * (5 << 20)}}
+    workflow, lines, finished = {"1": text, **previews}, [], threading.Event()
+    waiting = threading.Event()
+
+    def log(line: str) -> None:
+        lines.append(line)
+        if line == "waiting for other runs to free memory":
+            waiting.set()
+
+    def run() -> None:
+        engine.run(workflow, InputFiles(Path(".")), log, threading.Event())
+        finished.set()
+
+    with engine.memory.hold(8 << 20, threading.Event(), print):  # another run's 8 MiB
+        worker = threading.Thread(target=run)
+        worker.start()
+        assert waiting.wait(30), "10 MiB of texts do not fit beside the other run's 8 MiB"
+        assert not finished.is_set()
+    worker.join(30)
+    assert finished.is_set() and lines[-1].startswith("Prompt executed")
+
+
 # --- cancellation inside a node ------------------------------------------------------------------
 
 

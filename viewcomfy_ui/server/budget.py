@@ -88,6 +88,13 @@ class RunPlan:
     files: int
     file_bytes: int
 
+    @property
+    def memory(self) -> int:
+        """Bytes the run may hold at once: its image data at the peak, and the files whose size
+        is known before (texts; they stay in memory until the run ends). An encoded image is
+        smaller than the float32 image it came from, which the image data counts."""
+        return self.peak_bytes + self.file_bytes
+
 
 class PlanError(ViewComfyError):
     """A node's output cannot be planned, or would take the run over its budget."""

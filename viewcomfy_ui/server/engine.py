@@ -188,8 +188,8 @@ class BuiltinEngine:
     ) -> list[OutputFile]:
         start = time.monotonic()
         log("got prompt")
-        peak = self.plan(workflow, inputs).peak_bytes
-        with self.memory.hold(peak, cancelled, log), cancellable(cancelled):
+        needed = self.plan(workflow, inputs).memory
+        with self.memory.hold(needed, cancelled, log), cancellable(cancelled):
             return self._execute(workflow, inputs, log, cancelled, start)
 
     def _execute(

@@ -144,11 +144,14 @@ def page_sizes(image: Image.Image) -> list[tuple[int, int]]:
         if count > MAX_PAGES:
             raise ValueError(f"the file has {count} frames; the limit is {MAX_PAGES}")
         return [_upright_size(image)] * count
-    sizes = []
-    for index in range(getattr(image, "n_frames", 1)):
-        if index == MAX_PAGES:
+    sizes = [_upright_size(image)]
+    while True:  # page by page: counting them first would read every page's header at once
+        try:
+            image.seek(len(sizes))
+        except EOFError:
+            break
+        if len(sizes) == MAX_PAGES:
             raise ValueError(f"the file has over {MAX_PAGES} pages; the limit is {MAX_PAGES}")
-        image.seek(index)
         sizes.append(_upright_size(image))
     image.seek(0)
     return sizes
@@ -172,15 +175,6 @@ def orientation(image: Image.Image) -> int:
 def kept_pages(sizes: list[tuple[int, int]]) -> list[int]:
     """The pages a LoadImage keeps: those the size of the first, as ComfyUI does."""
     return [index for index, size in enumerate(sizes) if size == sizes[0]]
-
-
-def header_shape(path: Path) -> tuple[Tensor, Tensor]:
-    """The image and mask a LoadImage of `path` makes, from the file's header alone."""
-    with Image.open(path) as image:
-        sizes = page_sizes(image)
-    width, height = sizes[0]
-    kept = len(kept_pages(sizes))
-    return Tensor(kept, height, width), Tensor(kept, height, width, 1)
 
 
 # --- shape plans: a node's output shapes from its inputs (tensors for links to images, values

@@ -16,7 +16,7 @@ from local_server import local_server
 from PIL import Image, PngImagePlugin, TiffImagePlugin
 
 from viewcomfy_ui.__main__ import main as cli_main
-from viewcomfy_ui.server import nodes
+from viewcomfy_ui.server import budget, nodes
 from viewcomfy_ui.server.engine import BuiltinEngine, InputFiles, InvalidInputError, RunCancelled
 
 pytestmark = pytest.mark.leak_prone
@@ -99,6 +99,17 @@ def test_pages_of_another_size_are_skipped_without_being_decoded(url, decoded):
     assert reply.status_code == 201, reply.text
     assert len(reply.json()["outputs"]) == 2, "the pages the size of the first, as ComfyUI"
     assert (600, 500) not in decoded and decoded.count((4, 3)) == 2
+
+
+def test_a_file_of_more_pages_than_the_limit_is_refused(url, decoded, monkeypatch):
+    """The limit is 4096 (the largest batch a node makes); 8 here, as Pillow writes big TIFFs
+    slowly."""
+    monkeypatch.setattr(budget, "MAX_PAGES", 8)
+    upload = tiff(*[(1, 1)] * 9)
+    reply = post(url, LOAD_AND_SAVE, {}, {"1-inputs-image": ("t.tif", upload)})
+    assert reply.status_code == 422
+    assert "node 1 (LoadImage): the file has over 8 pages; the limit is 8" in reply.text
+    assert decoded == []
 
 
 def test_an_mpo_is_read_as_its_first_image_as_comfyui_does(url):

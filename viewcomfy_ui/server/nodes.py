@@ -246,10 +246,9 @@ def _weighted_sum(source: Array, kernel: Array, length: int, axis: int) -> Array
     return total
 
 
-def _by_rows(
-    images: Array, out: Array, work: Callable[[Array, slice], Array], factor: int = 1
-) -> Array:
-    """``out[i, rows] = work(i, rows)`` strip by strip, for each image `i` of `out`."""
+def _by_rows(out: Array, work: Callable[[int, slice], Array], factor: int = 1) -> Array:
+    """``out[i, rows] = work(i, rows)`` strip by strip, for each image `i` of `out`; `factor`:
+    temporaries `work` makes, in rows of `out`."""
     for index in range(len(out)):
         for rows in strips(out.shape[1], out[0, :1].nbytes * factor):
             out[index, rows] = work(index, rows)
@@ -322,7 +321,7 @@ def empty_image(width: int, height: int, batch_size: int = 1, color: int = 0) ->
 
 def image_invert(image: Array) -> tuple[Array]:
     out = np.empty(image.shape, np.float32)
-    return (_by_rows(image, out, lambda i, rows: 1.0 - image[i, rows]),)
+    return (_by_rows(out, lambda i, rows: 1.0 - image[i, rows]),)
 
 
 def image_scale(
@@ -357,7 +356,7 @@ def image_sharpen(image: Array, sharpen_radius: int, sigma: float, alpha: float)
         part = image[i, rows]
         return np.clip(part + 10.0 * alpha * (part - blurred[i, rows]), 0.0, 1.0)
 
-    return (_by_rows(image, blurred, sharpened, factor=4),)
+    return (_by_rows(blurred, sharpened, factor=4),)
 
 
 def _soft_light(a: Array, b: Array) -> Array:

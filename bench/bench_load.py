@@ -183,15 +183,15 @@ async def bombs(url: str) -> list[str]:
 
 
 async def failed_runs(url: str, total: int = 50, at_once: int = 20) -> str:
-    """EmptyImage 4096x4096 x2 (384 MiB) -> empty crop -> SaveImage fails."""
-    crop = {
-        "class_type": "ImageCrop",
-        "inputs": {"image": ["1", 0], "width": 0, "height": 0, "x": 0, "y": 0},
+    """EmptyImage 16384x1024 x2 (384 MiB) -> SaveAnimatedWEBP fails (WebP: 16383 px at most)."""
+    workflow = {
+        "1": empty(16384, 1024, 2),
+        "2": {"class_type": "SaveAnimatedWEBP", "inputs": {"images": ["1", 0]}},
     }
     fields = {
         "logs": (None, "false"),
         "params": (None, '{"1-inputs-color": 1}'),
-        "workflow_api": (None, graph(empty(4096, 4096, 2), crop)),
+        "workflow_api": (None, json.dumps(workflow)),
     }
     gate = asyncio.Semaphore(at_once)
     failed = 0
@@ -201,7 +201,7 @@ async def failed_runs(url: str, total: int = 50, at_once: int = 20) -> str:
             nonlocal failed
             async with gate:
                 reply = await http.post("/", files=fields)
-                failed += "cannot write empty image" in reply.text
+                failed += "at most 16383 pixels a side" in reply.text
 
         await asyncio.gather(*(one() for _ in range(total)))
     return f"{failed}/{total} failed as expected"

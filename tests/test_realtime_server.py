@@ -240,14 +240,13 @@ async def test_fire_and_forget_is_collected_in_camel_case_from_running_to_comple
 
 async def test_a_failed_run_is_an_error_event_and_error_data_in_results(url):
     graph = {
-        "1": {"class_type": "LoadImage", "inputs": {"image": "viewcomfy_demo.png"}},
-        "2": {"class_type": "ImageCrop", "inputs": {"image": ["1", 0], "width": 0, "height": 0, "x": 0, "y": 0}},
-        "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 0]}},
-    }  # fmt: skip
+        "1": {"class_type": "EmptyImage", "inputs": {"width": 16384, "height": 1, "color": 0}},
+        "3": {"class_type": "SaveAnimatedWEBP", "inputs": {"images": ["1", 0]}},
+    }  # fails in node 3: WebP images are at most 16383 pixels wide
     listener = await Listener().connect(url)
     async with api(url) as http:
         prompt_id = await submit(
-            http, {"2-inputs-x": 1}, listener.sid, workflow_api=json.dumps(graph)
+            http, {"1-inputs-color": 1}, listener.sid, workflow_api=json.dumps(graph)
         )
         _, error = await listener.until("infer_error_message", "infer_result_message")
         [entry] = await results(http, prompt_id)
@@ -255,9 +254,9 @@ async def test_a_failed_run_is_an_error_event_and_error_data_in_results(url):
     assert error == {
         "prompt_id": prompt_id,
         "data": {
-            "exception_message": "cannot write empty image",
+            "exception_message": "a WebP image is at most 16383 pixels a side, not 16384x1: scale it down, or save it with SaveAnimatedPNG",
             "node_id": "3",
-            "node_type": "SaveImage",
+            "node_type": "SaveAnimatedWEBP",
         },
     }
     assert entry["status"] == "error" and entry["completed"] is True

@@ -144,15 +144,14 @@ async def test_unsupported_node_is_an_error_event_naming_node_class_and_engine(u
     assert "comfyui" in message.lower()
 
 
-EMPTY_CROP = {  # fails in node 3: SaveImage cannot write an empty image
-    "1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "color": 0}},
-    "2": {"class_type": "ImageCrop", "inputs": {"image": ["1", 0], "width": 0, "height": 0}},
-    "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 0]}},
+TOO_WIDE = {  # fails in node 3: a WebP image is at most 16383 pixels wide
+    "1": {"class_type": "EmptyImage", "inputs": {"width": 16384, "height": 1, "color": 0}},
+    "3": {"class_type": "SaveAnimatedWEBP", "inputs": {"images": ["1", 0]}},
 }
-EMPTY_CROP_FAILURE = {
-    "exception_message": "cannot write empty image",
+TOO_WIDE_FAILURE = {
+    "exception_message": "a WebP image is at most 16383 pixels a side, not 16384x1: scale it down, or save it with SaveAnimatedPNG",
     "node_id": "3",
-    "node_type": "SaveImage",
+    "node_type": "SaveAnimatedWEBP",
 }
 
 
@@ -167,17 +166,17 @@ def error_event(url: str, fields: dict[str, str]) -> str:
 
 def test_a_node_failure_is_an_sse_error_event_holding_the_node_as_json(url):
     fields = {"logs": "true", "params": '{"1-inputs-color": 1}'}
-    data = error_event(url, {**fields, "workflow_api": json.dumps(EMPTY_CROP)})
-    assert json.loads(data) == EMPTY_CROP_FAILURE
+    data = error_event(url, {**fields, "workflow_api": json.dumps(TOO_WIDE)})
+    assert json.loads(data) == TOO_WIDE_FAILURE
 
 
 def test_a_failed_plain_run_is_500_with_one_line_and_the_failure(url):
     fields = {"logs": "false", "params": '{"1-inputs-color": 1}'}
-    reply = post(url, {**fields, "workflow_api": json.dumps(EMPTY_CROP)})
+    reply = post(url, {**fields, "workflow_api": json.dumps(TOO_WIDE)})
     assert reply.status_code == 500
     assert reply.json() == {
-        "detail": "node 3 (SaveImage): cannot write empty image",
-        "error_data": EMPTY_CROP_FAILURE,
+        "detail": f"node 3 (SaveAnimatedWEBP): {TOO_WIDE_FAILURE['exception_message']}",
+        "error_data": TOO_WIDE_FAILURE,
     }
 
 
@@ -395,11 +394,10 @@ def test_failed_runs_release_their_images_without_the_garbage_collector():
     graph = {
         "1": {
             "class_type": "EmptyImage",
-            "inputs": {"width": 2048, "height": 2048, "batch_size": 4, "color": 0},
+            "inputs": {"width": 16384, "height": 256, "batch_size": 4, "color": 0},
         },
         "2": {"class_type": "ImageInvert", "inputs": {"image": ["1", 0]}},
-        "3": {"class_type": "ImageCrop", "inputs": {"image": ["2", 0], "width": 0, "height": 0}},
-        "4": {"class_type": "SaveImage", "inputs": {"images": ["3", 0]}},
+        "4": {"class_type": "SaveAnimatedWEBP", "inputs": {"images": ["2", 0]}},
     }
     with local_server(workflow=graph) as url:
         gc.collect()
@@ -409,7 +407,7 @@ def test_failed_runs_release_their_images_without_the_garbage_collector():
             before = tracemalloc.get_traced_memory()[0]
             for logs in ("false", "true", "false"):
                 reply = post(url, {"logs": logs, "params": '{"1-inputs-color": 5}'})
-                assert "cannot write empty image" in reply.text
+                assert "at most 16383 pixels a side" in reply.text
             held = tracemalloc.get_traced_memory()[0] - before
         finally:
             tracemalloc.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import socket
 from pathlib import Path
@@ -10,7 +11,12 @@ from pathlib import Path
 from ..demo import DEMO_INPUTS, DEMO_WORKFLOW
 from ..errors import ViewComfyError, WorkflowError
 from ..workflow import load_workflow
-from .budget import ENV_MAX_IMAGE_MB, default_max_image_bytes
+from .budget import (
+    DEFAULT_MAX_OUTPUT_BYTES,
+    DEFAULT_MAX_OUTPUT_FILES,
+    ENV_MAX_IMAGE_MB,
+    default_max_image_bytes,
+)
 from .comfyui import ComfyUIEngine
 from .config import DEFAULT_LINK_TTL, DEFAULT_MAX_UPLOAD, ServerConfig
 from .engine import BuiltinEngine, Engine
@@ -56,6 +62,14 @@ def add_serve_command(commands: argparse._SubParsersAction) -> None:
         help=f"builtin engine: image data a run may hold (default 1024, or {ENV_MAX_IMAGE_MB})",
     )  # fmt: skip
     serve.add_argument(
+        "--max-output-mb", type=positive_number, default=DEFAULT_MAX_OUTPUT_BYTES / 2**20,
+        help="builtin engine: a run's output files together (default %(default)g); more fails it",
+    )  # fmt: skip
+    serve.add_argument(
+        "--max-output-files", type=positive_int, default=DEFAULT_MAX_OUTPUT_FILES,
+        help="builtin engine: output files a run may write (default %(default)d)",
+    )  # fmt: skip
+    serve.add_argument(
         "--max-connections", type=int, default=ConnectionLimits.max_connections,
         help="open connections at once; more are closed at once",
     )  # fmt: skip
@@ -75,6 +89,28 @@ def port_number(text: str) -> int:
     return int(text)
 
 
+def positive_number(text: str) -> float:
+    """An argparse type: a finite number above 0, of at most a million (MiB)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= 2**20:
+        raise argparse.ArgumentTypeError(
+            f"must be a number above 0 and up to 1048576, not {text[:20]!r}"
+        )
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number from 1 to a billion."""
+    if not text.strip().isdigit() or not 0 < int(text) <= 10**9:
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number from 1 to 1000000000, not {text[:20]!r}"
+        )
+    return int(text)
+
+
 def _check_free(host: str, port: int) -> None:
     """A one-line error now, rather than uvicorn's after the start-up line."""
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
@@ -86,13 +122,20 @@ def _check_free(host: str, port: int) -> None:
             ) from exc
 
 
-def make_engine(name: str, comfyui_url: str | None, max_image_bytes: int | None = None) -> Engine:
-    """The engine by name; a ComfyUI engine is checked for reachability first."""
+def make_engine(
+    name: str,
+    comfyui_url: str | None,
+    max_image_bytes: int | None = None,
+    max_output_bytes: int | None = None,
+    max_output_files: int | None = None,
+) -> Engine:
+    """The engine by name; a ComfyUI engine is checked for reachability first; the limits are
+    the built-in engine's (None: its defaults)."""
     if name == "comfyui":
         engine = ComfyUIEngine(comfyui_url or "http://127.0.0.1:8188")
         engine.ping()
         return engine
-    return BuiltinEngine(max_image_bytes)
+    return BuiltinEngine(max_image_bytes, max_output_bytes, max_output_files)
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -107,7 +150,10 @@ def run_serve(args: argparse.Namespace) -> int:
             f"{args.workflow.name} holds flattened parameters; serve needs the API-format workflow"
         )
     _check_free(args.host, args.port)
-    engine = make_engine(args.engine, args.comfyui_url, int(args.max_image_mb * 2**20))
+    engine = make_engine(
+        args.engine, args.comfyui_url, int(args.max_image_mb * 2**20),
+        int(args.max_output_mb * 2**20), args.max_output_files,
+    )  # fmt: skip
     config = ServerConfig(
         engine=engine,
         workflow=workflow.api,

@@ -8,6 +8,7 @@ node id, class type) when one node is at fault, which the server sends as `model
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -17,12 +18,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import ViewComfyError, at_node
-from ..nodespecs import core_specs
+from ..nodespecs import InputSpec, core_specs
 from ..paths import find_inside
 from ..progress import tqdm_line
 from ..workflow import ApiWorkflow, is_link
-from .budget import Plan, PlanError, check_budget, default_max_image_bytes
-from .nodes import NODES, OutputFile, RunContext
+from .budget import Limits, PlanError, RunPlan, check_budget, default_max_image_bytes
+from .nodes import NODES, Cancelled, Node, OutputFile, OutputsOverLimit, RunContext, cancellable
 
 
 class EngineError(ViewComfyError):
@@ -110,16 +111,33 @@ class MemoryPool:
 class BuiltinEngine:
     """Runs graphs of model-free core ComfyUI nodes (image operations) with Pillow and numpy.
 
-    A run may hold at most `max_image_bytes` of image data (default: `default_max_image_bytes`);
-    `check` refuses a graph over it before anything is decoded or allocated. Runs at once share
-    twice that: a run whose images do not fit yet waits for others to finish.
+    A run may hold at most `max_image_bytes` of image data at once (default:
+    `default_max_image_bytes`), its nodes' scratch memory included, and write at most
+    `max_output_files` files of `max_output_bytes` in all; `check` refuses a graph over them, or
+    with a value outside a node's declared range, before anything is decoded or allocated; a run
+    whose files go over them while it runs fails. Runs at once share twice the image budget: a
+    run whose images do not fit yet waits for others to finish.
     """
 
     name = "builtin"
 
-    def __init__(self, max_image_bytes: int | None = None) -> None:
-        self.max_image_bytes = max_image_bytes or default_max_image_bytes()
-        self.memory = MemoryPool(2 * self.max_image_bytes)
+    def __init__(
+        self,
+        max_image_bytes: int | None = None,
+        max_output_bytes: int | None = None,
+        max_output_files: int | None = None,
+    ) -> None:
+        defaults = Limits()
+        self.limits = Limits(
+            max_image_bytes or default_max_image_bytes(),
+            max_output_bytes or defaults.output_bytes,
+            max_output_files or defaults.output_files,
+        )
+        self.memory = MemoryPool(2 * self.limits.image_bytes)
+
+    @property
+    def max_image_bytes(self) -> int:
+        return self.limits.image_bytes
 
     def check(self, workflow: ApiWorkflow, inputs: InputFiles) -> None:
         needed = _needed_nodes(workflow)
@@ -150,14 +168,14 @@ class BuiltinEngine:
                         f"was not uploaded; send it as the file part '{node_id}-inputs-image'",
                         key=f"{node_id}-inputs-image",
                     )
-        self._image_bytes(workflow, inputs)
+        self.plan(workflow, inputs)
 
-    def _image_bytes(self, workflow: ApiWorkflow, inputs: InputFiles) -> int:
+    def plan(self, workflow: ApiWorkflow, inputs: InputFiles) -> RunPlan:
+        """What the run will need (image bytes at its peak, files); InvalidInputError when a
+        value is out of range or the run would go over a limit."""
         order = _execution_order(workflow, _needed_nodes(workflow))
         try:
-            return check_budget(
-                order, workflow, node_inputs, _plan_of, inputs.find, self.max_image_bytes
-            )
+            return check_budget(order, workflow, node_inputs, _node, inputs.find, self.limits)
         except PlanError as exc:
             raise InvalidInputError(str(exc), key=exc.node_id) from exc
 
@@ -170,7 +188,8 @@ class BuiltinEngine:
     ) -> list[OutputFile]:
         start = time.monotonic()
         log("got prompt")
-        with self.memory.hold(self._image_bytes(workflow, inputs), cancelled, log):
+        needed = self.plan(workflow, inputs).memory
+        with self.memory.hold(needed, cancelled, log), cancellable(cancelled):
             return self._execute(workflow, inputs, log, cancelled, start)
 
     def _execute(
@@ -184,7 +203,9 @@ class BuiltinEngine:
         order = _execution_order(workflow, _needed_nodes(workflow))
         results: dict[str, tuple[Any, ...]] = {}
         ctx = RunContext(
-            resolve_input=lambda name: _existing(inputs, name), progress=lambda n, t: None
+            resolve_input=lambda name: _existing(inputs, name),
+            progress=lambda n, t: None,
+            limits=self.limits,
         )
         for done, node_id in enumerate(order, start=1):
             if cancelled.is_set():
@@ -198,15 +219,17 @@ class BuiltinEngine:
             ctx.progress = _node_progress(log, time.monotonic())
             try:
                 results[node_id] = builtin.run(**kwargs)
-            except (ValueError, TypeError, KeyError, OSError, IndexError) as exc:
+            except Cancelled as exc:
+                raise RunCancelled(str(exc)) from exc
+            except (ValueError, TypeError, KeyError, OSError, IndexError, OutputsOverLimit) as exc:
                 raise NodeFailure(str(exc), node_id=node_id, node_type=class_type) from exc
             log(tqdm_line(done, len(order), time.monotonic() - start))
         log(f"Prompt executed in {time.monotonic() - start:.2f} seconds")
         return ctx.outputs
 
 
-def _plan_of(class_type: str) -> Plan:
-    return NODES[class_type].plan
+def _node(class_type: str) -> Node:
+    return NODES[class_type]
 
 
 def _existing(inputs: InputFiles, name: str) -> Path:
@@ -227,7 +250,8 @@ def _node_progress(log: Callable[[str], None], start: float) -> Callable[[int, i
 def node_inputs(
     node: Mapping[str, Any], results: Mapping[str, tuple[Any, ...]], class_type: str
 ) -> dict[str, Any]:
-    """The node's inputs with links resolved and missing ones set to their declared defaults."""
+    """The node's inputs with links resolved and missing ones set to their declared defaults;
+    ValueError for a value outside its declared range or choices."""
     spec = core_specs().get(class_type)
     kwargs: dict[str, Any] = {}
     if spec:
@@ -240,7 +264,35 @@ def node_inputs(
         if spec and name not in spec.inputs:
             continue  # UI-only keys (upload, control_after_generate) are ignored, as ComfyUI does
         kwargs[name] = results[value[0]][value[1]] if is_link(value) else _coerce(value, spec, name)
+        if spec and name in spec.inputs:
+            check_declared(kwargs[name], spec.inputs[name], name)
     return kwargs
+
+
+def check_declared(value: Any, declared: InputSpec, name: str) -> None:
+    """ValueError when a number is outside its declared min/max or a choice not among the
+    declared ones (upload and open lists, whose files differ per server, take any name)."""
+    if declared.type in ("INT", "FLOAT") and isinstance(value, int | float):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{name} is {value}; send a finite number")
+        low, high = declared.options.get("min"), declared.options.get("max")
+        if low is not None and value < low:
+            raise ValueError(f"{name} {value} is below its minimum {low}")
+        if high is not None and value > high:
+            raise ValueError(f"{name} {value} is above its maximum {high}")
+    elif _closed_choice(declared) and value not in (declared.choices or ()):
+        allowed = ", ".join(repr(choice) for choice in declared.choices or ())
+        raise ValueError(f"{name} {_short(value)} is not one of its choices: {allowed}")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
+
+
+def _closed_choice(declared: InputSpec) -> bool:
+    """A list of choices that is the same on every server (not files, not uploads)."""
+    return bool(declared.choices) and not (declared.upload or declared.open_choices)
 
 
 def _coerce(value: Any, spec: Any, name: str) -> Any:

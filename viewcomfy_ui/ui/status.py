@@ -17,7 +17,9 @@ from .outcome import Done, Failed, Outcome
 if TYPE_CHECKING:
     from .runner import RunUpdate
 
-State = Literal["ready", "warning", "waiting", "running", "done", "failed", "cancelled"]
+State = Literal[
+    "ready", "warning", "waiting", "running", "done", "failed", "cancelled", "interrupted"
+]  # interrupted: a kept run whose app stopped mid-run (the history)
 MIN_SECRET_LENGTH = 4  # shorter "secrets" would blank ordinary text
 REDACTED = "***"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|[\x00-\x08\x0b-\x1f\x7f]")

@@ -201,7 +201,7 @@ def test_params_cli_reports_bad_file_in_one_line(tmp_path):
 
 
 LAYERS = [
-    {"errors", "paths", "media", "field_kinds"},
+    {"errors", "paths", "media", "field_kinds", "redact", "checks"},
     {"workflow", "nodespecs", "fields", "arrange", "curated", "demo"},
     {"models", "api", "client", "outputs", "object_info"},
     {"progress"},

@@ -7,14 +7,20 @@ import os
 import socket
 from pathlib import Path
 
+from ..checks import Number, from_env, listen_host, refuse
 from ..demo import DEMO_INPUTS, DEMO_WORKFLOW
 from ..errors import ViewComfyError, WorkflowError
 from ..workflow import load_workflow
-from .budget import ENV_MAX_IMAGE_MB, default_max_image_bytes
+from .budget import DEFAULT_MAX_IMAGE_BYTES, ENV_MAX_IMAGE_MB
 from .comfyui import ComfyUIEngine
 from .config import DEFAULT_LINK_TTL, DEFAULT_MAX_UPLOAD, ServerConfig
 from .engine import BuiltinEngine, Engine
 from .http import ConnectionLimits
+
+MEGABYTES = Number(0.01, 1 << 20)  # 10 KiB to 1 TiB
+CONNECTIONS = Number(1, 1_000_000, whole=True)
+LINK_TTL = Number(1, 30 * 86400)  # seconds, up to 30 days
+HEAD_TIMEOUT = Number(0.1, 3600)  # seconds
 
 
 class ServeError(ViewComfyError):
@@ -36,7 +42,7 @@ def add_serve_command(commands: argparse._SubParsersAction) -> None:
     serve.add_argument(
         "--comfyui-url", default="http://127.0.0.1:8188", help="for --engine comfyui"
     )
-    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--host", default="127.0.0.1", type=listen_host)
     serve.add_argument("--port", type=port_number, default=8000)
     serve.add_argument(
         "--workflow", type=Path, default=DEMO_WORKFLOW,
@@ -46,21 +52,23 @@ def add_serve_command(commands: argparse._SubParsersAction) -> None:
         "--input-dir", type=Path, default=DEMO_INPUTS,
         help="folder of files the workflow names (builtin engine)",
     )  # fmt: skip
-    serve.add_argument("--max-upload-mb", type=float, default=DEFAULT_MAX_UPLOAD / 2**20)
+    serve.add_argument("--max-upload-mb", type=MEGABYTES, default=DEFAULT_MAX_UPLOAD / 2**20)
     serve.add_argument(
-        "--link-ttl", type=float, default=DEFAULT_LINK_TTL, metavar="SECONDS",
+        "--link-ttl", type=LINK_TTL, default=DEFAULT_LINK_TTL, metavar="SECONDS",
         help="realtime API: output links expire (and their files are deleted) this long after a run",
     )  # fmt: skip
     serve.add_argument(
-        "--max-image-mb", type=float, default=default_max_image_bytes() / 2**20,
+        "--max-image-mb", type=MEGABYTES,
+        default=from_env(os.environ, ENV_MAX_IMAGE_MB) or DEFAULT_MAX_IMAGE_BYTES / 2**20,
         help=f"builtin engine: image data a run may hold (default 1024, or {ENV_MAX_IMAGE_MB})",
     )  # fmt: skip
     serve.add_argument(
-        "--max-connections", type=int, default=ConnectionLimits.max_connections,
+        "--max-connections", type=CONNECTIONS, default=ConnectionLimits.max_connections,
         help="open connections at once; more are closed at once",
     )  # fmt: skip
     serve.add_argument(
-        "--head-timeout", type=float, default=ConnectionLimits.head_timeout, metavar="SECONDS",
+        "--head-timeout", type=HEAD_TIMEOUT, default=ConnectionLimits.head_timeout,
+        metavar="SECONDS",
         help="a request's line and headers must arrive within this time",
     )  # fmt: skip
     serve.set_defaults(run=run_serve)
@@ -68,10 +76,8 @@ def add_serve_command(commands: argparse._SubParsersAction) -> None:
 
 def port_number(text: str) -> int:
     """An argparse type: a TCP port, 0 meaning any free one."""
-    if not text.strip().isdigit() or int(text) > 65535:
-        raise argparse.ArgumentTypeError(
-            f"must be a port number from 1 to 65535 (or 0 for any free port), not {text[:20]!r}"
-        )
+    if not text.strip().isdigit() or len(text.strip()) > 5 or int(text) > 65535:
+        raise refuse(text, "a port number from 1 to 65535 (or 0 for any free port)")
     return int(text)
 
 

@@ -219,7 +219,7 @@ def test_data_folder_and_size_come_from_flags_or_the_environment(tmp_path):
     assert config.data_dir == tmp_path and config.history_max_bytes == 512 << 20
     assert parse_config([], {"XDG_DATA_HOME": "/x"}).data_dir == Path("/x/viewcomfy-ui")
     assert parse_config(["--data-dir", "/d"], env).data_dir == Path("/d")
-    with pytest.raises(ConfigError, match="a number above 0 and at most 1000000, not .lots."):
+    with pytest.raises(ConfigError, match=r"a number above 0 and at most 1000000, not .lots."):
         parse_config(["--history-max-gb", "lots"], {})
 
 

@@ -57,7 +57,7 @@ def test_environment_and_flags():
         (["--auth", "nopassword"], "USER:PASS"),
         (["--auth", "ann:pw,bob:"], "USER:PASS"),
         (["--auth", "ann:pw,ann:pw2"], "names a user twice"),
-        (["--concurrency", "0"], "at least 1"),
+        (["--concurrency", "0"], "whole number from 1 to 1024"),
         (["--port", "99999"], "port number from 1 to 65535"),
         (["--port", "-1"], "port number from 1 to 65535"),
         (["--port", "http"], "port number from 1 to 65535"),
@@ -66,7 +66,7 @@ def test_environment_and_flags():
         (["--comfyui-url", "localhost:8188"], "not an http(s) URL"),
         (["--protocol", "websocket"], "realtime or sse"),
         (["--max-file-size", "lots"], "size like 200mb"),
-        (["--keep-outputs", "0"], "at least 1"),
+        (["--keep-outputs", "0"], "whole number from 1 to"),
         (["--gateway-url", "https://gw.example"], "needs --api-url"),
         (
             [

@@ -101,19 +101,25 @@ def test_an_old_schema_is_upgraded_keeping_its_runs(tmp_path):
         " '{}', 'sse', 'x', 'done', 2.0)",
         (owner_key(ALICE),),
     )
+    db.execute(  # left running by an older release that was killed: no lease names it
+        "INSERT INTO runs (id, owner, created, workflow_name, workflow_hash, params, seeds,"
+        " protocol, endpoint) VALUES ('cd34', ?, 0.5, 'old.json', 'h', '{}', '{}', 'sse', 'x')",
+        (owner_key(ALICE),),
+    )
     db.commit()
     db.close()
     store = HistoryStore(data, max_bytes=1 << 30)
     assert store.enabled
-    [run] = store.list(ALICE)
+    run, zombie = store.list(ALICE)
     assert run.id == "ab12" and run.workflow_name == "old.json" and run.status == "done"
+    assert zombie.id == "cd34" and zombie.status == "interrupted"
     assert store.start(
         ALICE, workflow_name="new.json", params={}, uploads={}, seeds={}, protocol="sse",
         endpoint="x",
     )  # fmt: skip
-    assert store.count(ALICE) == 2
+    assert store.count(ALICE) == 3
     db = sqlite3.connect(data / DB_NAME)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
     assert not columns & {"workflow_hash", "batch"}, "columns no run reads are dropped"
 
@@ -213,7 +219,7 @@ def test_data_folder_and_size_come_from_flags_or_the_environment(tmp_path):
     assert config.data_dir == tmp_path and config.history_max_bytes == 512 << 20
     assert parse_config([], {"XDG_DATA_HOME": "/x"}).data_dir == Path("/x/viewcomfy-ui")
     assert parse_config(["--data-dir", "/d"], env).data_dir == Path("/d")
-    with pytest.raises(ConfigError, match="positive number, not 'lots'"):
+    with pytest.raises(ConfigError, match=r"a number above 0 and at most 1000000, not .lots."):
         parse_config(["--history-max-gb", "lots"], {})
 
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import os
+from pathlib import Path
 
 import pytest
 
+from viewcomfy_ui import paths
 from viewcomfy_ui.errors import MalformedResultError
 from viewcomfy_ui.models import FileOutput, PromptResult
 from viewcomfy_ui.outputs import media_kind, safe_filename, save_outputs
@@ -117,3 +120,37 @@ def test_invalid_base64_is_a_malformed_result_and_leaves_no_file(tmp_path):
     with pytest.raises(MalformedResultError, match="not valid base64"):
         save_outputs(result(broken), tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_names_forgotten_by_the_name_memory_are_found_again_without_trying_each_suffix(
+    tmp_path, monkeypatch
+):
+    """Busy names pushed out of the memory by others (issue 19: 60,000 outputs over 20,000
+    names) are found again in a few probes, not by trying every suffix from 1: counted in file
+    system probes (existence checks and exclusive opens), since time is noise."""
+    monkeypatch.setattr(paths, "_MAX_REMEMBERED", 8)
+    probes = [0]
+    lexists, path_open = os.path.lexists, Path.open
+
+    def counted_lexists(path):
+        probes[0] += 1
+        return lexists(path)
+
+    def counted_open(self, *args, **kwargs):
+        probes[0] += 1
+        return path_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(os.path, "lexists", counted_lexists)
+    monkeypatch.setattr(Path, "open", counted_open)
+    saved: dict[Path, bytes] = {}
+    for round_ in range(200):  # each busy name comes back after 10 others evicted it
+        names = [f"busy_{b}.png" for b in range(10)] + [
+            f"other_{round_}_{o}.png" for o in range(10)
+        ]
+        for name in names:
+            data = f"{round_}:{name}".encode()
+            [path] = save_outputs(result(out(name, data)), tmp_path)
+            saved[path] = data
+    assert len(saved) == 4000 and len(list(tmp_path.iterdir())) == 4000  # all kept, none reused
+    assert all(path.read_bytes() == data for path, data in saved.items())  # none overwritten
+    assert probes[0] < 12 * len(saved)  # trying each suffix: ~50 per file (200 rounds)

@@ -1,9 +1,10 @@
 """viewcomfy-ui: ComfyUI workflows as web forms, run on ViewComfy or a local engine.
 
 Layers, each importing only those before it:
-  errors, paths, media, field_kinds
+  errors, paths, media, field_kinds, redact, checks
                                - the exception hierarchy, safe names and confined paths, media
-                                 types by extension, the kinds of form field (import nothing)
+                                 types by extension, the kinds of form field, secrets out of
+                                 text, operator input checks (import nothing but errors)
   workflow, nodespecs, recover, - the workflow model and form-field inference (pure):
   fields, arrange, curated,        ui_format converts ComfyUI's UI-format save as its frontend
   apps/, demo,                     does (with ui_widgets, ui_layout, ui_group_nodes); recover

@@ -8,6 +8,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from .errors import ViewComfyError
 from .object_info import load_object_info
@@ -19,8 +20,15 @@ OBJECT_INFO_HELP = (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """Its subcommands' parsers too: a bad flag ends in one line, not usage + message."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.exit(_fail(f"{self.prog}: {message}"))
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m viewcomfy_ui")
+    parser = _Parser(prog="python -m viewcomfy_ui")
     commands = parser.add_subparsers(dest="command", required=True)
 
     params = commands.add_parser(
@@ -71,6 +79,14 @@ def app(argv: list[str] | None = None, env_file: Path | None = None) -> int:
     from dotenv import load_dotenv
 
     load_dotenv(env_file or Path(".env"), override=False)
+    from .ui.config import ConfigError, parse_config
+
+    try:  # before Gradio is imported: it reads GRADIO_SERVER_PORT as it loads
+        config = parse_config(argv)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    if "GRADIO_SERVER_PORT" in os.environ:  # the flag's port wins over a bad variable
+        os.environ["GRADIO_SERVER_PORT"] = str(config.port)
     from .ui.main import main as app_main
 
     return app_main(argv)

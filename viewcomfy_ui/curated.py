@@ -60,7 +60,7 @@ def sniff_view_comfy(path: Path) -> bool:
     """True when `path` reads as a ``view_comfy.json``; any other file is `load_workflow`'s."""
     try:
         return is_view_comfy(json.loads(path.read_text(encoding="utf-8-sig")))
-    except (OSError, UnicodeDecodeError, ValueError):
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
         return False
 
 

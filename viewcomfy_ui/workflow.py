@@ -228,6 +228,9 @@ def load_workflow(
     )
 
 
+MAX_JSON_DEPTH = 64  # objects and arrays within each other; a workflow needs a handful
+
+
 def _read_json(path: Path, label: str) -> Any:
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -243,12 +246,41 @@ def _read_json(path: Path, label: str) -> Any:
         raise WorkflowError(
             f"{label} is empty; export the workflow from ComfyUI with 'Export (API)'"
         )
+    too_deep = WorkflowError(
+        f"{label} nests objects or arrays more than {MAX_JSON_DEPTH} deep; no workflow does: "
+        "export it from ComfyUI with 'Export (API)'"
+    )
     try:
-        return json.loads(text)
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise WorkflowError(
             f"{label} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
         ) from exc
+    except RecursionError:
+        raise too_deep from None
+    except ValueError as exc:  # Python's limit on digits in an int (4300)
+        raise WorkflowError(
+            f"{label} holds a number too long to read ({str(exc).split(':')[0].lower()}); "
+            "no ComfyUI input takes one"
+        ) from None
+    if _depth_exceeds(data, MAX_JSON_DEPTH):
+        raise too_deep
+    return data
+
+
+def _depth_exceeds(data: Any, limit: int) -> bool:
+    """Whether objects and arrays nest deeper than `limit` in `data` (walked without recursion,
+    so later recursive code never meets such a value)."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        children = (
+            value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+        )
+        if children and depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _unwrap(data: Mapping[str, Any]) -> Mapping[str, Any]:

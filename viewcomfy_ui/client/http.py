@@ -31,6 +31,7 @@ from ..errors import (
     TransportError,
 )
 from ..models import Failure
+from ..redact import redact
 from .blocks import Blocks, Piece
 from .urls import origin
 
@@ -93,11 +94,9 @@ class Session:
         return {"client_id": self.client_id, "client_secret": self.client_secret}
 
     def scrub(self, text: str) -> str:
-        """`text` with the keys replaced by ``***``: for anything shown to a user."""
-        for secret in (self.client_secret, self.client_id):
-            if secret and len(secret) >= 4:
-                text = text.replace(secret, "***")
-        return text
+        """`text` with the keys, in any spelling, replaced by ``***``: for anything shown to a
+        user."""
+        return redact(text, (s for s in (self.client_secret, self.client_id) if s))
 
     def failure(self, data: Any, logs: Iterable[str] = (), *, reason: str = "") -> RunFailedError:
         """The error for a run the server says failed: `data` is what it sent (a `Failure`

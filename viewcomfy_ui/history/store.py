@@ -7,6 +7,10 @@ The store never stops the app: a damaged database is moved aside (kept, not dele
 one started; any other failure (a full disk, a read-only folder) turns the store off with one
 line in `problem`, and the app runs on without history. Threads may write at once: one
 connection per thread, WAL journal, writes serialised by a lock.
+
+Several apps may share one database. Each holds a lease (lease.py) that its runs name; on start,
+runs left "running" by an app that is gone (killed mid-run) become "interrupted", shown so and
+pruned like any ended run.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import Any
 
 from ..errors import ViewComfyError
 from .files import RunFiles, StoredFile
+from .lease import Lease
 
 DB_NAME = "history.sqlite3"
 MAX_LOG_LINES = 1000
@@ -67,10 +72,17 @@ _V3 = """
 ALTER TABLE runs DROP COLUMN workflow_hash;
 ALTER TABLE runs DROP COLUMN batch;
 """
+_V4 = """
+ALTER TABLE runs ADD COLUMN process TEXT NOT NULL DEFAULT '';
+CREATE INDEX runs_status ON runs(status);
+"""
 # One SQL script per schema version, applied in order; never edit one that has shipped.
 # v2: batches (runs queued together) and the indexes that paging and pruning use.
 # v3: drops `workflow_hash` and `batch`, written by every run and never read.
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+# v4: `process`, the lease token (lease.py) of the app that runs it, so a run left running by an
+# app that died is told from one still going.
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
+RUNNING, INTERRUPTED = "running", "interrupted"
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -91,7 +103,7 @@ class RunRecord:
     protocol: str
     endpoint: str
     prompt_id: str = ""
-    status: str = "running"
+    status: str = RUNNING
     started: float | None = None
     finished: float | None = None
     error: str = ""
@@ -121,6 +133,7 @@ class HistoryStore:
         self._log = log or (lambda line: print(line, file=sys.stderr))
         self._local = threading.local()
         self._write = threading.Lock()
+        self._lease: Lease | None = None
         self._open()
 
     # --- opening ---------------------------------------------------------------------------
@@ -147,8 +160,12 @@ class HistoryStore:
                     f"{aside.name} and a new one started"
                 )
                 self._migrate(self._db())
+            self._lease = Lease(self.directory / "live")
+            self._recover()
         except (sqlite3.Error, OSError) as exc:
             self._fail(exc)
+        else:
+            self.prune()  # runs just marked interrupted may take the history over its size
 
     def _db(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
@@ -179,6 +196,31 @@ class HistoryStore:
                     if db.in_transaction:
                         db.execute("ROLLBACK")
                     raise
+
+    def _recover(self) -> None:
+        """Runs left running by an app that is gone (killed mid-run) become interrupted, so
+        they are shown as such and can be pruned; a live app's runs are left alone."""
+        assert self._lease is not None
+        db = self._db()
+        tokens = [
+            row[0]
+            for row in db.execute("SELECT DISTINCT process FROM runs WHERE status=?", (RUNNING,))
+        ]
+        dead = [token for token in tokens if not self._lease.alive(token)]
+        if dead:
+            with self._transaction() as tx:
+                marked = sum(
+                    tx.execute(
+                        "UPDATE runs SET status=? WHERE status=? AND process=?",
+                        (INTERRUPTED, RUNNING, token),
+                    ).rowcount
+                    for token in dead
+                )
+            self._log(
+                f"history: {marked} run{'s' if marked != 1 else ''} left running by an app that "
+                "stopped were marked interrupted"
+            )
+        self._lease.sweep()
 
     def _move_aside(self) -> Path:
         self._close_local()
@@ -247,11 +289,11 @@ class HistoryStore:
             with self._transaction() as db:
                 db.execute(
                     "INSERT INTO runs (id, owner, created, workflow_name, params, seeds, protocol,"
-                    " endpoint, started) VALUES (?,?,?,?,?,?,?,?,?)",
+                    " endpoint, started, process) VALUES (?,?,?,?,?,?,?,?,?,?)",
                     (
                         run_id, owner_key(owner), time.time(), workflow_name,
                         json.dumps(dict(params), default=str), json.dumps(dict(seeds)),
-                        protocol, endpoint, time.time(),
+                        protocol, endpoint, time.time(), self._lease_token,
                     ),
                 )  # fmt: skip
                 self._insert_files(db, run_id, kept)
@@ -310,8 +352,14 @@ class HistoryStore:
             return bool(gone)
         return False
 
+    @property
+    def _lease_token(self) -> str:
+        assert self._lease is not None  # enabled: the store opened with its lease
+        return self._lease.token
+
     def prune(self) -> list[str]:
-        """Remove the oldest runs (of anyone) until the kept files fit in `max_bytes`."""
+        """Remove the oldest runs (of anyone) that are not running until the kept files fit in
+        `max_bytes`."""
         removed: list[str] = []
         if not self.enabled:
             return removed
@@ -323,7 +371,8 @@ class HistoryStore:
             rows = db.execute(
                 "SELECT runs.id, COALESCE(SUM(files.size), 0) FROM runs "
                 "LEFT JOIN files ON files.run_id = runs.id "
-                "WHERE runs.finished IS NOT NULL GROUP BY runs.id ORDER BY runs.created"
+                "WHERE runs.status != ? GROUP BY runs.id ORDER BY runs.created",
+                (RUNNING,),
             ).fetchall()
             for run_id, size in rows:
                 if total <= self.max_bytes:

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from PIL import Image
 
+from ..checks import MEGABYTES, from_env
 from ..errors import ViewComfyError
 
 DEFAULT_MAX_IMAGE_BYTES = 1 << 30
@@ -33,8 +34,8 @@ _ONE_CANVAS = {"GIF", "PNG", "WEBP", "FLI"}  # formats whose frames are all draw
 
 def default_max_image_bytes() -> int:
     """The budget: ``VIEWCOMFY_MAX_IMAGE_MB`` when set, else 1 GiB."""
-    raw = os.environ.get(ENV_MAX_IMAGE_MB, "").strip()
-    return int(float(raw) * 2**20) if raw else DEFAULT_MAX_IMAGE_BYTES
+    value = from_env(os.environ, ENV_MAX_IMAGE_MB)
+    return int(MEGABYTES(value) * 2**20) if value else DEFAULT_MAX_IMAGE_BYTES
 
 
 @dataclass(frozen=True)

@@ -3,24 +3,36 @@
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import socket
 from pathlib import Path
 
+from ..checks import MEGABYTES, Number, from_env, listen_host, refuse
 from ..demo import DEMO_INPUTS, DEMO_WORKFLOW
 from ..errors import ViewComfyError, WorkflowError
 from ..workflow import load_workflow
 from .budget import (
+    DEFAULT_MAX_IMAGE_BYTES,
     DEFAULT_MAX_OUTPUT_BYTES,
     DEFAULT_MAX_OUTPUT_FILES,
     ENV_MAX_IMAGE_MB,
-    default_max_image_bytes,
 )
 from .comfyui import ComfyUIEngine
-from .config import DEFAULT_LINK_TTL, DEFAULT_MAX_UPLOAD, ServerConfig
+from .config import (
+    DEFAULT_LINK_TTL,
+    DEFAULT_MAX_BODY_SECONDS,
+    DEFAULT_MAX_CLIENT_STORAGE,
+    DEFAULT_MAX_UPLOAD,
+    ServerConfig,
+)
 from .engine import BuiltinEngine, Engine
 from .http import ConnectionLimits
+
+CONNECTIONS = Number(1, 1_000_000, whole=True)
+OUTPUT_FILES = Number(1, 10_000_000, whole=True)
+LINK_TTL = Number(1, 30 * 86400)  # seconds, up to 30 days
+HEAD_TIMEOUT = Number(0.1, 3600)  # seconds
+BODY_SECONDS = Number(1, 86400)  # a request body's whole time
 
 
 class ServeError(ViewComfyError):
@@ -42,7 +54,7 @@ def add_serve_command(commands: argparse._SubParsersAction) -> None:
     serve.add_argument(
         "--comfyui-url", default="http://127.0.0.1:8188", help="for --engine comfyui"
     )
-    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--host", default="127.0.0.1", type=listen_host)
     serve.add_argument("--port", type=port_number, default=8000)
     serve.add_argument(
         "--workflow", type=Path, default=DEMO_WORKFLOW,
@@ -52,29 +64,39 @@ def add_serve_command(commands: argparse._SubParsersAction) -> None:
         "--input-dir", type=Path, default=DEMO_INPUTS,
         help="folder of files the workflow names (builtin engine)",
     )  # fmt: skip
-    serve.add_argument("--max-upload-mb", type=float, default=DEFAULT_MAX_UPLOAD / 2**20)
+    serve.add_argument("--max-upload-mb", type=MEGABYTES, default=DEFAULT_MAX_UPLOAD / 2**20)
     serve.add_argument(
-        "--link-ttl", type=float, default=DEFAULT_LINK_TTL, metavar="SECONDS",
+        "--link-ttl", type=LINK_TTL, default=DEFAULT_LINK_TTL, metavar="SECONDS",
         help="realtime API: output links expire (and their files are deleted) this long after a run",
     )  # fmt: skip
     serve.add_argument(
-        "--max-image-mb", type=float, default=default_max_image_bytes() / 2**20,
+        "--max-image-mb", type=MEGABYTES,
+        default=from_env(os.environ, ENV_MAX_IMAGE_MB) or DEFAULT_MAX_IMAGE_BYTES / 2**20,
         help=f"builtin engine: image data a run may hold (default 1024, or {ENV_MAX_IMAGE_MB})",
     )  # fmt: skip
     serve.add_argument(
-        "--max-output-mb", type=positive_number, default=DEFAULT_MAX_OUTPUT_BYTES / 2**20,
+        "--max-output-mb", type=MEGABYTES, default=DEFAULT_MAX_OUTPUT_BYTES / 2**20,
         help="builtin engine: a run's output files together (default %(default)g); more fails it",
     )  # fmt: skip
     serve.add_argument(
-        "--max-output-files", type=positive_int, default=DEFAULT_MAX_OUTPUT_FILES,
+        "--max-output-files", type=OUTPUT_FILES, default=DEFAULT_MAX_OUTPUT_FILES,
         help="builtin engine: output files a run may write (default %(default)d)",
     )  # fmt: skip
     serve.add_argument(
-        "--max-connections", type=int, default=ConnectionLimits.max_connections,
+        "--max-body-seconds", type=BODY_SECONDS, default=DEFAULT_MAX_BODY_SECONDS,
+        metavar="SECONDS", help="a request body must arrive in full within this time (else 408)",
+    )  # fmt: skip
+    serve.add_argument(
+        "--max-client-storage-mb", type=MEGABYTES, default=DEFAULT_MAX_CLIENT_STORAGE / 2**20,
+        help="realtime API: disk for one client's stored outputs; past it its oldest expire early",
+    )  # fmt: skip
+    serve.add_argument(
+        "--max-connections", type=CONNECTIONS, default=ConnectionLimits.max_connections,
         help="open connections at once; more are closed at once",
     )  # fmt: skip
     serve.add_argument(
-        "--head-timeout", type=float, default=ConnectionLimits.head_timeout, metavar="SECONDS",
+        "--head-timeout", type=HEAD_TIMEOUT, default=ConnectionLimits.head_timeout,
+        metavar="SECONDS",
         help="a request's line and headers must arrive within this time",
     )  # fmt: skip
     serve.set_defaults(run=run_serve)
@@ -82,32 +104,8 @@ def add_serve_command(commands: argparse._SubParsersAction) -> None:
 
 def port_number(text: str) -> int:
     """An argparse type: a TCP port, 0 meaning any free one."""
-    if not text.strip().isdigit() or int(text) > 65535:
-        raise argparse.ArgumentTypeError(
-            f"must be a port number from 1 to 65535 (or 0 for any free port), not {text[:20]!r}"
-        )
-    return int(text)
-
-
-def positive_number(text: str) -> float:
-    """An argparse type: a finite number above 0, of at most a million (MiB)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 < value <= 2**20:
-        raise argparse.ArgumentTypeError(
-            f"must be a number above 0 and up to 1048576, not {text[:20]!r}"
-        )
-    return value
-
-
-def positive_int(text: str) -> int:
-    """An argparse type: a whole number from 1 to a billion."""
-    if not text.strip().isdigit() or not 0 < int(text) <= 10**9:
-        raise argparse.ArgumentTypeError(
-            f"must be a whole number from 1 to 1000000000, not {text[:20]!r}"
-        )
+    if not text.strip().isdigit() or len(text.strip()) > 5 or int(text) > 65535:
+        raise refuse(text, "a port number from 1 to 65535 (or 0 for any free port)")
     return int(text)
 
 
@@ -162,11 +160,13 @@ def run_serve(args: argparse.Namespace) -> int:
         client_secret=os.environ.get("VIEWCOMFY_SERVER_CLIENT_SECRET"),
         max_upload_bytes=int(args.max_upload_mb * 2**20),
         link_ttl=args.link_ttl,
+        max_body_seconds=args.max_body_seconds,
+        max_client_storage_bytes=int(args.max_client_storage_mb * 2**20),
     )
     where = f"ComfyUI at {args.comfyui_url}" if args.engine == "comfyui" else "the built-in engine"
     print(
         f"ViewComfy API on http://{args.host}:{args.port}/ running {args.workflow.name} on {where}"
     )
     limits = ConnectionLimits(head_timeout=args.head_timeout, max_connections=args.max_connections)
-    uvicorn.Server(uvicorn_config(create_app(config), args.host, args.port, limits)).run()
+    uvicorn.Server(uvicorn_config(create_app(config, limits), args.host, args.port, limits)).run()
     return 0

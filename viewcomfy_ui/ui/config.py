@@ -17,14 +17,19 @@ from typing import NoReturn
 import httpx
 
 from ..api import DEFAULT_GATEWAY, Protocol
+from ..checks import MEGABYTES, InputError, Number, from_env, listen_host
 from ..demo import DEMO_WORKFLOW
 from ..errors import ViewComfyError
 from ..server import port_number
+from ..server.budget import ENV_MAX_IMAGE_MB
 
 PROTOCOLS: tuple[Protocol, ...] = ("realtime", "sse")
 MAX_FILE_SIZE = "200mb"
 KEEP_OUTPUTS_MINUTES = "120"
-_SIZE = re.compile(r"(\d+)\s*([kmgt]?i?b?)", re.I)
+_SIZE = re.compile(r"(\d{1,15})\s*([kmgt]?i?b?)", re.I)
+CONCURRENCY = Number(1, 1024, whole=True)
+KEEP_MINUTES = Number(1, 525_600, whole=True)  # a year
+HISTORY_GB = Number(0, 1_000_000, low_included=False)
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
 HELP = """\
@@ -73,6 +78,7 @@ def parse_config(
 ) -> AppConfig:
     env = os.environ if environ is None else environ
     args = build_parser(env).parse_args(argv)
+    _check_engine_settings(env)
     if args.gateway_url and not args.api_url:
         raise ConfigError(
             "--gateway-url needs --api-url: without it the local engine serves its own gateway"
@@ -109,7 +115,7 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     parser = _Parser(description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
 
     def flag(name: str, variable: str | None, help: str, default: str | None = None, **kw) -> None:
-        value = (env.get(variable) or None) if variable else None
+        value = from_env(env, variable) if variable else None
         suffix = f" [env {variable}]" if variable else ""
         parser.add_argument(name, default=value or default, help=help + suffix, **kw)
 
@@ -140,12 +146,12 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     on_space = bool(env.get("SPACE_ID"))
     flag(
         "--host", "GRADIO_SERVER_NAME", "interface to listen on (default 127.0.0.1; 0.0.0.0 on a "
-        "Space)", "0.0.0.0" if on_space else "127.0.0.1",
+        "Space)", "0.0.0.0" if on_space else "127.0.0.1", type=listen_host,
     )  # fmt: skip
     flag("--port", "GRADIO_SERVER_PORT", "port (default 7860; 0: any free port)", "7860", type=port_number)  # fmt: skip
     flag(
         "--concurrency", "VIEWCOMFY_CONCURRENCY", "runs at once across all visitors (default 4)",
-        "4", type=_positive_int, metavar="N",
+        "4", type=CONCURRENCY, metavar="N",
     )  # fmt: skip
     flag(
         "--auth", "VIEWCOMFY_AUTH", "protect the page with a login; several users: "
@@ -159,7 +165,7 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     flag(
         "--keep-outputs", "VIEWCOMFY_KEEP_OUTPUTS", "minutes a run's outputs stay on disk when its "
         f"visitor does not leave cleanly (default {KEEP_OUTPUTS_MINUTES})", KEEP_OUTPUTS_MINUTES,
-        type=_positive_int, metavar="MINUTES",
+        type=KEEP_MINUTES, metavar="MINUTES",
     )  # fmt: skip
     flag(
         "--data-dir", "VIEWCOMFY_DATA_DIR", "folder for the run history (a SQLite file and the "
@@ -168,7 +174,7 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     )  # fmt: skip
     flag(
         "--history-max-gb", "VIEWCOMFY_HISTORY_MAX_GB", "the history's files stay under this "
-        "size, the oldest runs removed first (default 5)", "5", type=_positive_float, metavar="GB",
+        "size, the oldest runs removed first (default 5)", "5", type=HISTORY_GB, metavar="GB",
     )  # fmt: skip
     parser.add_argument(
         "--edit",
@@ -182,6 +188,16 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     return parser
 
 
+def _check_engine_settings(env: Mapping[str, str]) -> None:
+    """The built-in engine's settings that only the environment gives (read by the engine)."""
+    image_mb = (env.get(ENV_MAX_IMAGE_MB) or "").strip()
+    if image_mb:
+        try:
+            MEGABYTES(image_mb)
+        except InputError as exc:
+            raise ConfigError(f"{ENV_MAX_IMAGE_MB} {exc}") from None
+
+
 def default_data_dir(env: Mapping[str, str]) -> Path:
     """/data on a Space with persistent storage; else the per-user data folder."""
     if env.get("SPACE_ID") and Path("/data").is_dir():
@@ -191,16 +207,6 @@ def default_data_dir(env: Mapping[str, str]) -> Path:
     else:
         base = Path(env.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
     return base / "viewcomfy-ui"
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number, not {text[:20]!r}")
-    return value
 
 
 def _url(text: str) -> str:
@@ -220,12 +226,6 @@ def _protocol(text: str) -> Protocol:
     if value not in PROTOCOLS:
         raise argparse.ArgumentTypeError(f"must be realtime or sse, not {text[:40]!r}")
     return value  # type: ignore[return-value]
-
-
-def _positive_int(text: str) -> int:
-    if not text.strip().isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text[:20]!r}")
-    return int(text)
 
 
 def _auth(text: str) -> tuple[tuple[str, str], ...]:

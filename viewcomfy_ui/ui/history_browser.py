@@ -320,9 +320,8 @@ def _caption(run: RunRecord) -> str:
 
 
 def _run_status(run: RunRecord) -> str:
-    state = {"done": "done", "failed": "failed", "cancelled": "cancelled"}.get(
-        run.status, "running"
-    )
+    states = ("done", "failed", "cancelled", "interrupted")
+    state = run.status if run.status in states else "running"
     parts = [run.status, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.created))]
     if run.finished and run.started:
         parts.append(f"{run.finished - run.started:.1f} s")
@@ -341,7 +340,10 @@ def _note(problem: str) -> str:
 
 def _placeholder(directory: Path, state: str) -> Path:
     """A plain tile for a run without an image (failed, cancelled, audio or text only)."""
-    colors = {"failed": (190, 60, 60), "cancelled": (150, 150, 150), "running": (90, 110, 200)}
+    colors = {
+        "failed": (190, 60, 60), "cancelled": (150, 150, 150), "interrupted": (190, 140, 60),
+        "running": (90, 110, 200),
+    }  # fmt: skip
     path = directory / f"{state if state in colors else 'other'}.png"
     if not path.exists():
         directory.mkdir(parents=True, exist_ok=True)

@@ -20,6 +20,7 @@ from typing import Any
 
 import gradio as gr
 
+from ..errors import WorkflowError
 from ..fields import Field
 from ..outputs import SavedOutput
 from . import snippets
@@ -33,6 +34,10 @@ from .values import build_params, validate
 from .visitor import Visitors, owner_key, tab_key
 
 AUDIO_PLAYERS = 4
+# Past this, Gradio builds the page too slowly for its own start-up check, which waits 3 s for
+# it (4,000 fields: 2 to 5 s on a busy 2-core machine; 3,000 start): refused at start instead,
+# saying what to do (bench/bench_big_form.py).
+MAX_FORM_FIELDS = 3000
 OUTPUT_ROOT = Path(tempfile.gettempdir()) / "viewcomfy-ui-runs"
 CSS = Path(__file__).with_name("style.css").read_text(encoding="utf-8")
 THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="violet", neutral_hue="slate")
@@ -70,6 +75,12 @@ def build_page(
 ) -> gr.Blocks:
     """The whole app. `default_files` maps media fields to the workflow's own files, if known;
     with `history` (and `shared.visitors`), runs are queued in batches and kept."""
+    if len(fields) > MAX_FORM_FIELDS:
+        raise WorkflowError(
+            f"{title}: the form would have {len(fields)} fields, more than the {MAX_FORM_FIELDS} "
+            "a page can start with; choose the ones visitors need: in ComfyUI title their nodes "
+            "'VC_BASIC ...' (or 'VC_ADV ...') and export again, or give a curated view_comfy.json"
+        )
     endpoint = runner.endpoint  # the runner's owner closes it (App.close)
     visitors = shared.visitors if history is not None else None
     with gr.Blocks(title=title, delete_cache=(3600, 7200), fill_width=True) as page:

@@ -12,16 +12,18 @@ from typing import TYPE_CHECKING, Literal
 
 from ..errors import CancelledBy
 from ..progress import Progress
+from ..redact import MIN_SECRET_LENGTH, REDACTED, redact
 from .outcome import Done, Failed, Outcome
 
 if TYPE_CHECKING:
     from .runner import RunUpdate
 
-State = Literal["ready", "warning", "waiting", "running", "done", "failed", "cancelled"]
-MIN_SECRET_LENGTH = 4  # shorter "secrets" would blank ordinary text
-REDACTED = "***"
+State = Literal[
+    "ready", "warning", "waiting", "running", "done", "failed", "cancelled", "interrupted"
+]  # interrupted: a kept run whose app stopped mid-run (the history)
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|[\x00-\x08\x0b-\x1f\x7f]")
 NO_REASON = "the server gave no reason; see the logs"
+SCAN_MARGIN = 1024  # beyond a cut's limit, past the longest spelling `redact` looks for
 
 
 @dataclass(frozen=True)
@@ -99,25 +101,23 @@ def cancelled(by: CancelledBy = "client") -> Status:
 
 
 def scrub(text: str, secrets: Iterable[str], limit: int | None = None) -> str:
-    """`text` without any of `secrets`, then cut to `limit` characters (scrubbing first, so a
-    cut never leaves a prefix). A secret's start already cut off by the server before a final
-    "…" is removed too."""
+    """`text` without any of `secrets` in any spelling (`redact`: any case, URL-encoded, hex,
+    base64, or any 8-character piece of one), then cut to `limit` characters (scrubbing first,
+    so a cut never leaves a prefix). A secret's start already cut off by the server before a
+    final "…" is removed too."""
+    secrets = tuple(secrets)
+    if limit is not None and len(text) > 2 * limit + SCAN_MARGIN:  # the rest is never shown
+        text = text[: 2 * limit + SCAN_MARGIN] + "…"
+    text = redact(text, secrets)
     for secret in secrets:
-        if len(secret) < MIN_SECRET_LENGTH:
+        if len(secret) < MIN_SECRET_LENGTH or not text.endswith("…"):
             continue
-        text = text.replace(secret, REDACTED)
-        if text.endswith("…"):
-            body = text[:-1]
-            cut = next(
-                (
-                    n
-                    for n in range(len(secret) - 1, MIN_SECRET_LENGTH - 2, -1)
-                    if body.endswith(secret[:n])
-                ),
-                0,
-            )
-            if cut:
-                text = body[:-cut] + REDACTED + "…"
+        body = text[:-1].lower()
+        cut = next(
+            (n for n in range(len(secret) - 1, 2, -1) if body.endswith(secret[:n].lower())), 0
+        )
+        if cut:
+            text = text[: -cut - 1] + REDACTED + "…"
     if limit is not None and len(text) > limit:
         text = text[: limit - 1] + "…"
     return text

@@ -249,6 +249,18 @@ async def test_401_is_authentication_error_without_the_secret(server):
     assert len(server.requests) == 1
 
 
+@pytest.mark.parametrize(
+    "echo", [base64.b64encode(SECRET.encode()).decode(), SECRET.upper(), SECRET[:9]]
+)
+async def test_a_failure_echoing_the_secret_in_another_spelling_hides_it(server, echo):
+    failure = {"exception_message": f"bad key {echo}", "node_id": "", "node_type": ""}
+    server.replies.append(Reply(200, SSE_HEADERS, stream([sse("error", json.dumps(failure))])))
+    async with client(server) as c:
+        with pytest.raises(RunFailedError) as err:
+            await c.infer_with_logs({"1-inputs-a": 1}, lambda _: None)
+    assert echo not in str(err.value) and "***" in str(err.value)
+
+
 async def test_500_html_body_gives_status_and_readable_message(server):
     html = b"<html><head><title>502 Bad Gateway</title></head><body><h1>oops</h1></body></html>"
     server.replies.append(Reply(500, {"Content-Type": "text/html"}, html))

@@ -42,15 +42,15 @@ SLOW = {  # a graph that takes a few seconds on the built-in engine, to be cance
     },
     "22": {"class_type": "SaveImage", "inputs": {"images": ["21", 0], "filename_prefix": "slow"}},
 }
-FAILING = {  # fails in node 3: SaveImage cannot write the empty crop
-    "1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "color": 0}},
-    "2": {"class_type": "ImageCrop", "inputs": {"image": ["1", 0], "width": 0, "height": 0}},
-    "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 0]}},
+FAILING = {  # fails in node 3: a WebP image is at most 16383 pixels wide
+    "1": {"class_type": "EmptyImage", "inputs": {"width": 16384, "height": 1, "color": 0}},
+    "3": {"class_type": "SaveAnimatedWEBP", "inputs": {"images": ["1", 0]}},
 }
 FAILURE = {
-    "exception_message": "cannot write empty image",
+    "exception_message": "a WebP image is at most 16383 pixels a side, not 16384x1: scale it "
+    "down, or save it with SaveAnimatedPNG",
     "node_id": "3",
-    "node_type": "SaveImage",
+    "node_type": "SaveAnimatedWEBP",
 }
 
 
@@ -126,7 +126,7 @@ async def check_direct(api, url: str) -> None:
     try:
         await api.infer(params={"1-inputs-color": 1}, override_workflow_api=FAILING, **common)
     except Exception as exc:  # noqa: BLE001 (their client raises a bare Exception)
-        assert "status 500" in str(exc) and "node 3 (SaveImage)" in str(exc), exc
+        assert "status 500" in str(exc) and "node 3 (SaveAnimatedWEBP)" in str(exc), exc
         print(f"[4] a failed infer raises: {exc}")
     else:
         raise AssertionError("a failed infer returned")

@@ -140,6 +140,22 @@ def test_an_unknown_node_names_its_pack_and_the_way_out():
     assert ui_to_api(ui, {**core_object_info(), **declared})["12"]["inputs"] == {"on": False}
 
 
+def test_a_server_without_a_pack_still_gets_the_bundled_declarations_of_it():
+    ui = ui_graph(node(7, "PixelPerfectResolution", [768, 1024, "Crop and Resize"]))
+    server = core_object_info()  # a ComfyUI without controlnet_aux
+    assert ui_to_api(ui, server)["7"]["inputs"] == {
+        "image_gen_width": 768, "image_gen_height": 1024, "resize_mode": "Crop and Resize",
+    }  # fmt: skip
+
+
+def test_a_core_node_newer_than_the_declarations_says_so():
+    ui = ui_graph(node(3, "GeminiImage9Node", [], properties={"cnr_id": "comfy-core"}))
+    with pytest.raises(WorkflowError, match=r"a core node of a newer ComfyUI than 0\.3\.64"):
+        ui_to_api(ui)
+    with pytest.raises(WorkflowError, match="neither the given /object_info nor the bundled"):
+        ui_to_api(ui, core_object_info())
+
+
 def test_a_subgraph_without_its_definition_is_named_as_such():
     ui, _ = case("subgraphs.api")
     del ui["definitions"]

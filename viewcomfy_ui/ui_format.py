@@ -123,8 +123,9 @@ class Node:
 def ui_to_api(ui: Mapping[str, Any], object_info: Mapping[str, Any] | None = None) -> dict:
     """The API prompt ComfyUI's frontend exports for this UI-format graph.
 
-    `object_info` (a ComfyUI ``/object_info``) declares the nodes; without it the bundled
-    declarations do. Raises WorkflowError naming a node whose class they do not know.
+    `object_info` (a ComfyUI ``/object_info``) declares the nodes, the bundled declarations
+    those it lacks (a pack the server has not installed still makes a form). Raises
+    WorkflowError naming a node whose class none of them know.
     """
     return convert_ui(ui, object_info)[0]
 
@@ -134,19 +135,20 @@ def convert_ui(
 ) -> tuple[dict, dict[str, str]]:
     """`ui_to_api`'s prompt, and each seed's saved control (``fixed``, ``increment``,
     ``decrement``, ``randomize``) by the seed's flattened key (``"3-inputs-seed"``)."""
-    if object_info is None:
-        from .nodespecs import core_object_info, custom_object_info
+    from .nodespecs import core_object_info, custom_object_info
 
-        object_info = {**custom_object_info(), **core_object_info()}
-    converter = _Converter(ui, object_info)
+    given = object_info is not None
+    object_info = {**custom_object_info(), **core_object_info(), **(object_info or {})}
+    converter = _Converter(ui, object_info, given)
     api = converter.convert()
     return api, converter.seed_modes(api)
 
 
 class _Converter:
-    def __init__(self, ui: Mapping[str, Any], object_info: Mapping[str, Any]) -> None:
+    def __init__(self, ui: Mapping[str, Any], object_info: Mapping[str, Any], given: bool) -> None:
         self.ui = ui
         self.object_info = object_info
+        self.given = given  # a server's declarations are among `object_info`
         definitions = (ui.get("definitions") or {}).get("subgraphs") or []
         self.subgraphs = {d.get("id"): d for d in definitions if isinstance(d, Mapping)}
         self.root = Graph.parse(ui)
@@ -210,7 +212,7 @@ class _Converter:
             ]  # fmt: skip
             return Node(exec_id, raw, graph, path, instance, class_type, slots, subgraph=definition)
         if not isinstance(info, Mapping):
-            raise WorkflowError(_unknown_node(raw, class_type, path))
+            raise WorkflowError(_unknown_node(raw, class_type, path, self.given))
         node = Node(exec_id, raw, graph, path, instance, class_type, _slots(info, saved))
         node.widgets = node_widgets(class_type, info)
         node.values = _widget_values(node.widgets, raw, info, saved)
@@ -550,8 +552,10 @@ def _title(node: Node, object_info: Mapping[str, Any]) -> str:
     return FRONTEND_TITLES.get(node.class_type) or info.get("display_name") or node.class_type
 
 
-def _unknown_node(raw: Mapping[str, Any], class_type: str, path: tuple[str, ...]) -> str:
-    """Which node, of which pack, and what to do."""
+def _unknown_node(
+    raw: Mapping[str, Any], class_type: str, path: tuple[str, ...], given: bool
+) -> str:
+    """Which node, of which pack, and what to do (`given`: a server's declarations were used)."""
     properties = raw.get("properties") or {}
     pack = properties.get("cnr_id") or properties.get("aux_id")
     node_id = ":".join((*path, str(raw.get("id"))))
@@ -564,12 +568,28 @@ def _unknown_node(raw: Mapping[str, Any], class_type: str, path: tuple[str, ...]
             f"node {node_id}{named} is a subgraph whose definition the file lacks "
             "(definitions.subgraphs); save it again with ComfyUI's frontend 1.24 or newer"
         )
-    source = f"from the node pack {pack!r}" if pack else "from a custom node pack"
-    return (
-        f"node {node_id}{named} is a {class_type} {source}, which the node declarations do not "
-        "know; give --object-info with the /object_info of a ComfyUI that has that pack (or "
-        "run it with --comfyui-url)"
+    known_by = (
+        "neither the given /object_info nor the bundled declarations know"
+        if given
+        else "the node declarations do not know"
     )
+    if pack == "comfy-core":
+        newer = "update that ComfyUI" if given else (
+            "give --object-info with the /object_info of a ComfyUI that has it (or run it with "
+            "--comfyui-url)"
+        )  # fmt: skip
+        return (
+            f"node {node_id}{named} is a {class_type}, a core node of a newer ComfyUI than "
+            f"0.3.64, which {known_by}; {newer}"
+        )
+    source = f"from the node pack {pack!r}" if pack else "from a custom node pack"
+    way_out = (
+        "install that pack in that ComfyUI (or give the /object_info of one that has it)"
+        if given
+        else "give --object-info with the /object_info of a ComfyUI that has that pack (or run "
+        "it with --comfyui-url)"
+    )
+    return f"node {node_id}{named} is a {class_type} {source}, which {known_by}; {way_out}"
 
 
 def _js_number(value: Any) -> Any:

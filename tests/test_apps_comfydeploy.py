@@ -22,9 +22,11 @@ def test_external_nodes_are_the_form_in_workflow_order():
         ("4-inputs-default_value", "Sampler", "choice", "euler"),
         ("5-inputs-default_value", "Tiling", "bool", False),
         ("6-inputs-default_value", "seed", "seed", -1),
+        ("7-inputs-default_value_url", "input_image", "text", ""),
         ("8-inputs-default_value", "Images", "int", 2),
-    ]  # the image node (7) loads URLs only: no upload field for it
+    ]  # the image node (7) loads a URL: a text field for it
     assert fields[0].help == "What to draw"
+    assert "URL" in fields[6].help
     assert [f.node_title for f in fields] == [f.label for f in fields]
     assert not any(f.advanced for f in fields)
 

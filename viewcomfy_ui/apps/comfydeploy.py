@@ -5,8 +5,9 @@ Read from that pack's ``comfy-nodes/external_*.py`` and ``custom_routes.py``
 carry ``display_name`` and ``description``; a run writes the value into the input listed in
 `VALUE_INPUT` (text, numbers, booleans, choices and seeds into ``default_value``). Sliders carry
 ``min_value``/``max_value``, a seed randomizes within them when its value lies outside, an enum
-its choices as a JSON list in ``options``. Media nodes that only load URLs (image, image batch,
-EXR, file, face model) have no upload field here: they are left out.
+its choices as a JSON list in ``options``. The image node loads its ``default_value_url`` (an
+http(s) URL or a ``data:`` URI), so it is a text field for that URL; the other media nodes
+that only load URLs (image batch, EXR, file, face model) are left out.
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ VALUE_INPUT: dict[str, tuple[str, str | None]] = {
     "Audio": ("audio_file", "audio"),
     "Vid": ("default_value", "video"),
     "Video": ("default_video", "video"),
+    "Image": ("default_value_url", "string"),
 }
+IMAGE_URL_HELP = "the image's http(s) URL or data: URI"
 
 
 def read_comfydeploy(workflow: Workflow) -> CuratedWorkflow | None:
@@ -68,6 +71,8 @@ def _pick(node_id: str, kind: str, inputs: dict[str, Any], node: dict[str, Any])
         step = 1 if kind != "NumberSlider" else None
         slider = kind != "Seed"
         return _with_range(pick, low, high, step, slider=slider)
+    if kind == "Image":
+        return replace(pick, help=pick.help or IMAGE_URL_HELP)
     if kind == "Enum":
         return _with_options(pick, inputs.get("options"), inputs.get(name))
     return pick

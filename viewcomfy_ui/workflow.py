@@ -177,6 +177,9 @@ def apply_params(
 # --- loading ---------------------------------------------------------------------------------
 
 
+SAVE_ADVICE = "give the file ComfyUI saves (Workflow > Save, or Export (API))"
+
+
 def load_workflow(
     source: str | Path | Mapping[str, Any],
     *,
@@ -201,7 +204,7 @@ def load_workflow(
     if not isinstance(data, Mapping):
         raise WorkflowError(
             f"{label}: expected a JSON object of nodes, got a JSON {_json_type(data)}; "
-            "export the workflow from ComfyUI with 'Export (API)'"
+            f"{SAVE_ADVICE}"
         )
     data = _unwrap(data)
     if is_ui_format(data):
@@ -223,8 +226,7 @@ def load_workflow(
     if flat:
         return Workflow(params=flat, api=None, name=label)
     raise WorkflowError(
-        f"{label} has no ComfyUI nodes (no entries with a 'class_type'); "
-        "export the workflow from ComfyUI with 'Export (API)'"
+        f"{label} has no ComfyUI nodes (no entries with a 'class_type'); {SAVE_ADVICE}"
     )
 
 
@@ -243,12 +245,10 @@ def _read_json(path: Path, label: str) -> Any:
     except OSError as exc:
         raise WorkflowError(f"{path}: cannot be read ({exc.strerror})") from exc
     if not text.strip():
-        raise WorkflowError(
-            f"{label} is empty; export the workflow from ComfyUI with 'Export (API)'"
-        )
+        raise WorkflowError(f"{label} is empty; {SAVE_ADVICE}")
     too_deep = WorkflowError(
         f"{label} nests objects or arrays more than {MAX_JSON_DEPTH} deep; no workflow does: "
-        "export it from ComfyUI with 'Export (API)'"
+        f"{SAVE_ADVICE}"
     )
     try:
         data = json.loads(text)

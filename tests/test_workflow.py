@@ -281,3 +281,14 @@ def test_a_file_named_only_workflow_api_is_titled_by_what_it_makes(sink, title):
         workflow_title(Workflow(params={}, api=None, name="workflow_api.json"))
         == "ComfyUI workflow"
     )
+
+
+@pytest.mark.parametrize("number", ["1e999", "NaN", "-Infinity"])
+def test_a_number_that_is_not_finite_is_refused_in_one_line(tmp_path, number):
+    path = tmp_path / "flow_api.json"
+    path.write_text(
+        '{"1": {"class_type": "ImageBlur", "inputs": {"sigma": NUMBER}}}'.replace("NUMBER", number)
+    )
+    with pytest.raises(WorkflowError, match="not finite") as err:
+        load_workflow(path)
+    assert number in str(err.value) and "\n" not in str(err.value)

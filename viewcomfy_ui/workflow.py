@@ -251,7 +251,12 @@ def _read_json(path: Path, label: str) -> Any:
         f"{SAVE_ADVICE}"
     )
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_float=_finite, parse_constant=_not_a_number)
+    except _NotFinite as exc:
+        raise WorkflowError(
+            f"{label} holds the number {exc} (not finite); no ComfyUI input takes one: fix that "
+            "value in ComfyUI and save again"
+        ) from None
     except json.JSONDecodeError as exc:
         raise WorkflowError(
             f"{label} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
@@ -266,6 +271,21 @@ def _read_json(path: Path, label: str) -> Any:
     if _depth_exceeds(data, MAX_JSON_DEPTH):
         raise too_deep
     return data
+
+
+class _NotFinite(ValueError):
+    """A JSON number that is no finite float (NaN, Infinity, 1e999)."""
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NotFinite(text[:24])
+    return value
+
+
+def _not_a_number(text: str) -> float:
+    raise _NotFinite(text)
 
 
 def _depth_exceeds(data: Any, limit: int) -> bool:

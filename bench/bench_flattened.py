@@ -7,7 +7,9 @@ Every API-format corpus workflow is flattened as ViewComfy writes it (``flatten`
 from ``infer_fields(api)``, without ``/object_info`` (bundled declarations) and with each given
 ``/object_info`` file (default: the shared core one of ComfyUI 0.3.64). A field counts as right
 when both forms have it with the same kind; a field only one side has is wrong. "exact" also
-asks the same choices, range and step. Also: how many nodes got their class back.
+asks the same choices, range and step; "differ" counts the fields both forms have whose kind,
+choices, step, minimum or maximum differ. Also: how many nodes got their class back, and how
+many got another class (a wrong guess: its ranges and choices are not the node's).
 """
 
 from __future__ import annotations
@@ -28,13 +30,17 @@ CORPUS = ROOT.parent / "shared" / "corpus" / "workflows"
 OBJECT_INFO = ROOT.parent / "shared" / "comfyui" / "object_info-0.3.64.json"
 
 
+ATTRIBUTES = ("kind", "choices", "step", "minimum", "maximum")
+
+
 def _exact(f: Field) -> tuple:
-    return (f.kind, f.choices, f.minimum, f.maximum, f.step)
+    return tuple(getattr(f, name) for name in ATTRIBUTES)
 
 
 def measure(workflows: list, object_info: dict | None, label: str) -> None:
-    right = exact = total = nodes = recovered = 0
+    right = exact = total = nodes = recovered = guessed_wrong = 0
     misses: Counter = Counter()
+    differ: Counter = Counter()
     for workflow in workflows:
         flat = flatten(workflow.api)
         want = {f.key: f for f in infer_fields(workflow.api, object_info)}
@@ -42,9 +48,14 @@ def measure(workflows: list, object_info: dict | None, label: str) -> None:
         classes = node_classes(flat, object_info)
         nodes += len(workflow.api)
         recovered += sum(classes.get(n) == node["class_type"] for n, node in workflow.api.items())
+        guessed_wrong += sum(
+            classes.get(n) not in (None, node["class_type"]) for n, node in workflow.api.items()
+        )
         for key in want.keys() | got.keys():
             total += 1
             w, g = want.get(key), got.get(key)
+            if w and g:
+                differ.update(name for name in ATTRIBUTES if getattr(w, name) != getattr(g, name))
             if w and g and w.kind == g.kind:
                 right += 1
                 exact += _exact(w) == _exact(g)
@@ -56,10 +67,11 @@ def measure(workflows: list, object_info: dict | None, label: str) -> None:
                     f"{node['class_type']}.{name}: {g and g.kind} (want {w and w.kind}) as {found}"
                 ] += 1
     print(
-        f"{label:34} {total:5} fields: right kind {100 * right / total:5.1f} %, "
-        f"exact {100 * exact / total:5.1f} %; classes recovered {recovered}/{nodes} "
-        f"({100 * recovered / nodes:.1f} %)"
+        f"{label:34} {total:5} fields: right kind {100 * right / total:6.2f} %, "
+        f"exact {100 * exact / total:6.2f} %; classes recovered {recovered}/{nodes} "
+        f"({100 * recovered / nodes:.1f} %), another class {guessed_wrong}"
     )
+    print(f"{'':34} differ: " + ", ".join(f"{name} {differ[name]}" for name in ATTRIBUTES))
     for text, count in misses.most_common(15):
         print(f"    {count:4}  {text}")
 

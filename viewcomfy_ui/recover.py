@@ -51,6 +51,7 @@ class _Fit:
 
     wrong: int  # saved inputs it does not declare, or literals of another type
     missing: int  # required inputs not saved
+    outside: int  # numbers outside the declared range
     off_list: int  # literals outside a fixed choice list
     loose: int  # literals that fit but look like another kind (an int for a FLOAT...)
     unsaved: int  # declared inputs the node did not save
@@ -58,17 +59,18 @@ class _Fit:
 
     @property
     def takes_all(self) -> bool:
-        return not self.wrong and not self.missing
+        return not self.wrong and not self.missing and not self.outside
 
     @property
     def order(self) -> tuple[int, ...]:
-        return (self.wrong + self.missing, self.off_list, self.loose, self.unsaved)
+        return (self.wrong + self.missing + self.outside, self.off_list, self.loose, self.unsaved)
 
     @property
     def mostly(self) -> bool:
         """Takes most of the inputs (an older or newer version of the class): at least three,
         more than twice as many as the inputs it lacks or does not declare."""
-        return self.taken >= MOSTLY_MIN and self.taken > 2 * (self.wrong + self.missing)
+        lacking = self.wrong + self.missing
+        return not self.outside and self.taken >= MOSTLY_MIN and self.taken > 2 * lacking
 
 
 @dataclass
@@ -128,8 +130,8 @@ def _best(
 
 def _fit(spec: NodeSpec | None, saved: Mapping[str, Any], title: str) -> _Fit:
     if spec is None:
-        return _Fit(len(saved) or 1, 0, 0, 0, 0, 0)
-    wrong = off_list = loose = taken = 0
+        return _Fit(len(saved) or 1, 0, 0, 0, 0, 0, 0)
+    wrong = off_list = loose = taken = outside = 0
     chosen = spec.chosen_inputs(saved)
     for name, value in saved.items():
         declared = spec.inputs.get(name, chosen.get(name))
@@ -139,9 +141,10 @@ def _fit(spec: NodeSpec | None, saved: Mapping[str, Any], title: str) -> _Fit:
         taken += bool(fits)
         if fits and not is_link(value) and value is not None:
             loose += _looks_otherwise(declared, value, f"{title} {name}")
+            outside += _outside(declared, value)
     missing = len(spec.required - saved.keys())
     unsaved = len(spec.inputs.keys() - saved.keys())
-    return _Fit(wrong, missing, off_list, loose, unsaved, taken)
+    return _Fit(wrong, missing, outside, off_list, loose, unsaved, taken)
 
 
 def _fits(spec: InputSpec, value: Any) -> bool | None:
@@ -167,6 +170,14 @@ def _fits(spec: InputSpec, value: Any) -> bool | None:
     if spec.type == "STRING":
         return isinstance(value, str)
     return False  # a literal where the node takes a connection (IMAGE, MODEL...)
+
+
+def _outside(spec: InputSpec, value: Any) -> bool:
+    """A number ComfyUI would refuse for this input: below its minimum or above its maximum."""
+    if spec.type not in ("INT", "FLOAT") or not is_number(value):
+        return False
+    low, high = spec.options.get("min"), spec.options.get("max")
+    return (is_number(low) and value < low) or (is_number(high) and value > high)
 
 
 def _looks_otherwise(spec: InputSpec, value: Any, words: str) -> bool:

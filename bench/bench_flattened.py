@@ -1,6 +1,6 @@
 """Flattened-parameter fidelity: the form from ``workflow_api_parameters.json`` vs the API file's.
 
-    python bench/bench_flattened.py [OBJECT_INFO ...] [--corpus DIR]
+    python bench/bench_flattened.py [OBJECT_INFO ...] [--corpus DIR] [--list]
 
 Every API-format corpus workflow is flattened as ViewComfy writes it (``flatten``: each node's
 ``_meta.title``, no class types). Its fields from ``infer_fields(flat)`` are compared with those
@@ -8,8 +8,9 @@ from ``infer_fields(api)``, without ``/object_info`` (bundled declarations) and 
 ``/object_info`` file (default: the shared core one of ComfyUI 0.3.64). A field counts as right
 when both forms have it with the same kind; a field only one side has is wrong. "exact" also
 asks the same choices, range and step; "differ" counts the fields both forms have whose kind,
-choices, step, minimum or maximum differ. Also: how many nodes got their class back, and how
-many got another class (a wrong guess: its ranges and choices are not the node's).
+choices, step, minimum or maximum differ (``--list`` prints each: file, field, attribute, API
+value, flattened value). Also: how many nodes got their class back, and how many got another
+class (a wrong guess: its ranges and choices are not the node's).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def _exact(f: Field) -> tuple:
     return tuple(getattr(f, name) for name in ATTRIBUTES)
 
 
-def measure(workflows: list, object_info: dict | None, label: str) -> None:
+def measure(workflows: list, object_info: dict | None, label: str, listing: bool = False) -> None:
     right = exact = total = nodes = recovered = guessed_wrong = 0
     misses: Counter = Counter()
     differ: Counter = Counter()
@@ -55,7 +56,12 @@ def measure(workflows: list, object_info: dict | None, label: str) -> None:
             total += 1
             w, g = want.get(key), got.get(key)
             if w and g:
-                differ.update(name for name in ATTRIBUTES if getattr(w, name) != getattr(g, name))
+                names = [name for name in ATTRIBUTES if getattr(w, name) != getattr(g, name)]
+                differ.update(names)
+                for name in names if listing else ():
+                    print(
+                        f"  {workflow.name} {key} {name}: {getattr(w, name)} | {getattr(g, name)}"
+                    )
             if w and g and w.kind == g.kind:
                 right += 1
                 exact += _exact(w) == _exact(g)
@@ -80,11 +86,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("object_info", type=Path, nargs="*", default=[OBJECT_INFO])
     parser.add_argument("--corpus", type=Path, default=CORPUS)
+    parser.add_argument("--list", action="store_true", help="print each differing attribute")
     args = parser.parse_args()
     workflows = [load_workflow(p) for p in sorted(args.corpus.glob("*.json"))]
-    measure(workflows, None, "without /object_info")
+    measure(workflows, None, "without /object_info", args.list)
     for path in args.object_info:
-        measure(workflows, json.loads(path.read_text()), f"with {path.name}")
+        measure(workflows, json.loads(path.read_text()), f"with {path.name}", args.list)
 
 
 if __name__ == "__main__":

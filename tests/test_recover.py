@@ -7,8 +7,8 @@ from pathlib import Path
 
 from viewcomfy_ui.fields import infer_fields, node_classes
 from viewcomfy_ui.nodespecs import NodeSpecs, bundled_specs, core_object_info
-from viewcomfy_ui.recover import recover_class
-from viewcomfy_ui.workflow import flatten
+from viewcomfy_ui.recover import GENERIC_MIN, recover_class
+from viewcomfy_ui.workflow import flatten, load_workflow
 
 OBJECT_INFO = (
     Path(__file__).resolve().parent.parent.parent / "shared" / "comfyui" / "object_info-0.3.64.json"
@@ -143,3 +143,47 @@ def test_on_a_live_server_core_classes_come_before_custom_packs_on_a_tie():
         "AnyValue": {"input": {"required": {"value": ["*", {}]}}, "python_module": "nodes"},
     }  # fmt: skip
     assert recovered("length", {"value": 121}, NodeSpecs(live)).class_type == "PrimitiveInt"
+
+
+# comfy-pack's pixel-art example, flattened (CPackInputInt, a class no declaration has, titled
+# "height"/"width"): only the keys of those two nodes.
+PIXEL_ART_SIZES = {
+    "_13-node-class_type-info": "height",
+    "13-inputs-value": 512, "13-inputs-min": 24, "13-inputs-max": 2048,
+    "_14-node-class_type-info": "width",
+    "14-inputs-value": 512, "14-inputs-min": 24, "14-inputs-max": 2048,
+}  # fmt: skip
+
+
+def test_a_class_whose_range_refuses_the_saved_value_is_not_taken(tmp_path):
+    path = tmp_path / "workflow_api_parameters.json"
+    path.write_text(json.dumps(PIXEL_ART_SIZES))
+    workflow = load_workflow(path)
+    assert node_classes(workflow) == {"13": None, "14": None}, "not a 0-10 slider"
+    fields = {f.key: f for f in infer_fields(workflow)}
+    for node in ("13", "14"):
+        value, low, high = (fields[f"{node}-inputs-{name}"] for name in ("value", "min", "max"))
+        assert (value.kind, value.value, value.minimum, value.maximum) == ("int", 512, None, None)
+        assert "above" not in (value.warning or ""), "no false range warning"
+        assert (low.kind, low.step, high.kind, high.maximum) == ("int", 1, "int", None)
+
+
+def test_one_or_two_generic_inputs_do_not_make_a_custom_class():
+    custom = NodeSpecs({
+        f"Pack{n}Text": {"input": {"required": {"text": ["STRING", {}], f"zz{n}": ["INT", {}]}}}
+        for n in range(GENERIC_MIN)
+    } | {"PackPrompt": {"input": {"required": {"text": ["STRING", {"multiline": True}]}}}})  # fmt: skip
+    specs = NodeSpecs(core_object_info(), fallback=custom)
+    assert recovered("scene", {"text": "a cat"}, specs).class_type is None
+    assert recovered("Pack prompt", {"text": "a cat"}, specs).class_type == "PackPrompt", (
+        "a title naming the class is evidence enough"
+    )
+    assert recovered("scene", {"text": "a cat", "zz1": 3}, specs).class_type == "Pack1Text"
+
+
+def test_a_title_shaped_like_an_undeclared_class_name_is_an_unknown_class():
+    inputs = {"width": 832, "height": 1216, "batch_size": 1}
+    found = recovered("EmptyFlux2LatentImage", inputs)  # newer than the bundled declarations
+    assert (found.class_type, found.rule) == (None, "unknown class")
+    assert recovered("EmptyLatentImage", inputs).class_type == "EmptyLatentImage"
+    assert recovered("My latent", inputs).class_type is not None, "a typed title: inputs decide"

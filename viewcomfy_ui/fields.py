@@ -97,7 +97,8 @@ class Field:
     `warning` flags a value that does not fit the node's declaration (the value is kept).
     `seed_mode` is what a seed does on each run: one of `SEED_MODES` (``randomize`` unless the
     workflow saved another). `help`, `group` and `choice_labels` come from a curated form
-    (``curated.py``). `label` is unique in the form (status messages name fields by it): a name
+    (``curated.py``); `section_help`, on a section's first field, its notes (``arrange.py``).
+    `label` is unique in the form (status messages name fields by it): a name
     several nodes share is followed by the node's title ("Seed · KSampler (Advanced) #86");
     the page shows it under that title without repeating it (`shown_label`).
     """
@@ -121,6 +122,7 @@ class Field:
     seed_mode: str = "randomize"
     help: str | None = None  # the author's help text (curated forms)
     group: str | None = None  # the author's group (curated forms); else fields group by node
+    section_help: str | None = None  # notes about the field's section (Markdown, from the file)
 
 
 @dataclass

@@ -172,7 +172,10 @@ def infer_fields(
                 node.unknown = False  # said once, on the node's first field
             if made is not None:
                 fields.append(made)
-    fields = _finish_labels(fields, nodes, specs, consumers)
+    instances = (
+        params.layout.instance_titles if isinstance(params, Workflow) and params.layout else {}
+    )
+    fields = _finish_labels(fields, nodes, specs, consumers, instances)
     marked = {node.node_id: node.marker for node in nodes.values() if node.marker}
     if marked:  # the author chose: marked nodes only, basic or advanced, in workflow order
         return [
@@ -585,16 +588,14 @@ def _finish_labels(
     nodes: Mapping[str, _Node],
     specs: NodeSpecs,
     consumers: Mapping[str, list[tuple[_Node, str]]],
+    instances: Mapping[str, str],
 ) -> list[Field]:
-    """Readable labels, and node titles made unique where they repeat."""
+    """Readable labels, and node titles made unique where they repeat. `instances` titles
+    subgraph instances (by top-level id): a node inside one is named after it."""
     per_node = Counter(f.node_id for f in fields)
     texts = Counter(f.node_id for f in fields if f.kind == "textarea")
     titles = {node_id: _display_title(nodes[node_id], specs, consumers) for node_id in per_node}
-    repeats = Counter(titles.values())
-    unique_titles = {
-        node_id: f"{title} #{node_id}" if repeats[title] > 1 else title
-        for node_id, title in titles.items()
-    }
+    unique_titles = _unique_titles(titles, instances)
     labelled = []
     for f in fields:
         node = nodes[f.node_id]
@@ -625,6 +626,25 @@ def _finish_labels(
         else replace(f, label=f.node_title if f.label == titles[f.node_id] else f"{f.label}{LABEL_JOIN}{f.node_title}")
         for f in labelled
     ]  # fmt: skip
+
+
+def _unique_titles(titles: Mapping[str, str], instances: Mapping[str, str]) -> dict[str, str]:
+    """Each node's title, unique: a repeated one gets its node id, except in a subgraph instance
+    ("12:5"), where it gets the instance's title ("KSampler in Upscale"), and the instance's id
+    too if that still repeats ("KSampler in Upscale #12")."""
+    repeats = Counter(titles.values())
+    unique = {}
+    for node_id, title in titles.items():
+        outer = node_id.split(":")[0]
+        if repeats[title] > 1:
+            inside = instances.get(outer) if ":" in node_id else None
+            title = f"{title} in {inside}" if inside else f"{title} #{node_id}"
+        unique[node_id] = title
+    repeats = Counter(unique.values())
+    return {
+        node_id: f"{title} #{node_id.split(':')[0]}" if repeats[title] > 1 else title
+        for node_id, title in unique.items()
+    }
 
 
 def shown_label(f: Field) -> str | None:

@@ -630,21 +630,23 @@ def _finish_labels(
 
 def _unique_titles(titles: Mapping[str, str], instances: Mapping[str, str]) -> dict[str, str]:
     """Each node's title, unique: a repeated one gets its node id, except in a subgraph instance
-    ("12:5"), where it gets the instance's title ("KSampler in Upscale"), and the instance's id
-    too if that still repeats ("KSampler in Upscale #12")."""
-    repeats = Counter(titles.values())
-    unique = {}
-    for node_id, title in titles.items():
-        outer = node_id.split(":")[0]
-        if repeats[title] > 1:
-            inside = instances.get(outer) if ":" in node_id else None
-            title = f"{title} in {inside}" if inside else f"{title} #{node_id}"
-        unique[node_id] = title
-    repeats = Counter(unique.values())
-    return {
-        node_id: f"{title} #{node_id.split(':')[0]}" if repeats[title] > 1 else title
-        for node_id, title in unique.items()
-    }
+    ("12:5"), where it gets the instance's title ("KSampler in Upscale"), then the instance's id
+    if that still repeats ("KSampler in Upscale #12"), then the node's own id."""
+
+    def inside(node_id: str, title: str) -> str:
+        instance = instances.get(node_id.split(":")[0]) if ":" in node_id else None
+        return f"{title} in {instance}" if instance else f"{title} #{node_id}"
+
+    steps = (
+        inside,
+        lambda node_id, title: f"{title} #{node_id.split(':')[0]}",
+        lambda node_id, title: f"{title.removesuffix(' #' + node_id.split(':')[0])} #{node_id}",
+    )
+    unique = dict(titles)
+    for step in steps:
+        repeats = Counter(unique.values())
+        unique = {n: step(n, t) if repeats[t] > 1 else t for n, t in unique.items()}
+    return unique
 
 
 def shown_label(f: Field) -> str | None:

@@ -3,6 +3,7 @@ field), shown as inert Markdown, and fields inside subgraph instances named afte
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from viewcomfy_ui.fields import infer_fields
@@ -75,6 +76,17 @@ def test_nodes_inside_subgraph_instances_are_named_after_them_not_by_internal_id
     titles = {f.node_title for f in fields if ":" in f.node_id}
     assert titles == {f"Image Blur in New Subgraph #{i}" for i in (6, 7, 9)}
     assert not any(f"#{f.node_id}" in f.label for f in fields if ":" in f.node_id)
+
+
+def test_nodes_sharing_a_title_in_one_subgraph_instance_keep_unique_titles():
+    ui = json.loads((DATA / "subgraphs.json").read_text())
+    inner = ui["definitions"]["subgraphs"][0]["nodes"]
+    twin = {**next(n for n in inner if n["type"] == "ImageBlur"), "id": 40, "inputs": []}
+    inner.append(twin)
+    titles = {f.node_id: f.node_title for f in infer_fields(load_workflow(ui))}
+    assert titles["7:3"] == "Image Blur in New Subgraph #7:3"
+    assert titles["7:40"] == "Image Blur in New Subgraph #7:40"
+    assert len({titles[n] for n in titles if ":" in n}) == len([n for n in titles if ":" in n])
 
 
 def test_a_note_never_injects_html_nor_loads_images_from_elsewhere():

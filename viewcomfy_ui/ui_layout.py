@@ -94,22 +94,22 @@ def ui_layout(
         sections=sections,
         notes=tuple(loose),
         seed_modes=dict(seed_modes),
-        instance_titles=_instance_titles(ui, nodes),
+        instance_titles=_instance_titles(ui),
     )
 
 
-def _instance_titles(ui: Mapping[str, Any], nodes: list[Mapping[str, Any]]) -> dict[str, str]:
+def _instance_titles(ui: Mapping[str, Any]) -> dict[str, str]:
     """Each subgraph instance's title: its own, else its subgraph's name."""
     definitions = ui.get("definitions")
-    definitions = definitions if isinstance(definitions, Mapping) else {}
+    subgraphs = definitions.get("subgraphs") if isinstance(definitions, Mapping) else None
     names = {
         s.get("id"): str(s.get("name") or "").strip()
-        for s in definitions.get("subgraphs") or ()
+        for s in (subgraphs if isinstance(subgraphs, list) else ())
         if isinstance(s, Mapping)
     }
     titles = {}
-    for node in nodes:
-        kind = node.get("type")
+    for node in ui.get("nodes") or ():
+        kind = node.get("type") if isinstance(node, Mapping) else None
         if isinstance(kind, str) and kind in names:
             title = str(node.get("title") or "").strip() or names[kind]
             if title:

@@ -92,15 +92,18 @@ def test_nodes_sharing_a_title_in_one_subgraph_instance_keep_unique_titles():
 def test_a_note_never_injects_html_nor_loads_images_from_elsewhere():
     shown = note_markdown(
         'Hi <script>alert(1)</script><img src=x onerror="alert(2)"> ![t](http://x.test/a.png) '
-        "[ok](https://docs.comfy.org) [bad](javascript:alert(3)) `a<b>` and\n```\n<c>\n```"
+        "[ok](https://docs.comfy.org) [bad](javascript:alert(3))\n"
+        "``<img src=y>` and \\`<img src=z>\\`\n"  # backticks Markdown does not take as code
+        "```x`\n<img src=w>\n```\n"  # not a fence: its info string has a backtick
+        "  ```python\nif a <b>: pass\n  ```"
     )
     assert "<script" not in shown and "<img" not in shown and "![" not in shown
     assert "[t](http://x.test/a.png)" in shown and "[ok](https://docs.comfy.org)" in shown
     assert "javascript:" not in shown
-    assert "`a<b>`" in shown and "```\n<c>\n```" in shown  # code is shown as written
+    assert "  ```python\nif a <b>: pass\n  ```" in shown  # a code block is shown as written
 
 
 def test_a_long_note_is_cut_with_an_ellipsis_and_its_code_block_closed():
-    shown = note_markdown("intro\n```\n" + "x = 1 " * 1000)
-    assert len(shown) < 2100 and "…" in shown and shown.endswith("\n```")
+    shown = note_markdown("intro\n~~~~\n" + "x = 1 " * 1000)
+    assert len(shown) < 2100 and "…" in shown and shown.endswith("…\n~~~~")
     assert note_markdown("short") == "short"

@@ -109,17 +109,19 @@ def test_groups_become_sections_and_notes_their_help():
         ("Prompt", ("2", "3"), None),
         ("Sampling", ("5",), "Keep steps low on a CPU."),
     ]
-    assert workflow.layout.node_help == {"1": "Put the checkpoint in **models/checkpoints**."}
+    (note,) = workflow.layout.notes
+    assert (note.text, note.near[0]) == ("Put the checkpoint in **models/checkpoints**.", "1")
     fields = {f.key: f for f in infer_fields(workflow)}
     seed = fields["5-inputs-seed"]
-    assert (seed.node_title, seed.seed_mode, seed.help) == (
-        "Sampling",
-        "increment",
-        "Keep steps low on a CPU.",
-    )
+    assert (seed.node_title, seed.seed_mode, seed.help) == ("Sampling", "increment", None)
+    assert seed.section_help == "Keep steps low on a CPU."  # the section's, shown once
     assert fields["5-inputs-steps"].group == seed.group and fields["5-inputs-steps"].help is None
     assert fields["2-inputs-text"].node_title == fields["3-inputs-text"].node_title == "Prompt"
-    assert fields["1-inputs-ckpt_name"].help == "Put the checkpoint in **models/checkpoints**."
+    checkpoint = fields["1-inputs-ckpt_name"]
+    assert (checkpoint.help, checkpoint.section_help) == (
+        None,
+        "Put the checkpoint in **models/checkpoints**.",
+    )
     order = [f.group or f.node_id for f in infer_fields(workflow)]
     assert order == sorted(order, key=order.index)  # a section's fields stay together
 

@@ -1,9 +1,11 @@
 """A UI-format file (ComfyUI's Save) in the app, in a real headless Chromium: its groups as the
-form's sections, its note as help, a run on the built-in engine, and the one-line refusal of a
-graph the built-in engine cannot run; on a desktop and on a phone."""
+form's sections, its notes as their help (inert Markdown under the heading), a run on the
+built-in engine, and the one-line refusal of a graph the built-in engine cannot run; on a
+desktop and on a phone."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ pytestmark = pytest.mark.browser
 DATA = Path(__file__).parent / "data" / "ui_format"
 TIMEOUT = 30_000
 WIDTHS = [1400, 390]
+HOSTILE = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>'
 
 
 @pytest.fixture(scope="module")
@@ -23,8 +26,16 @@ def photo_url():
 
 
 @pytest.fixture(scope="module")
-def sampler_url():
-    with running_app(DATA / "controls_reroutes_notes.json") as (url, _):
+def sampler_url(tmp_path_factory):
+    """The sampler graph, its "Sampling" group's note made hostile (HTML) with a link."""
+    graph = json.loads((DATA / "controls_reroutes_notes.json").read_text())
+    (note,) = [n for n in graph["nodes"] if n["id"] == 11]
+    note["widgets_values"] = [
+        f"Keep steps **low** on a CPU.\n\n{HOSTILE} [Docs](https://docs.comfy.org)"
+    ]
+    path = tmp_path_factory.mktemp("ui") / "hostile_note.json"
+    path.write_text(json.dumps(graph))
+    with running_app(path) as (url, _):
         yield url
 
 
@@ -72,6 +83,26 @@ def test_a_ui_file_the_built_in_engine_cannot_run_is_refused_in_one_line(
         page.locator('#status .vc-status[data-state="failed"]').wait_for(timeout=TIMEOUT)
         status = page.locator("#status").inner_text()
         assert "cannot run on the built-in engine" in status and "Traceback" not in status
+        assert fits_the_screen(page)
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_note_is_its_sections_help_under_the_heading_never_raw_html(browser, sampler_url, width):  # noqa: F811
+    context, page = open_page(browser, sampler_url, width)
+    try:
+        heading = page.locator(".vc-node-title", has_text="Sampling").first
+        note = page.get_by_text("Keep steps", exact=False).last
+        seed = page.locator("#field-5-inputs-seed")
+        assert note.is_visible() and "Keep steps" not in seed.inner_text()  # not the seed's info
+        top = [item.bounding_box()["y"] for item in (heading, note, seed)]
+        assert top == sorted(top)  # heading, its help, then its fields
+        assert page.locator("strong", has_text="low").count() == 1  # Markdown, rendered once
+        link = page.get_by_role("link", name="Docs")
+        assert link.get_attribute("href") == "https://docs.comfy.org"
+        assert HOSTILE in page.locator(".vc-section-help").first.inner_text()  # shown, as text
+        assert page.evaluate("window.pwned") is None
         assert fits_the_screen(page)
     finally:
         context.close()

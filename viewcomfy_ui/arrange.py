@@ -5,7 +5,8 @@ sampler, then the rest by graph position (inputs before what they feed). Interna
 (precision, device, tiling, file prefixes, JSON blobs, display-only nodes) go to Advanced, and
 about `MAX_OPEN` fields stay open at first, whole nodes at a time: the rest go to Advanced too.
 A UI-format file's `Layout` keeps each of its groups together as one section, titled as in the
-graph (placed where its first node would be), gives its notes as help texts and its seeds' modes.
+graph (placed where its first node would be), gives its notes as the help texts of sections
+(shown once, under the heading) and its seeds' modes.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def arrange(
             units.setdefault(by_node[n][0].group or n, []).append(n)
         nodes = [n for unit in units.values() for n in unit]
     arranged = [f for node in _cap([by_node[n] for n in nodes]) for f in node]
-    return _with_help(arranged, layout) if layout is not None else arranged
+    return _with_section_help(arranged, layout) if layout is not None else arranged
 
 
 def _laid_out(fields: Sequence[Field], layout: Layout) -> list[Field]:
@@ -75,21 +76,30 @@ def _laid_out(fields: Sequence[Field], layout: Layout) -> list[Field]:
     return result
 
 
-def _with_help(fields: Sequence[Field], layout: Layout) -> list[Field]:
-    """The first field shown of a section, and of a node next to a note, get the notes as help."""
-    result = []
-    seen: set[str] = set()
-    for f in fields:
-        texts = []
-        section = layout.section_of(f.node_id)
-        if section is not None and f.group not in seen:
-            texts.append(section.help)
-            seen.add(f.group or "")
-        if f.node_id not in seen:
-            texts.append(layout.node_help.get(f.node_id))
-            seen.add(f.node_id)
-        note = "\n\n".join(t for t in texts if t)
-        result.append(replace(f, help=note) if note and not f.help else f)
+def _with_section_help(fields: Sequence[Field], layout: Layout) -> list[Field]:
+    """The first field shown of each section (its first open one, if any) carries the section's
+    notes: a group's own, and those of notes outside groups next to one of its nodes (the
+    nearest with a field). Notes next to no field, or in a group without fields, go to the top
+    of the form: to the first open section."""
+    unit_of = {f.node_id: f.group or f.node_id for f in fields}
+    texts: dict[str | None, list[str]] = {}
+    for section in layout.sections:
+        if section.help:
+            unit = next((unit_of[n] for n in section.node_ids if n in unit_of), None)
+            texts.setdefault(unit, []).append(section.help)
+    for note in layout.notes:
+        unit = next((unit_of[n] for n in note.near if n in unit_of), None)
+        texts.setdefault(unit, []).append(note.text)
+    carrier: dict[str, int] = {}
+    for i, f in sorted(enumerate(fields), key=lambda item: item[1].advanced):
+        carrier.setdefault(f.group or f.node_id, i)
+    top = texts.pop(None, [])
+    first = min(carrier.values(), key=lambda i: (fields[i].advanced, i), default=None)
+    result = list(fields)
+    for unit, i in carrier.items():
+        shown = [*(top if i == first else []), *texts.get(unit, [])]
+        if shown:
+            result[i] = replace(fields[i], section_help="\n\n".join(shown))
     return result
 
 

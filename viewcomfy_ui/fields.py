@@ -97,7 +97,8 @@ class Field:
     `warning` flags a value that does not fit the node's declaration (the value is kept).
     `seed_mode` is what a seed does on each run: one of `SEED_MODES` (``randomize`` unless the
     workflow saved another). `help`, `group` and `choice_labels` come from a curated form
-    (``curated.py``). `label` is unique in the form (status messages name fields by it): a name
+    (``curated.py``); `section_help`, on a section's first field, its notes (``arrange.py``).
+    `label` is unique in the form (status messages name fields by it): a name
     several nodes share is followed by the node's title ("Seed · KSampler (Advanced) #86");
     the page shows it under that title without repeating it (`shown_label`).
     """
@@ -121,6 +122,7 @@ class Field:
     seed_mode: str = "randomize"
     help: str | None = None  # the author's help text (curated forms)
     group: str | None = None  # the author's group (curated forms); else fields group by node
+    section_help: str | None = None  # notes about the field's section (Markdown, from the file)
 
 
 @dataclass
@@ -170,7 +172,10 @@ def infer_fields(
                 node.unknown = False  # said once, on the node's first field
             if made is not None:
                 fields.append(made)
-    fields = _finish_labels(fields, nodes, specs, consumers)
+    instances = (
+        params.layout.instance_titles if isinstance(params, Workflow) and params.layout else {}
+    )
+    fields = _finish_labels(fields, nodes, specs, consumers, instances)
     marked = {node.node_id: node.marker for node in nodes.values() if node.marker}
     if marked:  # the author chose: marked nodes only, basic or advanced, in workflow order
         return [
@@ -583,16 +588,14 @@ def _finish_labels(
     nodes: Mapping[str, _Node],
     specs: NodeSpecs,
     consumers: Mapping[str, list[tuple[_Node, str]]],
+    instances: Mapping[str, str],
 ) -> list[Field]:
-    """Readable labels, and node titles made unique where they repeat."""
+    """Readable labels, and node titles made unique where they repeat. `instances` titles
+    subgraph instances (by top-level id): a node inside one is named after it."""
     per_node = Counter(f.node_id for f in fields)
     texts = Counter(f.node_id for f in fields if f.kind == "textarea")
     titles = {node_id: _display_title(nodes[node_id], specs, consumers) for node_id in per_node}
-    repeats = Counter(titles.values())
-    unique_titles = {
-        node_id: f"{title} #{node_id}" if repeats[title] > 1 else title
-        for node_id, title in titles.items()
-    }
+    unique_titles = _unique_titles(titles, instances)
     labelled = []
     for f in fields:
         node = nodes[f.node_id]
@@ -623,6 +626,27 @@ def _finish_labels(
         else replace(f, label=f.node_title if f.label == titles[f.node_id] else f"{f.label}{LABEL_JOIN}{f.node_title}")
         for f in labelled
     ]  # fmt: skip
+
+
+def _unique_titles(titles: Mapping[str, str], instances: Mapping[str, str]) -> dict[str, str]:
+    """Each node's title, unique: a repeated one gets its node id, except in a subgraph instance
+    ("12:5"), where it gets the instance's title ("KSampler in Upscale"), then the instance's id
+    if that still repeats ("KSampler in Upscale #12"), then the node's own id."""
+
+    def inside(node_id: str, title: str) -> str:
+        instance = instances.get(node_id.split(":")[0]) if ":" in node_id else None
+        return f"{title} in {instance}" if instance else f"{title} #{node_id}"
+
+    steps = (
+        inside,
+        lambda node_id, title: f"{title} #{node_id.split(':')[0]}",
+        lambda node_id, title: f"{title.removesuffix(' #' + node_id.split(':')[0])} #{node_id}",
+    )
+    unique = dict(titles)
+    for step in steps:
+        repeats = Counter(unique.values())
+        unique = {n: step(n, t) if repeats[t] > 1 else t for n, t in unique.items()}
+    return unique
 
 
 def shown_label(f: Field) -> str | None:

@@ -2,8 +2,9 @@
 
 Its groups become the form's sections (titled as in the graph; a node belongs to the innermost
 group holding its centre, as the frontend decides), a Note or MarkdownNote in a group becomes
-that section's help text, one outside any group the help of the node nearest to it, and each
-seed's saved control (``fixed``, ``increment``...) its seed mode.
+that section's help text, one outside any group the help of the section of the node nearest to
+it (or of the whole form when no node is near), each seed's saved control (``fixed``,
+``increment``...) its seed mode, and each subgraph instance's title names the nodes inside it.
 """
 
 from __future__ import annotations
@@ -27,13 +28,23 @@ class Section:
 
 
 @dataclass(frozen=True)
+class Note:
+    """A note outside any group: its text and the API node ids near it, nearest first (none:
+    the note is about the whole form)."""
+
+    text: str
+    near: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Layout:
-    """Sections in the graph's order (top to bottom, left to right), notes next to nodes
-    outside groups (by API node id) and seed modes (by flattened key)."""
+    """Sections in the graph's order (top to bottom, left to right), notes outside groups,
+    seed modes (by flattened key) and subgraph instances' titles (by top-level node id)."""
 
     sections: tuple[Section, ...] = ()
-    node_help: Mapping[str, str] = field(default_factory=dict)
+    notes: tuple[Note, ...] = ()
     seed_modes: Mapping[str, str] = field(default_factory=dict)
+    instance_titles: Mapping[str, str] = field(default_factory=dict)
 
     def section_of(self, node_id: str) -> Section | None:
         for section in self.sections:
@@ -62,29 +73,48 @@ def ui_layout(
         if index is not None:
             members.setdefault(index, []).extend(runnable.get(top, []))
     notes: dict[int, list[str]] = {}
-    node_help: dict[str, list[str]] = {}
+    loose: list[Note] = []
     for note in nodes:
         text = _note_text(note)
         if not text:
             continue
         index = group_of[str(note.get("id"))]
-        if index is not None:
+        if members.get(index):
             notes.setdefault(index, []).append(text)
             continue
-        near = _nearest(note, [n for n in nodes if runnable.get(str(n.get("id")))])
-        if near is not None:
-            for node_id in runnable[str(near.get("id"))][:1]:
-                node_help.setdefault(node_id, []).append(text)
+        near = _nearby(note, [n for n in nodes if runnable.get(str(n.get("id")))])
+        loose.append(Note(text, tuple(i for n in near for i in runnable[str(n.get("id"))])))
     order = sorted(members, key=lambda i: (groups[i][1][1], groups[i][1][0]))
     sections = tuple(
         Section(groups[i][0] or f"Group {i + 1}", tuple(members[i]), _join(notes.get(i)))
         for i in order
+        if members[i]
     )
     return Layout(
         sections=sections,
-        node_help={k: _join(v) or "" for k, v in node_help.items()},
+        notes=tuple(loose),
         seed_modes=dict(seed_modes),
+        instance_titles=_instance_titles(ui),
     )
+
+
+def _instance_titles(ui: Mapping[str, Any]) -> dict[str, str]:
+    """Each subgraph instance's title: its own, else its subgraph's name."""
+    definitions = ui.get("definitions")
+    subgraphs = definitions.get("subgraphs") if isinstance(definitions, Mapping) else None
+    names = {
+        s.get("id"): str(s.get("name") or "").strip()
+        for s in (subgraphs if isinstance(subgraphs, list) else ())
+        if isinstance(s, Mapping)
+    }
+    titles = {}
+    for node in ui.get("nodes") or ():
+        kind = node.get("type") if isinstance(node, Mapping) else None
+        if isinstance(kind, str) and kind in names:
+            title = str(node.get("title") or "").strip() or names[kind]
+            if title:
+                titles[str(node.get("id"))] = title
+    return titles
 
 
 def _note_text(node: Mapping[str, Any]) -> str:
@@ -133,19 +163,19 @@ def _innermost(rect: Rect | None, groups: list[tuple[str, tuple]]) -> int | None
     return min(holding, key=lambda i: groups[i][1][2] * groups[i][1][3], default=None)
 
 
-def _nearest(note: Mapping[str, Any], nodes: list[Mapping[str, Any]]) -> Mapping[str, Any] | None:
-    """The node whose box is nearest the note's, within `NEAR`."""
+def _nearby(note: Mapping[str, Any], nodes: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The nodes whose boxes are within `NEAR` of the note's (edge to edge), nearest first."""
     a = _rect(note)
     if a is None:
-        return None
-    best, best_gap = None, float(NEAR)
-    for node in nodes:
+        return []
+    gaps = []
+    for i, node in enumerate(nodes):
         b = _rect(node)
         if b is None:
             continue
         dx = max(b[0] - (a[0] + a[2]), a[0] - (b[0] + b[2]), 0)
         dy = max(b[1] - (a[1] + a[3]), a[1] - (b[1] + b[3]), 0)
         gap = (dx * dx + dy * dy) ** 0.5
-        if gap <= best_gap:
-            best, best_gap = node, gap
-    return best
+        if gap <= NEAR:
+            gaps.append((gap, i, node))
+    return [node for _, _, node in sorted(gaps, key=lambda g: g[:2])]

@@ -28,6 +28,7 @@ from . import status as st
 from .history import HistoryContext, Recorder
 from .history_browser import HistoryBrowser
 from .kinds import FieldWidget, Media, field_widget
+from .note_markdown import note_markdown
 from .queue_view import FormRun, Keeping, Owner, QueueControls, QueueView
 from .runner import Endpoint, Runner
 from .values import build_params, validate
@@ -163,7 +164,8 @@ class Form:
 
 
 def _form_widgets(fields: Sequence[Field], default_files: dict[str, Path]) -> list[FieldWidget]:
-    """One group per node (basic fields), then an 'Advanced' accordion with the rest."""
+    """One group per section (a node, or a group of the graph; its title, then its notes),
+    basic fields first, then an 'Advanced' accordion with the rest."""
     taken: set[str] = set()
     widgets: list[FieldWidget] = []
     basic = [f for f in fields if not f.advanced]
@@ -181,6 +183,11 @@ def _form_widgets(fields: Sequence[Field], default_files: dict[str, Path]) -> li
                 group = list(group)
                 with gr.Group(elem_classes=["vc-node"]):
                     gr.HTML(f'<div class="vc-node-title">{html.escape(group[0].node_title)}</div>')
+                    for note in (f.section_help for f in group if f.section_help):
+                        gr.Markdown(
+                            note_markdown(note), elem_classes=["vc-section-help"],
+                            line_breaks=True, padding=True,
+                        )  # fmt: skip
                     widgets += [field_widget(f, default_files.get(f.key), taken) for f in group]
     order = {f.key: i for i, f in enumerate(fields)}
     return sorted(widgets, key=lambda w: order[w.field.key])

@@ -273,7 +273,7 @@ def _read_json(path: Path, label: str) -> Any:
     return data
 
 
-class _NotFinite(ValueError):
+class _NotFinite(WorkflowError):
     """A JSON number that is no finite float (NaN, Infinity, 1e999)."""
 
 

@@ -143,28 +143,31 @@ async def read_form(request: Request, config: ServerConfig) -> FormData:
             422, "send the fields as multipart/form-data (or urlencoded without files)"
         )
     try:
-        async with asyncio.timeout(config.max_body_seconds):
+        async with _body_arriving(config):
             return await parser.parse()
-    except TimeoutError as exc:
-        raise RequestError(
-            408, f"the request body did not arrive within {config.max_body_seconds:g} seconds"
-        ) from exc
-    except _TooLarge as exc:
-        raise RequestError(413, str(exc)) from exc
     except MultiPartException as exc:
         raise RequestError(422, f"the body is not a valid form ({exc.message})") from exc
-    except ClientDisconnect as exc:
-        raise RequestError(400, "the client went away before sending the whole body") from exc
 
 
 async def read_json(request: Request, config: ServerConfig, limit: int = MAX_SMALL_JSON) -> Any:
     """A small JSON body (a cancel request), within `limit` bytes and `max_body_seconds`."""
     body = bytearray()
+    async with _body_arriving(config):
+        async for chunk in _counted(request.stream(), limit):
+            body += chunk
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise RequestError(422, "the body is not valid JSON") from exc
+
+
+@contextlib.asynccontextmanager
+async def _body_arriving(config: ServerConfig) -> AsyncIterator[None]:
+    """While a body streams in: `max_body_seconds` in all (408), its size limits (413), and a
+    client that goes away (400), each as the RequestError that says so."""
     try:
         async with asyncio.timeout(config.max_body_seconds):
-            async for chunk in _counted(request.stream(), limit):
-                body += chunk
-        return json.loads(body)
+            yield
     except TimeoutError as exc:
         raise RequestError(
             408, f"the request body did not arrive within {config.max_body_seconds:g} seconds"
@@ -173,8 +176,6 @@ async def read_json(request: Request, config: ServerConfig, limit: int = MAX_SMA
         raise RequestError(413, str(exc)) from exc
     except ClientDisconnect as exc:
         raise RequestError(400, "the client went away before sending the whole body") from exc
-    except (ValueError, RecursionError) as exc:
-        raise RequestError(422, "the body is not valid JSON") from exc
 
 
 class _TooLarge(ViewComfyError):

@@ -44,6 +44,7 @@ def open_page(browser, url: str, width: int):  # noqa: F811
     page = context.new_page()
     page.goto(url)
     page.locator("#run").wait_for(timeout=TIMEOUT)
+    page.locator(".vc-node-title").first.wait_for(timeout=TIMEOUT)
     return context, page
 
 
@@ -57,7 +58,7 @@ def test_groups_are_sections_and_the_file_runs_on_the_built_in_engine(browser, p
     try:
         titles = page.locator(".vc-node-title").all_inner_texts()
         assert titles[:2] == ["Your photo", "Look"]
-        assert page.get_by_text("Pick a photo (PNG or JPEG).").first.is_visible()
+        page.get_by_text("Pick a photo (PNG or JPEG).").first.wait_for(timeout=TIMEOUT)
         assert page.locator("#field-3-inputs-blur_radius input[type=number]").input_value() == "4"
         page.locator("#run").click()
         page.locator('#status .vc-status[data-state="done"]').wait_for(timeout=TIMEOUT)
@@ -95,10 +96,13 @@ def test_a_note_is_its_sections_help_under_the_heading_never_raw_html(browser, s
         heading = page.locator(".vc-node-title", has_text="Sampling").first
         note = page.get_by_text("Keep steps", exact=False).last
         seed = page.locator("#field-5-inputs-seed")
-        assert note.is_visible() and "Keep steps" not in seed.inner_text()  # not the seed's info
+        note.wait_for(timeout=TIMEOUT)  # Markdown is rendered after the page's first paint
+        assert "Keep steps" not in seed.inner_text()  # not the seed's info
         top = [item.bounding_box()["y"] for item in (heading, note, seed)]
         assert top == sorted(top)  # heading, its help, then its fields
-        assert page.locator("strong", has_text="low").count() == 1  # Markdown, rendered once
+        bold = page.locator("strong", has_text="low")
+        bold.first.wait_for(timeout=TIMEOUT)
+        assert bold.count() == 1  # Markdown, rendered once
         link = page.get_by_role("link", name="Docs")
         assert link.get_attribute("href") == "https://docs.comfy.org"
         assert HOSTILE in page.locator(".vc-section-help").first.inner_text()  # shown, as text

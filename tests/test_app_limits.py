@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import httpx
 import pytest
@@ -89,7 +90,12 @@ def test_connections_stay_within_the_processs_file_limit(tmp_path):
             until_healthy(port)
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=WAIT) as http:
                 assert http.get("/health").status_code == 200  # connected before the flood
-                heads = partial_heads(port, 400, closed_ok=True)
+                with ThreadPoolExecutor(1) as pool:
+                    flood = pool.submit(partial_heads, port, 400, closed_ok=True)
+                    while not flood.done():  # keep the connection from idling out meanwhile
+                        assert http.get("/health").status_code == 200
+                        wait([flood], timeout=0.5)
+                    heads = flood.result()
                 entry = realtime_run(http)
         finally:
             for sock in heads:

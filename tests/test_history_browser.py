@@ -48,6 +48,13 @@ def total(page, count: int) -> None:
     page.locator(f'#history-page [data-total="{count}"]').wait_for(timeout=TIMEOUT)
 
 
+def finished_thumbnail(page) -> str:
+    """The newest run's thumbnail once it shows an output (a running run has a placeholder)."""
+    thumb = page.locator('#history-gallery img:not([src*="running"])').first
+    thumb.wait_for(timeout=TIMEOUT)
+    return thumb.get_attribute("src")
+
+
 def set_number(page, selector: str, value: int) -> None:
     box = page.locator(selector).first
     box.fill(str(value))
@@ -280,7 +287,7 @@ def test_with_auth_each_user_sees_only_their_own_runs_and_files(browser, tmp_pat
         ann.locator("#run").click()
         wait_done(ann)
         total(ann, 1)
-        src = ann.locator("#history-gallery img").first.get_attribute("src")
+        src = finished_thumbnail(ann)
         bob = login(browser, url, "bob", "pw-bob")
         total(bob, 0)
         assert bob.locator("#history-gallery img").count() == 0
@@ -289,7 +296,7 @@ def test_with_auth_each_user_sees_only_their_own_runs_and_files(browser, tmp_pat
         total(bob, 1)
         again = login(browser, url, "ann", "pw-ann")  # the same user in another browser
         total(again, 1)
-        assert again.locator("#history-gallery img").first.get_attribute("src") == src
+        assert finished_thumbnail(again) == src
         assert ann.locator("#history-gallery img").count() == 1, "bob's run is not ann's"
 
         data = tmp_path / "data"

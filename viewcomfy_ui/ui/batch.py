@@ -78,6 +78,7 @@ class Job:
     outcome: Outcome | None = None
     started: float | None = None
     finished: float | None = None  # set once the outcome is recorded (the `on_end` hook ran)
+    cancel_reason: str = ""  # why it was cancelled, when not by the visitor's own Cancel
 
     @property
     def state(self) -> JobState:
@@ -99,8 +100,11 @@ class Job:
 
     @property
     def error(self) -> str:
-        """Why it failed, with the node: 'node 3 (ImageBlur): reason' ('' unless failed)."""
-        return self.outcome.detail if isinstance(self.outcome, Failed) else ""
+        """Why it failed, with the node: 'node 3 (ImageBlur): reason'; why it was cancelled
+        when something other than the visitor's Cancel did it; else ''."""
+        if isinstance(self.outcome, Failed):
+            return self.outcome.detail
+        return self.cancel_reason if isinstance(self.outcome, Cancelled) else ""
 
 
 Hook = Callable[[Job], None]
@@ -108,7 +112,8 @@ Hook = Callable[[Job], None]
 
 class RunQueue:
     """One visitor's runs. `add` queues runs (they start at once, as slots allow); iterate
-    `changes` to hear of each start and end; `cancel` stops one run or all unfinished ones.
+    `changes` to hear of each start and end (any number of listeners, each from the current
+    state on); `cancel` stops one run or all unfinished ones.
 
     `limiter` bounds SSE runs across every visitor's queue (the app's `--concurrency`).
     `on_start` / `on_end` (sync, run in a worker thread) see each job as it starts and ends:
@@ -129,7 +134,8 @@ class RunQueue:
         self._on_start = on_start
         self._on_end = on_end
         self._tasks: dict[int, asyncio.Task] = {}
-        self._changed = asyncio.Event()
+        self._version = 0  # counts the changes
+        self._changed = asyncio.Event()  # set (and replaced) at each change
         self._collector: asyncio.Task | None = None
         self._prompt_ids: dict[int, str] = {}  # realtime runs being collected: number -> id
 
@@ -165,17 +171,26 @@ class RunQueue:
         return any(not j.ended for j in self.jobs)
 
     async def changes(self) -> AsyncIterator[None]:
-        """Yields after each change, until no run is left unfinished and the last change was
-        seen (runs that end while the consumer is busy are one last change)."""
-        while self.busy or self._changed.is_set():
-            await self._changed.wait()
-            self._changed.clear()
-            yield
+        """Yields at once (the state so far), then after each change, until no run is left
+        unfinished and the last change was seen (changes made while the listener is busy are
+        one change)."""
+        seen = -1
+        while True:
+            changed = self._changed
+            if seen != self._version:
+                seen = self._version
+                yield
+            elif not self.busy:
+                return
+            else:
+                await changed.wait()
 
-    async def cancel(self, number: int | None = None) -> None:
-        """Cancel run `number`, or every unfinished run; on the server too."""
+    async def cancel(self, number: int | None = None, *, reason: str = "") -> None:
+        """Cancel run `number`, or every unfinished run; on the server too. `reason`: why, when
+        the visitor did not ask (kept with each run)."""
         chosen = [j for j in self.jobs if j.outcome is None and number in (None, j.number)]
         for job in chosen:
+            job.cancel_reason = reason
             task = self._tasks.get(job.number)
             if job.number in self._prompt_ids:  # a realtime batch's run: stop it over there
                 try:
@@ -187,9 +202,9 @@ class RunQueue:
                 await asyncio.wait({task})
             await self._end(job, Cancelled("client"))
 
-    async def close(self) -> None:
-        """Cancel what is left and stop collecting (the visitor left)."""
-        await self.cancel()
+    async def close(self, reason: str = "") -> None:
+        """Cancel what is left and stop collecting (the visitor left: `reason` says so)."""
+        await self.cancel(reason=reason)
         if self._collector is not None:
             self._collector.cancel()
 
@@ -272,4 +287,6 @@ class RunQueue:
         return self.runner.endpoint.scrub(text, limit)
 
     def _notify(self) -> None:
+        self._version += 1
         self._changed.set()
+        self._changed = asyncio.Event()

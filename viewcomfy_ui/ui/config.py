@@ -29,6 +29,8 @@ KEEP_OUTPUTS_MINUTES = "120"
 _SIZE = re.compile(r"(\d{1,15})\s*([kmgt]?i?b?)", re.I)
 CONCURRENCY = Number(1, 1024, whole=True)
 KEEP_MINUTES = Number(1, 525_600, whole=True)  # a year
+ORPHAN_MINUTES = Number(0, 525_600, low_included=False)
+ORPHAN_TIMEOUT_MINUTES = "10"
 HISTORY_GB = Number(0, 1_000_000, low_included=False)
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
@@ -58,6 +60,7 @@ class AppConfig:
     gateway_url: str | None = None  # realtime on ViewComfy; the local engine serves its own
     max_file_size: int = 200 << 20  # bytes, per upload
     keep_outputs: float = 7200.0  # seconds a run's folder is kept, even if its session never ends
+    orphan_timeout: float = 600.0  # seconds a tab's runs go on with no page watching them
     data_dir: Path | None = None  # run history (SQLite + files); None: no history
     history_max_bytes: int = 5 << 30
     edit: Path | None = None  # author mode: where the curated form is saved
@@ -104,6 +107,7 @@ def parse_config(
         else None,
         max_file_size=args.max_file_size,
         keep_outputs=args.keep_outputs * 60.0,
+        orphan_timeout=args.orphan_timeout * 60.0,
         data_dir=args.data_dir,
         history_max_bytes=int(args.history_max_gb * (1 << 30)),
         edit=args.edit,
@@ -166,6 +170,12 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         "--keep-outputs", "VIEWCOMFY_KEEP_OUTPUTS", "minutes a run's outputs stay on disk when its "
         f"visitor does not leave cleanly (default {KEEP_OUTPUTS_MINUTES})", KEEP_OUTPUTS_MINUTES,
         type=KEEP_MINUTES, metavar="MINUTES",
+    )  # fmt: skip
+    flag(
+        "--orphan-timeout", "VIEWCOMFY_ORPHAN_TIMEOUT", "minutes a tab's runs go on with no page "
+        "open (a reload or a suspended phone tab finds them again); then they are cancelled "
+        f"(default {ORPHAN_TIMEOUT_MINUTES}; fractions allowed)", ORPHAN_TIMEOUT_MINUTES,
+        type=ORPHAN_MINUTES, metavar="MINUTES",
     )  # fmt: skip
     flag(
         "--data-dir", "VIEWCOMFY_DATA_DIR", "folder for the run history (a SQLite file and the "

@@ -131,7 +131,10 @@ def create_app(config: AppConfig) -> App:
         pages = []
         keeps = history is not None and config.data_dir is not None
         visitors = Visitors(_browser_secret(config.data_dir)) if keeps else None
-        shared = Shared(limiter=asyncio.Semaphore(config.concurrency), visitors=visitors)
+        shared = Shared(
+            limiter=asyncio.Semaphore(config.concurrency), visitors=visitors,
+            orphan_timeout=config.orphan_timeout,
+        )  # fmt: skip
         for i, form in enumerate(forms):
             fields = form.fields(object_info)
             runners.append(

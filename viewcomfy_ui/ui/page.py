@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import html
-import shutil
 import tempfile
 import zipfile
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -25,14 +24,15 @@ from ..fields import Field
 from ..outputs import SavedOutput
 from . import snippets
 from . import status as st
+from .form_keeper import FormKeeper
 from .history import HistoryContext, Recorder
 from .history_browser import HistoryBrowser
 from .kinds import FieldWidget, Media, field_widget
 from .note_markdown import note_markdown
-from .queue_view import FormRun, Keeping, Owner, QueueControls, QueueView
+from .queue_view import ORPHAN_TIMEOUT, FormRun, Keeping, Owner, QueueControls, QueueView
 from .runner import Endpoint, Runner
 from .values import build_params, validate
-from .visitor import Visitors, owner_key, tab_key
+from .visitor import TAB_ID_JS, Visitors, owner_key, tab_key
 
 AUDIO_PLAYERS = 4
 # Past this, Gradio builds the page too slowly for its own start-up check, which waits 3 s for
@@ -58,11 +58,12 @@ SHOW_RESULTS_ON_PHONES = f"""() => {{
 @dataclass(frozen=True)
 class Shared:
     """What every form of the app shares, made once by ui/main.py: the run slots (the app's
-    `--concurrency`, bounding SSE runs across every visitor's queue) and, with history, who
-    each visitor is."""
+    `--concurrency`, bounding SSE runs across every visitor's queue), with history, who
+    each visitor is, and how long runs go on with no page watching (`--orphan-timeout`)."""
 
     limiter: asyncio.Semaphore
     visitors: Visitors | None = None
+    orphan_timeout: float = ORPHAN_TIMEOUT
 
 
 def build_page(
@@ -109,15 +110,15 @@ def build_page(
         if history is not None and visitors is not None:
             browser = HistoryBrowser(history, visitors.identity(), form.widgets)
             browser.build()
-        run_dir = gr.State(None, delete_callback=_remove_dir)
-
+        tab_id = gr.State(None)  # this browser tab's id (`TAB_ID_JS`), set on load
         queue = QueueView(
             runner, shared.limiter, widgets=form.widgets, results=results, run=run,
             cancel=cancel, controls=results.queue,
             keeping=_keeping(browser, endpoint) if browser is not None else None,
+            orphan_timeout=shared.orphan_timeout,
         )  # fmt: skip
         handler = RunHandler(
-            runner=runner, form=form, results=results, queue=queue, run_dir=run_dir,
+            runner=runner, form=form, results=results, queue=queue, tab_id=tab_id,
             owner_of=browser.owner if browser is not None else owner_key, browser=browser,
         )  # fmt: skip
         run_event = run.click(
@@ -127,13 +128,15 @@ def build_page(
         )  # fmt: skip
         run_event.then(None, js=SHOW_RESULTS_ON_PHONES)
         cancel.click(
-            handler.cancelled, outputs=[results.status, run, cancel], cancels=[run_event],
-            queue=False, api_visibility="private",
+            handler.cancelled, inputs=handler.keys, outputs=[results.status, run, cancel],
+            cancels=[run_event], queue=False, api_visibility="private",
         )  # fmt: skip
         reset.click(form.reset, outputs=form.components, api_visibility="private")
         if browser is not None:
             browser.mount(page, form.components, results.gallery)
-            queue.mount()
+            queue.mount(tab_id, browser.identity.token)
+        handler.mount_reattach(page)
+        FormKeeper(form.widgets, history.scope if history else "").mount(page)
     return page
 
 
@@ -305,15 +308,19 @@ class RunHandler:
     form: Form
     results: Results
     queue: QueueView
-    run_dir: gr.State
+    tab_id: gr.State
     owner_of: Owner
     browser: HistoryBrowser | None = None
 
     @property
+    def keys(self) -> set[Component]:
+        """What names the tab's queue: the tab's id and the visitor's token."""
+        return {self.tab_id, *([self.browser.identity.token] if self.browser else [])}
+
+    @property
     def inputs(self) -> set[Component]:
-        kept = {self.browser.identity.token} if self.browser else set()
         count = {self.results.queue.count} if self.results.queue else set()
-        return {*self.form.components, self.results.mode, self.run_dir, *kept, *count}
+        return {*self.form.components, self.results.mode, *self.keys, *count}
 
     @property
     def outputs(self) -> list[Component]:
@@ -321,8 +328,7 @@ class RunHandler:
         listing = self.browser.listing_components if self.browser else []
         buttons = [self.queue.run_button, self.queue.cancel_button]
         return [
-            *self.results.components, *buttons, self.run_dir, *fields, *self.queue.outputs,
-            *listing,
+            *self.results.components, *buttons, *fields, *self.queue.outputs, *listing,
         ]  # fmt: skip
 
     async def start(
@@ -338,9 +344,7 @@ class RunHandler:
             yield {self.results.status: status.html(), **marks}
             return
         token = values[self.browser.identity.token] if self.browser else None
-        owner, tab = self.owner_of(token, request), tab_key(request)
-        if not self.queue.busy(tab):  # not a queued run's folder
-            _remove_dir(values[self.run_dir])
+        owner, tab = self.owner_of(token, request), tab_key(values[self.tab_id], token, request)
         directory = Path(tempfile.mkdtemp(prefix="run-", dir=_output_root()))
         form = {
             w.field.key: w.kind.upload(values[w.component], w.default_file, directory)
@@ -358,10 +362,36 @@ class RunHandler:
             count=int(values[count] or 1) if count else 1,
         )  # fmt: skip
         async for shown in self.queue.run(run):
-            yield {**marks, **shown, **code, self.run_dir: str(directory)}
+            yield {**marks, **shown, **code}
 
-    def cancelled(self) -> dict[Component, Any]:
+    async def cancelled(
+        self, values: dict[Component, Any], request: gr.Request
+    ) -> dict[Component, Any]:
+        """Cancel stops the tab's runs (the only way, besides no page for --orphan-timeout)."""
+        await self.queue.cancel(self._tab(values, request))
         return {self.results.status: st.cancelled().html(), **self.queue.buttons(busy=False)}
+
+    def mount_reattach(self, page: gr.Blocks) -> None:
+        """On load: the tab's id from the browser, and its queue, if it has one (a reloaded
+        page), streamed onto the page: status, logs and results so far, then on."""
+        carrier = gr.Textbox(visible=False)  # `TAB_ID_JS` puts the tab's id here
+        owner = self.browser.identity.owner if self.browser else gr.State(None)
+        page.load(
+            self.reattach, inputs=[carrier, owner], outputs=[self.tab_id, *self.outputs],
+            js=TAB_ID_JS, show_progress="hidden", concurrency_limit=None,
+            api_visibility="private",
+        )  # fmt: skip
+
+    async def reattach(
+        self, tab_id: str | None, token: str | None, request: gr.Request
+    ) -> AsyncIterator[dict[Component, Any]]:
+        yield {self.tab_id: tab_id}
+        async for shown in self.queue.watch(tab_key(tab_id, token, request)):
+            yield shown
+
+    def _tab(self, values: dict[Component, Any], request: gr.Request) -> str:
+        token = values[self.browser.identity.token] if self.browser else None
+        return tab_key(values[self.tab_id], token, request)
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -401,8 +431,3 @@ def _ready_status(endpoint: Endpoint) -> st.Status:
 def _output_root() -> Path:
     OUTPUT_ROOT.mkdir(parents=True, exist_ok=True)
     return OUTPUT_ROOT
-
-
-def _remove_dir(directory: str | None) -> None:
-    if directory and Path(directory).parent == OUTPUT_ROOT:
-        shutil.rmtree(directory, ignore_errors=True)

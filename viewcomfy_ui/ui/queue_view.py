@@ -9,6 +9,7 @@ history, Run stays on to queue more, and each run is recorded as it starts and e
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
 Component = gr.components.Component
 Owner = Callable[[str | None, gr.Request | None], str]  # token, request -> the owner key
+ORPHAN_TIMEOUT = 600.0  # seconds a queue's runs go on with no page watching (--orphan-timeout)
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,7 @@ class FormRun:
     files go, how many."""
 
     owner: str
-    tab: str
+    tab: str  # the tab's queue key (ui/visitor.py `tab_key`)
     params: Params
     modes: Mapping[str, str]  # each seed's mode (randomize, fixed, increment, decrement)
     directory: Path  # the run folder: uploads, and the outputs under `outputs/`
@@ -86,8 +88,25 @@ class Keeping:
     listing: Callable[[str], dict[Component, Any]]
 
 
+@dataclass
+class _Tab:
+    """A tab's queue, kept apart from any page: who owns it, its run folders, and how many
+    pages watch it (none for `orphan_timeout`: its runs are cancelled and it is dropped)."""
+
+    queue: RunQueue
+    owner: str
+    directories: list[Path]
+    watchers: int = 0
+    timer: asyncio.Task | None = None
+
+
 class QueueView:
-    """Each visitor's queue, and how it shows on the page."""
+    """Each tab's queue, and how it shows on the page.
+
+    A queue lives on its own (its runs are tasks of the app's event loop): a page's stream only
+    watches it, so a run goes on when its page goes away, and the reloaded page watches it
+    again (`watch`). With no page watching for `orphan_timeout` seconds, its runs are cancelled
+    (recorded so, with the reason) and it is dropped with its run folders."""
 
     def __init__(
         self,
@@ -100,6 +119,7 @@ class QueueView:
         cancel: gr.Button,
         controls: QueueControls | None = None,
         keeping: Keeping | None = None,
+        orphan_timeout: float = ORPHAN_TIMEOUT,
     ) -> None:
         self.runner = runner
         self.limiter = limiter
@@ -109,15 +129,16 @@ class QueueView:
         self.cancel_button = cancel
         self.controls = controls
         self.keeping = keeping
-        self._queues: dict[str, RunQueue] = {}
+        self.orphan_timeout = orphan_timeout
+        self._tabs: dict[str, _Tab] = {}
 
     @property
     def outputs(self) -> list[Component]:
         return [self.controls.table] if self.controls else []
 
     def busy(self, tab: str) -> bool:
-        queue = self._queues.get(tab)
-        return queue is not None and queue.busy
+        kept = self._tabs.get(tab)
+        return kept is not None and kept.queue.busy
 
     def buttons(self, busy: bool) -> dict[Component, Any]:
         """Cancel is on while runs go; Run too when more may be queued (with the queue)."""
@@ -134,39 +155,87 @@ class QueueView:
         count = max(1, min(request.count, MAX_BATCH))
         batch = batch_params(request.params, seed_fields, count, request.modes)
         root = request.directory / "outputs"
-        queue = self._queues.get(request.tab)
-        if queue is not None and queue.busy:  # added to the running queue: its stream shows it
-            queue.add(batch, root, stream=request.stream)
-            yield {self.results.status: st.Status("running", f"Queued: {queue.summary()}").html()}
+        kept = self._tabs.get(request.tab)
+        if kept is not None and kept.queue.busy:  # added to the running queue: its stream shows it
+            kept.queue.add(batch, root, stream=request.stream)
+            kept.directories.append(request.directory)
+            status = st.Status("running", f"Queued: {kept.queue.summary()}")
+            yield {self.results.status: status.html()}
             return
-        queue = self._new_queue(request.tab, request.owner)
-        queue.add(batch, root, stream=request.stream)
+        kept = self._new_tab(request)
+        kept.queue.add(batch, root, stream=request.stream)
+        async for shown in self.watch(request.tab):
+            yield shown
+
+    async def watch(self, tab: str) -> AsyncIterator[dict[Component, Any]]:
+        """Stream the tab's queue onto a page: all of it at once (a reloaded page gets the
+        status, logs and results so far), then each change, until no run is left. Nothing for
+        a tab without a queue."""
+        kept = self._tabs.get(tab)
+        if kept is None:
+            return
+        kept.watchers += 1
+        if kept.timer is not None:
+            kept.timer.cancel()
+            kept.timer = None
         shown_done = -1
         try:
-            async for _ in queue.changes():
+            async for _ in kept.queue.changes():
+                queue = kept.queue
                 done_count = sum(j.state == "done" for j in queue.jobs)
                 # New results, and all of them once more at the end: a script calling /run
                 # gets only the last update.
                 fresh = done_count != shown_done or not queue.busy
                 shown_done = done_count
-                shown = self._show(queue, request.directory, with_outputs=fresh)
+                shown = self._show(queue, kept.directories[-1], with_outputs=fresh)
                 if fresh and self.keeping:
-                    shown.update(self.keeping.listing(request.owner))
+                    shown.update(self.keeping.listing(kept.owner))
                 yield shown
-        finally:
-            if queue.busy:  # cancelled from the page, or the visitor left: stop the rest
-                await queue.close()
-            if self._queues.get(request.tab) is queue and not queue.busy:
-                del self._queues[request.tab]
+        finally:  # the queue ended, or the page went away: the runs go on without it
+            kept.watchers -= 1
+            if kept.watchers == 0 and self._tabs.get(tab) is kept:
+                kept.timer = asyncio.ensure_future(self._orphaned(tab, kept))
 
-    def _new_queue(self, tab: str, owner: str) -> RunQueue:
+    async def cancel(self, tab: str, number: int | None = None) -> None:
+        """Cancel the tab's run `number`, or all its unfinished runs (the visitor asked)."""
+        kept = self._tabs.get(tab)
+        if kept is not None:
+            await kept.queue.cancel(number)
+
+    async def _orphaned(self, tab: str, kept: _Tab) -> None:
+        """No page watches the tab's queue: after `orphan_timeout`, cancel what is left and
+        drop it (unless a page came back meanwhile)."""
+        await asyncio.sleep(self.orphan_timeout)
+        if kept.watchers or self._tabs.get(tab) is not kept:
+            return
+        if kept.queue.busy:
+            minutes = self.orphan_timeout / 60
+            await kept.queue.close(
+                f"no page watched this run for {minutes:g} minute{'s' if minutes != 1 else ''}"
+                " (--orphan-timeout)"
+            )
+        if kept.watchers == 0 and self._tabs.get(tab) is kept:
+            self._drop(tab)
+
+    def _new_tab(self, request: FormRun) -> _Tab:
+        """A new queue for the tab, in place of its idle one (dropped with its run folders)."""
+        if request.tab in self._tabs:
+            self._drop(request.tab)
         hooks = {}
         if self.keeping:
-            recorder = self.keeping.recorder(owner)
+            recorder = self.keeping.recorder(request.owner)
             hooks = {"on_start": recorder.started, "on_end": recorder.ended}
         queue = RunQueue(self.runner, self.limiter, **hooks)
-        self._queues[tab] = queue
-        return queue
+        kept = _Tab(queue, request.owner, [request.directory])
+        self._tabs[request.tab] = kept
+        return kept
+
+    def _drop(self, tab: str) -> None:
+        kept = self._tabs.pop(tab)
+        if kept.timer is not None:
+            kept.timer.cancel()
+        for directory in kept.directories:
+            shutil.rmtree(directory, ignore_errors=True)
 
     def _show(
         self, queue: RunQueue, directory: Path, *, with_outputs: bool
@@ -190,20 +259,24 @@ class QueueView:
 
     # --- the #queue table ---------------------------------------------------------------------
 
-    def mount(self) -> None:
-        """Pick a row of `#queue`, then cancel it with `#queue-cancel` (in this tab's queue)."""
+    def mount(self, tab_id: gr.State, token: gr.State | None) -> None:
+        """Pick a row of `#queue`, then cancel it with `#queue-cancel` (in this tab's queue:
+        `tab_id` and the visitor's `token` name it)."""
+        self.tab_id, self.token = tab_id, token
         assert self.controls is not None
         picked = gr.State(None)
         private = {"api_visibility": "private", "queue": False}
 
-        async def cancel_picked(number: int | None, request: gr.Request):
-            queue = self._queues.get(tab_key(request))
-            if queue is None or number is None:
+        async def cancel_picked(values: dict[Component, Any], request: gr.Request):
+            tab = tab_key(values[self.tab_id], values.get(self.token), request)
+            number = values[picked]
+            if not self.busy(tab) or number is None:
                 raise gr.Error("Pick a pending or running run in the queue first.")
-            await queue.cancel(number)
+            await self.cancel(tab, number)
 
+        inputs = {picked, self.tab_id, *([self.token] if self.token is not None else [])}
         self.controls.table.select(_row, outputs=[picked], **private)
-        self.controls.cancel.click(cancel_picked, inputs=[picked], **private)
+        self.controls.cancel.click(cancel_picked, inputs=inputs, **private)
 
 
 def _status(queue: RunQueue) -> st.Status:

@@ -6,12 +6,26 @@ Every history query and every run queue is keyed by `owner_key`, so no one sees 
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 
 import gradio as gr
 
 OWNER_KEY = "viewcomfy-ui-owner"
+TAB_KEY = "viewcomfy-ui-tab"  # the tab's id, in the browser's sessionStorage
+TAB_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
+# In the browser, before the page's load: this tab's id, made once and kept in sessionStorage,
+# which a reload keeps and each tab has its own of (localStorage, BrowserState's, is shared).
+TAB_ID_JS = f"""(_, ...rest) => {{
+  let id = sessionStorage.getItem("{TAB_KEY}");
+  if (!id) {{
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    id = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+    sessionStorage.setItem("{TAB_KEY}", id);
+  }}
+  return [id, ...rest];
+}}"""
 
 
 @dataclass(frozen=True)
@@ -51,10 +65,16 @@ def new_token() -> str:
     return secrets.token_urlsafe(24)
 
 
-def tab_key(request: gr.Request | None) -> str:
-    """Which page a run was pressed on: the browser tab's (or a script's) Gradio session. Live
-    queues are per tab, so two tabs of one browser each see their own runs."""
-    return f"tab:{getattr(request, 'session_hash', None) or ''}"
+def tab_key(tab_id: str | None, token: str | None, request: gr.Request | None) -> str:
+    """Which page a run was pressed on: the browser tab (its id, `TAB_ID_JS`: the same after a
+    reload), else a script's Gradio session; within the visitor (login, else browser token),
+    so an id only reaches its own visitor's runs. Live queues are per tab: two tabs of one
+    browser each see their own runs, and a reloaded tab finds its runs again."""
+    user = getattr(request, "username", None) if request else None
+    visitor = f"user:{user}" if user else f"browser:{token}" if token else "anonymous"
+    if tab_id and TAB_ID.fullmatch(tab_id):
+        return f"{visitor}|tab:{tab_id}"
+    return f"{visitor}|session:{getattr(request, 'session_hash', None) or ''}"
 
 
 def owner_key(token: str | None, request: gr.Request | None, scope: str = "") -> str:

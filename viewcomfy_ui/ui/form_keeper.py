@@ -51,20 +51,21 @@ class FormKeeper:
             queue=False, show_progress="hidden",
         )  # fmt: skip
         page.load(
-            self.restore, inputs=[self.saved], outputs=components, js=self._load_js(),
+            self.restore, inputs=[self.saved], outputs=[self.saved, *components],
+            js=self._load_js(),
             queue=False, show_progress="hidden", api_visibility="private",
         )  # fmt: skip
 
     def restore(self, saved: str | None) -> dict[Component, Any]:
-        """The kept values that fit their fields (nothing without any); a warning names the
-        uploads left out."""
+        """The kept values that fit their fields (none without any; the carrier is emptied);
+        a warning names the uploads left out."""
         try:
             kept = json.loads(saved) if saved else None
         except ValueError:
             kept = None
+        form: dict[Component, Any] = {self.saved: None}
         if not isinstance(kept, dict):
-            return {}
-        form: dict[Component, Any] = {}
+            return form
         lost = []
         for w in self.widgets:
             key = w.field.key

@@ -12,7 +12,7 @@ scripts what a submitted run does with an async function, run on the server's lo
 and everything the client did is recorded: socket auth, submits (fields, files, headers),
 cancels (and when the first arrived), results queries, and storage requests (headers), for
 asserting what a user would notice. `moments` tell a test when the client is connecting, has
-submitted, or is saving an output, so it can act right then (`hold_connect` keeps the socket
+submitted, has re-subscribed after a reconnect, or is saving an output, so it can act right then (`hold_connect` keeps the socket
 handshake waiting; `store(..., hold=)` a download).
 """
 
@@ -48,6 +48,7 @@ class Run:
     sid: str | None
     fields: dict[str, str]
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
+    subscribed: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def emit(self, event: str, payload: dict[str, Any]) -> None:
         if self.sid:
@@ -83,6 +84,10 @@ class Run:
         if self.sid:
             await self.gateway.sio.disconnect(self.sid)
 
+    async def resubscribed(self) -> None:
+        """Wait until the client re-subscribed this run to a new socket."""
+        await self.subscribed.wait()
+
     async def wait_cancelled(self) -> None:
         await self.cancelled.wait()
 
@@ -98,6 +103,8 @@ class FakeGateway:
     def __init__(self) -> None:
         self.on_submit: Script = _finish_empty
         self.refuse_auth = False  # refuse every socket connection, whatever the keys
+        self.resubscribable = False  # serve POST .../subscribe/{sid} (else 404, as older ones)
+        self.subscribes: list[dict[str, Any]] = []  # {"sid", "json"} of each subscribe
         self.busy = 0  # answer this many submits 503 with Retry-After: 0 (nothing runs)
         self.connects: list[Any] = []  # the auth each socket connection sent
         self.submits: list[dict[str, Any]] = []  # {"headers", "fields", "files", "form"}
@@ -109,7 +116,7 @@ class FakeGateway:
         self.runs: dict[str, Run] = {}
         # What the client is doing, for a test to act at that moment (set once each).
         self.moments: dict[str, threading.Event] = {
-            name: threading.Event() for name in ("connecting", "submitted", "saving")
+            name: threading.Event() for name in ("connecting", "submitted", "subscribed", "saving")
         }
         self.cancel_arrived = 0.0  # time.monotonic() when the first cancel request arrived
         self.hold_connect: threading.Event | None = None  # the socket handshake waits for it
@@ -123,6 +130,7 @@ class FakeGateway:
             routes=[
                 Route("/api/workflow/infer", self._submit, methods=["POST"]),
                 Route("/api/workflow/infer/cancel", self._cancel, methods=["POST"]),
+                Route("/api/workflow/infer/subscribe/{sid}", self._subscribe, methods=["POST"]),
                 Route("/api/workflow/infer/", self._results, methods=["GET"]),
                 Route("/storage/{key}", self._storage, methods=["GET"]),
             ]
@@ -253,6 +261,24 @@ class FakeGateway:
             run.cancelled.set()
             await run.emit("infer_canceled_message", {"prompt_id": run.prompt_id, "data": None})
         return JSONResponse({"data": {"message": "cancelled"}}, status_code=201)
+
+    async def _subscribe(self, request: Request) -> Response:
+        """The client's running runs (those it names, else all) send their events to `sid`."""
+        if not self.resubscribable:
+            return JSONResponse({"detail": "Not Found"}, status_code=404)
+        if not self._authorized(request):
+            return JSONResponse({"detail": "invalid API key"}, status_code=401)
+        sid = request.path_params["sid"]
+        body = await request.json() if await request.body() else {}
+        self.subscribes.append({"sid": sid, "json": body})
+        named = body.get("prompt_ids") if isinstance(body, dict) else None
+        moved = [p for p in self.runs if named is None or p in named]
+        for prompt_id in moved:
+            run = self.runs[prompt_id]
+            run.sid = sid
+            run.subscribed.set()
+        self.moments["subscribed"].set()
+        return JSONResponse({"data": {"sid": sid, "prompt_ids": moved}}, status_code=201)
 
     async def _results(self, request: Request) -> Response:
         ids = request.query_params.getlist("prompt_ids")

@@ -5,13 +5,16 @@ A run connects a socket.io listener (websocket, `auth` = the keys), submits with
 `prompt_id` and the listener's `sid`, and then waits on a queue the event handlers fill: every
 log line reaches the callback as it arrives, in order, with no polling. Events for other
 prompts on the same `sid` are ignored. Cancelling the task that runs it sends the cancel request
-for its prompt first (the GPU must stop, not just the listener).
+for its prompt first (the GPU must stop, not just the listener). A socket that drops mid-run
+connects again and re-subscribes to its prompt (`POST /api/workflow/infer/subscribe/{sid}`,
+as ViewComfy's app does after a reconnect), then asks `results` whether it ended meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import urllib.parse
 import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -40,6 +43,7 @@ DEFAULT_GATEWAY = "https://api.viewcomfy.com"
 INFER_PATH = "/api/workflow/infer"
 CANCEL_GRACE = 10.0  # seconds a cancelled run waits for its cancel request to be sent
 REPLY_GRACE = 1.0  # and then for the gateway's answer to it
+MAX_RESUMES = 5  # reconnects of one run's socket before it counts as dropped
 EVENTS = (
     "infer_log_message",
     "infer_executed_message",
@@ -71,6 +75,7 @@ class Listener:
         self.prompt_id = prompt_id
         self._events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._refusal = ""
+        self._resumes = 0  # reconnects so far
         # Our own aiohttp session (create the Listener inside the event loop), so it is closed
         # whatever happens to the connection.
         self._http = aiohttp.ClientSession()
@@ -177,13 +182,56 @@ class Listener:
             elif name == "infer_result_message":
                 await call(on_phase, "receiving")
                 return PromptResult.from_json(payload)
-            elif name == "disconnect":
-                raise IncompleteStreamError(
-                    "the connection to the gateway dropped before the result arrived; "
-                    f"{seen} log lines were received (the run may still finish: collect it "
-                    f"with results([{self.prompt_id!r}]))",
-                    logs=list(logs),
-                )
+            elif name == "disconnect" and not self._sio.connected:  # not one already resumed
+                self._resumes += 1
+                ended = await self._resume() if self._resumes <= MAX_RESUMES else None
+                if ended is None:
+                    raise IncompleteStreamError(
+                        "the connection to the gateway dropped before the result arrived; "
+                        f"{seen} log lines were received (the run may still finish: collect it "
+                        f"with results([{self.prompt_id!r}]))",
+                        logs=list(logs),
+                    )
+                if ended is not False:  # after the events still on their way, if any
+                    asyncio.get_running_loop().call_later(
+                        REPLY_GRACE, self._events.put_nowait, ("collected", ended)
+                    )
+            elif name == "collected":
+                return self._ended(payload, logs)
+
+    async def _resume(self) -> PromptResult | bool | None:
+        """After the socket dropped: connect again and move this prompt's events to the new
+        socket. Returns its result if it ended meanwhile, False if it goes on, None if it
+        cannot be followed (the gateway is gone, or cannot re-subscribe)."""
+        try:
+            await asyncio.wait_for(self._closed(), CANCEL_GRACE)
+        except TimeoutError:
+            return None
+        try:
+            await self.connect()
+            await subscribe(self._session, self._gateway, self.sid, [self.prompt_id])
+            found = await results(self._session, self._gateway, [self.prompt_id])
+        except ViewComfyError:
+            return None
+        return next((r for r in found if r.prompt_id == self.prompt_id and r.completed), False)
+
+    async def _closed(self) -> None:
+        """Until the dropped connection is closed on this side too (engine.io sets its state
+        just after its read loop ends), so it can connect again."""
+        await self._sio.eio.wait()
+        while self._sio.eio.state != "disconnected":
+            await asyncio.sleep(0.01)
+
+    def _ended(self, result: PromptResult, logs: deque[str]) -> PromptResult:
+        """A result collected after a reconnect: returned when done, else its error raised."""
+        if result.status == "success":
+            return result
+        if result.status == "cancelled":
+            by: CancelledBy = "client" if self.prompt_id in self._session.cancelled else "server"
+            raise RunCancelledError(
+                f"the run {self.prompt_id} was cancelled", by=by, logs=list(logs)
+            )
+        raise self._session.failure(result.error_data or result.status, logs)
 
 
 def _handshake_status(exc: BaseException) -> int | None:
@@ -294,6 +342,19 @@ async def cancel(
     response = await session.send(
         lambda: session.http.build_request(
             "POST", url, json=payload, headers=session.key_headers, extensions={"trace": trace}
+        )
+    )
+    await response.aclose()
+
+
+async def subscribe(session: Session, gateway: Gateway, sid: str, prompt_ids: list[str]) -> None:
+    """Send the events of the runs `prompt_ids` (started with these keys) to the socket `sid`
+    from now on: `POST /api/workflow/infer/subscribe/{sid}`, the keys' headers, JSON
+    `{"prompt_ids": [...]}` (ViewComfy's app sends no body: every running run of the keys)."""
+    url = gateway.endpoint(f"{INFER_PATH}/subscribe/{urllib.parse.quote(sid, safe='')}")
+    response = await session.send(
+        lambda: session.http.build_request(
+            "POST", url, json={"prompt_ids": prompt_ids}, headers=session.key_headers
         )
     )
     await response.aclose()

@@ -23,6 +23,7 @@ from .config import (
     DEFAULT_MAX_BODY_SECONDS,
     DEFAULT_MAX_CLIENT_STORAGE,
     DEFAULT_MAX_UPLOAD,
+    DEFAULT_ORPHAN_TIMEOUT,
     ServerConfig,
 )
 from .engine import BuiltinEngine, Engine
@@ -33,6 +34,7 @@ OUTPUT_FILES = Number(1, 10_000_000, whole=True)
 LINK_TTL = Number(1, 30 * 86400)  # seconds, up to 30 days
 HEAD_TIMEOUT = Number(0.1, 3600)  # seconds
 BODY_SECONDS = Number(1, 86400)  # a request body's whole time
+ORPHAN_MINUTES = Number(0, 525_600, low_included=False)
 
 
 class ServeError(ViewComfyError):
@@ -89,6 +91,13 @@ def add_serve_command(commands: argparse._SubParsersAction) -> None:
     serve.add_argument(
         "--max-client-storage-mb", type=MEGABYTES, default=DEFAULT_MAX_CLIENT_STORAGE / 2**20,
         help="realtime API: disk for one client's stored outputs; past it its oldest expire early",
+    )  # fmt: skip
+    serve.add_argument(
+        "--orphan-timeout", type=ORPHAN_MINUTES, default=DEFAULT_ORPHAN_TIMEOUT / 60,
+        metavar="MINUTES",
+        help="realtime API: a run whose socket went away goes on this long for a new socket to "
+        "re-subscribe to it (POST /api/workflow/infer/subscribe/{sid}); then it is cancelled "
+        "(default %(default)g)",
     )  # fmt: skip
     serve.add_argument(
         "--max-connections", type=CONNECTIONS, default=ConnectionLimits.max_connections,
@@ -162,6 +171,7 @@ def run_serve(args: argparse.Namespace) -> int:
         link_ttl=args.link_ttl,
         max_body_seconds=args.max_body_seconds,
         max_client_storage_bytes=int(args.max_client_storage_mb * 2**20),
+        orphan_timeout=args.orphan_timeout * 60,
     )
     where = f"ComfyUI at {args.comfyui_url}" if args.engine == "comfyui" else "the built-in engine"
     print(

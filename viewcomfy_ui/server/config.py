@@ -17,6 +17,7 @@ DEFAULT_LINK_TTL = 3600.0
 DEFAULT_MAX_KEPT_RUNS = 1000
 DEFAULT_MAX_BODY_SECONDS = 300.0
 DEFAULT_MAX_CLIENT_STORAGE = 2 * 1024**3
+DEFAULT_ORPHAN_TIMEOUT = 600.0
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,9 @@ class ServerConfig:
     deleted); at most `max_kept_runs` finished runs are remembered for the results endpoint.
     `clock` (wall-clock seconds) is the time seam for expiry; `work_dir` holds the runs' files.
     A request body must arrive in full within `max_body_seconds` (else 408). The stored outputs
-    of one client (its `client_id`) take at most `max_client_storage_bytes` of disk.
+    of one client (its `client_id`) take at most `max_client_storage_bytes` of disk. The runs of
+    a socket that went away go on for `orphan_timeout` seconds, for a new socket to re-subscribe
+    to them; then they are cancelled.
     """
 
     engine: Engine
@@ -47,6 +50,7 @@ class ServerConfig:
     work_dir: Path | None = None
     max_body_seconds: float = DEFAULT_MAX_BODY_SECONDS
     max_client_storage_bytes: int = DEFAULT_MAX_CLIENT_STORAGE
+    orphan_timeout: float = DEFAULT_ORPHAN_TIMEOUT  # realtime: a dropped socket's runs go on
 
     def new_folder(self, kind: str) -> Path:
         """A fresh private folder for one run's uploads (`kind` "run") or outputs ("outputs"),

@@ -4,6 +4,11 @@ socket.io at ``/socket.io/`` (auth ``{client_id, client_secret}``), ``POST /api/
 (201 ``{"data": {prompt_id, message, workflow}}``), events to the submitting ``sid`` only,
 ``POST /api/workflow/infer/cancel``, ``GET /api/workflow/infer/?prompt_ids=...`` (camelCase), and
 the outputs as expiring links served by this server (`storage`).
+
+A run outlives its socket: when the socket goes, its runs go on, and a new socket of the same
+keys takes their events with ``POST /api/workflow/infer/subscribe/{sid}`` (as ViewComfy's app
+does after a reconnect: no body moves every running run of the keys; JSON ``{"prompt_ids":
+[...]}`` only those). Runs no socket took within `orphan_timeout` seconds are cancelled.
 """
 
 from __future__ import annotations
@@ -52,7 +57,10 @@ class Realtime:
             async_mode="asgi", logger=False, engineio_logger=False,
         )  # fmt: skip
         self.sio.on("connect", self._connect)
+        self.sio.on("disconnect", self._disconnected)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._sids: dict[str, str] = {}  # a running run's prompt id -> the socket it reports to
+        self._orphans: dict[str, asyncio.TimerHandle] = {}  # runs whose socket went away
 
     async def _connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
         auth = auth if isinstance(auth, dict) else {}
@@ -64,6 +72,7 @@ class Realtime:
     def add_routes(self, app: FastAPI) -> None:
         app.post("/api/workflow/infer")(self.submit)
         app.post("/api/workflow/infer/cancel")(self.cancel)
+        app.post("/api/workflow/infer/subscribe/{sid}")(self.subscribe)
         app.get("/api/workflow/infer/")(self.results)
         app.get("/api/workflow/infer")(self.results)
         app.get("/outputs/{token}/{name}")(self.download)
@@ -98,9 +107,12 @@ class Realtime:
             run=run,
         )
         self.store.add(record)
+        if sid is not None:
+            self._sids[prompt_id] = sid
         task = asyncio.create_task(self._drive(record, run, sid))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda _: self._forget(prompt_id))
         data = {"prompt_id": prompt_id, "message": "the run was queued", "workflow": workflow}
         return JSONResponse({"data": data}, status_code=201)
 
@@ -150,12 +162,66 @@ class Realtime:
             record.status = "success"
             executed = {"outputs": [o.filename for o in record.outputs]}
             await self._emit(sid, "infer_executed_message", record, executed)
+            sid = self._sids.get(record.prompt_id, sid)
             if sid is not None:
                 await self.sio.emit("infer_result_message", record.result(), to=sid)
 
     async def _emit(self, sid: str | None, event: str, record: PromptRecord, data: Any) -> None:
+        """Send `event` to the run's socket: `sid`, or the one it was re-subscribed to."""
+        sid = self._sids.get(record.prompt_id, sid)
         if sid is not None:
             await self.sio.emit(event, {"prompt_id": record.prompt_id, "data": data}, to=sid)
+
+    # --- runs outlive their socket ----------------------------------------------------------
+
+    async def _disconnected(self, sid: str, *_: Any) -> None:
+        """The socket went away: its runs go on for `orphan_timeout`, for another to take."""
+        loop = asyncio.get_running_loop()
+        for prompt_id in [p for p, s in self._sids.items() if s == sid]:
+            self._orphans[prompt_id] = loop.call_later(
+                self.config.orphan_timeout, self._orphaned, prompt_id, sid
+            )
+
+    def _orphaned(self, prompt_id: str, sid: str) -> None:
+        """No socket took the run in time: cancel it."""
+        self._orphans.pop(prompt_id, None)
+        record = self.store.get(prompt_id)
+        if self._sids.get(prompt_id) == sid and record is not None and record.run is not None:
+            logger.info("cancelling run %s: no socket re-subscribed to it in time", prompt_id)
+            record.run.cancelled.set()
+
+    def _forget(self, prompt_id: str) -> None:
+        self._sids.pop(prompt_id, None)
+        timer = self._orphans.pop(prompt_id, None)
+        if timer is not None:
+            timer.cancel()
+
+    async def subscribe(self, sid: str, request: Request) -> JSONResponse:
+        """Send the running runs of these keys (those named, or all) to the socket `sid`."""
+        check_keys(request, self.config)
+        if not self.sio.manager.is_connected(sid, "/"):
+            raise RequestError(422, "sid is not a connected socket.io session: connect first")
+        declared = request.headers.get("content-length")
+        body = await read_json(request, self.config) if declared not in (None, "0") else {}
+        body = body if isinstance(body, dict) else {}
+        named = body.get("prompt_ids", body.get("promptIds"))  # their Python / TypeScript
+        if named is not None and not (
+            isinstance(named, list) and all(isinstance(p, str) for p in named)
+        ):
+            raise RequestError(422, "prompt_ids must be a list of prompt ids")
+        client_id = request.headers.get("client_id") or None
+        moved = []
+        for prompt_id in list(self._sids):
+            record = self.store.get(prompt_id)
+            if record is None or record.client_id != client_id:
+                continue
+            if named is None or prompt_id in named:
+                self._sids[prompt_id] = sid
+                timer = self._orphans.pop(prompt_id, None)
+                if timer is not None:
+                    timer.cancel()
+                moved.append(prompt_id)
+        return JSONResponse({"data": {"sid": sid, "prompt_ids": moved}}, status_code=201)
 
     async def cancel(self, request: Request) -> JSONResponse:
         check_keys(request, self.config)

@@ -113,7 +113,12 @@ def create_app(config: AppConfig) -> App:
                 "--comfyui-url for your ComfyUI."
             )
         server = start_background_server(
-            ServerConfig(engine=engine, workflow=workflow.api, input_dir=input_dir)
+            ServerConfig(
+                engine=engine,
+                workflow=workflow.api,
+                input_dir=input_dir,
+                orphan_timeout=config.orphan_timeout,
+            )
         )
         endpoint = Endpoint(
             url=server.url, local=True, description=description, protocol=config.protocol,

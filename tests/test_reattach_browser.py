@@ -4,6 +4,8 @@ than the orphan timeout cancels its runs, recorded so with the reason."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
 import threading
 from contextlib import contextmanager
@@ -12,6 +14,7 @@ from pathlib import Path
 import pytest
 from apps import free_port
 from browser import browser  # noqa: F401 - fixture
+from fake_comfyui import FakeComfyUI, RunningFake
 from playwright.sync_api import expect
 
 from viewcomfy_ui.demo import DEMO_WORKFLOW
@@ -26,6 +29,8 @@ BLUR = "#field-6-inputs-blur_radius input[type=number]"
 GOING = '#status .vc-status[data-state="waiting"], #status .vc-status[data-state="running"]'
 HELD_LINE = "held by the test"
 LOGGED = re.compile(HELD_LINE)
+EXECUTING = re.compile("Executing node")
+COMFYUI_URL = os.environ.get("COMFYUI_URL", "").rstrip("/")
 
 
 class HeldEngine(BuiltinEngine):
@@ -151,3 +156,54 @@ def test_a_page_gone_past_the_orphan_timeout_cancels_its_run(browser, engine, tm
             "no page watched this run", timeout=TIMEOUT
         )
     context.close()
+
+
+class HeldComfyUI(FakeComfyUI):
+    """The fake ComfyUI, holding each run after its first node starts until `gate` opens."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+
+    async def _send(self, client_id, message) -> None:
+        await super()._send(client_id, message)
+        if isinstance(message, dict) and message.get("type") == "executing":
+            await asyncio.to_thread(self.gate.wait, 60)
+
+
+@contextmanager
+def comfyui():
+    """A real ComfyUI where COMFYUI_URL names one (its runs are not held), else the fake."""
+    if COMFYUI_URL:
+        yield COMFYUI_URL, None
+        return
+    fake = HeldComfyUI()
+    with RunningFake(fake) as url:
+        yield url, fake
+        fake.gate.set()
+
+
+def test_a_reloaded_page_finds_its_comfyui_run(browser, tmp_path):  # noqa: F811
+    """On a ComfyUI (the fake, or a real one with COMFYUI_URL): a reload mid-run keeps the run,
+    and the reloaded page shows its status, logs so far and results, and the edited form."""
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    with comfyui() as (comfy_url, fake), app_on(tmp_path / "data", comfyui_url=comfy_url) as url:
+        page.goto(url)
+        total(page, 0)
+        set_number(page, BLUR, 6)
+        page.locator("#run").click()
+        if fake is not None:  # held at its first node: surely still going
+            expect(page.locator("#logs textarea")).to_have_value(EXECUTING, timeout=TIMEOUT)
+        else:
+            page.locator(GOING).wait_for(timeout=TIMEOUT)
+        page.reload()
+        if fake is not None:
+            page.locator(GOING).wait_for(timeout=TIMEOUT)
+            expect(page.locator("#logs textarea")).to_have_value(EXECUTING, timeout=TIMEOUT)
+            fake.gate.set()
+        page.locator('#status .vc-status[data-state="done"]').wait_for(timeout=TIMEOUT)
+        expect(page.locator("#logs textarea")).to_have_value(EXECUTING, timeout=TIMEOUT)
+        expect(page.locator("#gallery img").first).to_be_visible(timeout=TIMEOUT)
+        expect(page.locator(BLUR).first).to_have_value("6", timeout=TIMEOUT)
+        total(page, 1)
+    page.context.close()

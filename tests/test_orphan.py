@@ -14,6 +14,7 @@ from test_realtime_server import KEYS, WAIT, Listener, api, results, submit, unt
 from viewcomfy_ui.server import add_serve_command
 from viewcomfy_ui.server.engine import BuiltinEngine, RunCancelled
 from viewcomfy_ui.server.nodes import OutputFile
+from viewcomfy_ui.ui.config import ConfigError, parse_config
 
 pytestmark = pytest.mark.leak_prone
 
@@ -111,3 +112,11 @@ def test_the_serve_command_takes_the_orphan_timeout_in_minutes():
     assert parser.parse_args(["serve"]).orphan_timeout == 10
     with pytest.raises(SystemExit):
         parser.parse_args(["serve", "--orphan-timeout", "0"])
+
+
+def test_the_app_takes_the_orphan_timeout_in_minutes():
+    assert parse_config(["--orphan-timeout", "0.5"], {}).orphan_timeout == 30
+    assert parse_config([], {"VIEWCOMFY_ORPHAN_TIMEOUT": "2"}).orphan_timeout == 120
+    assert parse_config([], {}).orphan_timeout == 600
+    with pytest.raises(ConfigError, match="orphan-timeout"):
+        parse_config(["--orphan-timeout", "0"], {})

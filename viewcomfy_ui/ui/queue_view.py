@@ -4,6 +4,9 @@ history) `#batch-count`, the `#queue` table and cancelling the picked run.
 
 Without history a queue has no store and runs one run a press (Run is off while it goes); with
 history, Run stays on to queue more, and each run is recorded as it starts and ends.
+
+A queue outlives its page: the page's stream only watches it, a reloaded page watches it again,
+and only Cancel, or no page for `--orphan-timeout`, stops its runs.
 """
 
 from __future__ import annotations

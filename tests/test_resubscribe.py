@@ -74,3 +74,19 @@ async def test_a_run_that_failed_while_the_socket_was_gone_fails(gateway):
     async with client(gateway) as c:
         with pytest.raises(RunFailedError, match="boom"):
             await c.infer_with_logs({"1-inputs-a": 1}, lambda _: None)
+
+
+async def test_a_run_whose_events_went_elsewhere_is_collected_after_a_silence(gateway, monkeypatch):
+    """A gateway whose subscribe moves every run of the keys may send a run's events to another
+    socket of this client: a silent run asks `results` whether it ended."""
+    monkeypatch.setattr("viewcomfy_ui.client.realtime.SILENCE", 0.2)
+
+    async def script(run: Run) -> None:
+        await run.log("got prompt")
+        run.sid = "another-socket"  # taken by another listener's re-subscribe
+        await run.finish([])
+
+    gateway.on_submit = script
+    async with client(gateway) as c:
+        result = await c.infer_with_logs({"1-inputs-a": 1}, lambda _: None)
+    assert result.status == "success" and gateway.result_queries

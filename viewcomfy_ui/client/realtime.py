@@ -44,6 +44,7 @@ INFER_PATH = "/api/workflow/infer"
 CANCEL_GRACE = 10.0  # seconds a cancelled run waits for its cancel request to be sent
 REPLY_GRACE = 1.0  # and then for the gateway's answer to it
 MAX_RESUMES = 5  # reconnects of one run's socket before it counts as dropped
+SILENCE = 30.0  # seconds without an event before a run's result is asked for
 EVENTS = (
     "infer_log_message",
     "infer_executed_message",
@@ -152,12 +153,21 @@ class Listener:
     async def result(
         self, logging_callback: LogCallback | None, on_phase: PhaseCallback | None
     ) -> PromptResult:
-        """Wait for this prompt's result, handing each log line to the callback on arrival."""
+        """Wait for this prompt's result, handing each log line to the callback on arrival.
+        After `SILENCE` seconds without an event, `results` is asked once whether it ended (a
+        gateway whose subscribe moves every run of the keys may have sent its events to another
+        of this client's sockets)."""
         logs: deque[str] = deque(maxlen=MAX_LOG_LINES)
         seen = 0
         running = False
         while True:
-            name, payload = await self._events.get()
+            try:
+                name, payload = await asyncio.wait_for(self._events.get(), SILENCE)
+            except TimeoutError:
+                ended = await self._collected()
+                if ended is not None:
+                    return self._ended(ended, logs)
+                continue
             data = payload.get("data") if isinstance(payload, Mapping) else payload
             if name in ("infer_log_message", "infer_executed_message") and not running:
                 running = True
@@ -210,10 +220,17 @@ class Listener:
         try:
             await self.connect()
             await subscribe(self._session, self._gateway, self.sid, [self.prompt_id])
+        except ViewComfyError:
+            return None
+        return await self._collected() or False
+
+    async def _collected(self) -> PromptResult | None:
+        """This prompt's result if `results` says it ended (None if not, or on no answer)."""
+        try:
             found = await results(self._session, self._gateway, [self.prompt_id])
         except ViewComfyError:
             return None
-        return next((r for r in found if r.prompt_id == self.prompt_id and r.completed), False)
+        return next((r for r in found if r.prompt_id == self.prompt_id and r.completed), None)
 
     async def _closed(self) -> None:
         """Until the dropped connection is closed on this side too (engine.io sets its state

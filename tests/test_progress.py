@@ -4,6 +4,7 @@ when it fails (the whole message, however long)."""
 from __future__ import annotations
 
 import html
+from types import SimpleNamespace
 
 import pytest
 from fake_comfyui import SLOW_NODE, FakeComfyUI
@@ -14,7 +15,11 @@ from viewcomfy_ui.demo import DEMO_WORKFLOW
 from viewcomfy_ui.errors import RunFailedError
 from viewcomfy_ui.progress import ProgressTracker, tqdm_line
 from viewcomfy_ui.ui import status as st
-from viewcomfy_ui.ui.outcome import Failed
+from viewcomfy_ui.ui.batch import Job
+from viewcomfy_ui.ui.outcome import Done, Failed
+from viewcomfy_ui.ui.queue_view import _queue_rows, _status
+from viewcomfy_ui.ui.runner import RunUpdate
+from viewcomfy_ui.ui.values import Params
 from viewcomfy_ui.workflow import load_workflow
 
 pytestmark = pytest.mark.leak_prone
@@ -120,3 +125,32 @@ async def test_the_comfyui_engine_tells_the_nodes_to_run_and_each_node():
 def test_tqdm_lines_of_the_engine_are_read_back():
     progress = tracked([tqdm_line(3, 4, 1.5)]).now
     assert progress.step is not None and (progress.step.step, progress.step.total) == (3, 4)
+
+
+def test_a_batch_shows_which_run_really_runs_and_a_percentage(tmp_path):
+    """ComfyUI runs one prompt at a time: of two runs holding a slot, the one still waiting its
+    turn is pending; the status keeps a percentage and the table says what each one does."""
+
+    def job(number: int, lines: list[str] | None, *, done: bool = False) -> Job:
+        made = Job(number, Params(values={}, seeds={"3-inputs-seed": 40 + number}), tmp_path)
+        if lines is not None:
+            made.started = 1.0
+            made.live = RunUpdate(lines, 2.0, progress=tracked(lines).now)
+        if done:
+            made.outcome, made.finished = Done(()), 3.0
+        return made
+
+    jobs = [job(0, [], done=True), job(1, ENGINE_LINES), job(2, ["got prompt"]), job(3, None)]
+    status = _status(SimpleNamespace(jobs=jobs, busy=True))
+    assert status.text == "1 of 4 done · 1 running · 2 pending · 25%"
+    rows = _queue_rows(jobs)
+    assert [r[1] for r in rows] == ["done", "running", "pending", "pending"]
+    assert rows[1][3] == "KSampler (node 3) · step 12 of 20 · node 4 of 9 · about 8 s left"
+
+
+def test_a_single_run_reads_running_then_done_not_a_count(tmp_path):
+    single = Job(0, Params(values={}), tmp_path, started=1.0)
+    single.live = RunUpdate(["got prompt", "x"], 4.0, progress=tracked(["got prompt", "x"]).now)
+    assert _status(SimpleNamespace(jobs=[single], busy=True)).text == "Running… 4 s"
+    single.outcome, single.finished = Done((), seconds=2.5), 2.0
+    assert _status(SimpleNamespace(jobs=[single], busy=False)).text.startswith("Done in 2.5 s")

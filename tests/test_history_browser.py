@@ -206,7 +206,7 @@ def test_a_queued_run_can_be_cancelled_alone(browser, data_dir, port, monkeypatc
         page.locator("#queue-cancel").click()
         expect(page.locator("#queue")).to_contain_text("cancelled", timeout=TIMEOUT)
         engine.gate.set()
-        page.locator('#status:has-text("2 of 3 done (1 cancelled)")').wait_for(timeout=TIMEOUT)
+        page.locator('#status:has-text("2 of 3 done · 1 cancelled")').wait_for(timeout=TIMEOUT)
         assert [r[1] for r in queue_rows(page)] == ["done", "done", "cancelled"]
         total(page, 2)
     page.context.close()

@@ -55,11 +55,15 @@ def banner(config: AppConfig) -> str:
 
 
 def _host(url: str) -> str:
-    """A URL's host (its user and password, path and query never reach the page)."""
+    """A URL's host and port (its user and password, path and query never reach the page)."""
     try:
-        return httpx.URL(url).host or "the address given"
+        parsed = httpx.URL(url)
     except httpx.InvalidURL:
         return "the address given"
+    if not parsed.host:
+        return "the address given"
+    host = f"[{parsed.host}]" if ":" in parsed.host else parsed.host
+    return f"{host}:{parsed.port}" if parsed.port else host
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,9 @@ def test_a_prompt_waiting_its_turn_is_not_running():
     assert st.running(tracked(["got prompt", "Requested to load SD1ClipModel"]).now, 5).state == (
         "running"
     )
+    assert st.running(tracked(["got prompt"]).now, 5).text == "Running… 5 s", (
+        "ViewComfy's console may say only that while it runs: not told to wait"
+    )
 
 
 def test_a_hostile_node_title_is_shown_as_text():
@@ -140,7 +143,12 @@ def test_a_batch_shows_which_run_really_runs_and_a_percentage(tmp_path):
             made.outcome, made.finished = Done(()), 3.0
         return made
 
-    jobs = [job(0, [], done=True), job(1, ENGINE_LINES), job(2, ["got prompt"]), job(3, None)]
+    jobs = [
+        job(0, [], done=True),
+        job(1, ENGINE_LINES),
+        job(2, ["got prompt", "9 nodes to run"]),
+        job(3, None),
+    ]
     status = _status(SimpleNamespace(jobs=jobs, busy=True))
     assert status.text == "1 of 4 done · 1 running · 2 pending · 25%"
     rows = _queue_rows(jobs)

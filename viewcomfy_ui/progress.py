@@ -74,6 +74,12 @@ class RunProgress:
     started: bool = False
 
     @property
+    def queued(self) -> bool:
+        """Waiting its turn in ComfyUI's queue: our engine told the nodes to run, nothing
+        ran yet (a console that says only "got prompt" may be running: it is not told)."""
+        return not self.started and self.node_total > 0
+
+    @property
     def fraction(self) -> float | None:
         """How far, for a progress bar: the nodes done plus the current node's steps, else the
         steps alone; None when nothing is known."""

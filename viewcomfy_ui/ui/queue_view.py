@@ -235,12 +235,13 @@ def _status(queue: RunQueue) -> st.Status:
 
 
 def _state(job: Job) -> str:
-    """A run's state as it really is: a started run is "pending" until its engine runs it
-    (ComfyUI runs one prompt at a time); a run submitted without live logs counts as running."""
+    """A run's state as it really is: a started run is "pending" while it waits for a worker
+    or its turn on ComfyUI (which runs one prompt at a time)."""
     if job.state != "running" or job.live is None:
         return job.state
     progress = job.live.progress
-    return "running" if progress is not None and progress.started else "pending"
+    waiting = job.live.waiting or (progress is not None and progress.queued)
+    return "pending" if waiting else "running"
 
 
 def _queue_rows(jobs: Sequence[Job]) -> list[list[str]]:

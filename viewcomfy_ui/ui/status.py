@@ -88,7 +88,7 @@ def running(progress: RunProgress | None, seconds: float) -> Status:
     told (ViewComfy's tells only the steps); 'Running… 12 s' before it tells anything."""
     if progress is None:
         return Status("running", f"Running… {seconds:.0f} s")
-    if not progress.started:
+    if progress.queued:
         return Status("waiting", f"Waiting for its turn… {seconds:.0f} s (one run at a time)")
     if not (progress.node_id or progress.step):
         return Status("running", f"Running… {seconds:.0f} s", progress.fraction)

@@ -30,7 +30,7 @@ from .values import Params
 
 UPDATE_INTERVAL = 0.1  # seconds: at most ~10 page updates a second, however fast logs arrive
 MAX_LOG_LINES = 1000
-MAX_LINE_CHARS = 2000  # one endless log line must not fill the page
+MAX_LINE_CHARS = 8000  # one endless log line must not fill the page; an error line stays whole
 CANCEL_GRACE = 5.0  # seconds a cancelled run may take to tell the server to stop
 
 

@@ -400,7 +400,8 @@ def _run_status(run: RunRecord) -> str:
     if run.prompt_id:
         parts.append(f"prompt {run.prompt_id}")
     parts += [f"seed {s}" for s in run.seeds.values()]
-    parts.append(f"{run.protocol} · {run.endpoint} · {run.workflow_name}")
+    parts.append("on the local engine" if run.endpoint == "local engine" else f"on {run.endpoint}")
+    parts.append(run.workflow_name)
     if run.error:
         parts.append(run.error)
     return st.Status(state, " · ".join(parts)).html()  # type: ignore[arg-type]

@@ -8,7 +8,9 @@ from types import SimpleNamespace
 
 import pytest
 from fake_comfyui import SLOW_NODE, FakeComfyUI
+from scripted_server import Reply, sse, stream
 from test_comfyui_engine import png_bytes, serve
+from test_runner import collect, runner_for, scripted  # noqa: F401 - scripted: a fixture
 
 from viewcomfy_ui.api import ViewComfyClient
 from viewcomfy_ui.demo import DEMO_WORKFLOW
@@ -162,3 +164,16 @@ def test_a_single_run_reads_running_then_done_not_a_count(tmp_path):
     assert _status(SimpleNamespace(jobs=[single], busy=True)).text == "Running… 4 s"
     single.outcome, single.finished = Done((), seconds=2.5), 2.0
     assert _status(SimpleNamespace(jobs=[single], busy=False)).text.startswith("Done in 2.5 s")
+
+
+async def test_a_3000_character_error_reaches_the_status_and_the_logs_whole(scripted, tmp_path):  # noqa: F811
+    """ComfyUI's "Invalid image file: ..." names a long path: none of it is cut."""
+    reason = "Invalid image file: " + "/".join(f"folder{i}" for i in range(400)) + "/mask.png"
+    events = [
+        sse("log_message", f"!!! Exception during processing !!! {reason}"),
+        sse("error", reason),
+    ]
+    scripted.replies.append(Reply(201, {"Content-Type": "text/event-stream"}, stream(events)))
+    updates = await collect(runner_for(scripted), tmp_path)
+    assert len(reason) > 3000 and updates[-1].logs[-1].endswith(reason)
+    assert st.of(updates[-1], {}).text == f"Failed: {reason}"

@@ -86,12 +86,10 @@ def waiting(seconds: float) -> Status:
 def running(progress: RunProgress | None, seconds: float) -> Status:
     """'KSampler (node 3) · step 12 of 20 · node 4 of 9 · about 8 s left': what the console
     told (ViewComfy's tells only the steps); 'Running… 12 s' before it tells anything."""
-    if progress is None:
-        return Status("running", f"Running… {seconds:.0f} s")
-    if progress.queued:
+    if progress is not None and progress.queued:
         return Status("waiting", f"Waiting for its turn… {seconds:.0f} s (one run at a time)")
-    if not (progress.node_id or progress.step):
-        return Status("running", f"Running… {seconds:.0f} s", progress.fraction)
+    if progress is None or not (progress.node_id or progress.step):
+        return Status("running", f"Running… {seconds:.0f} s")
     return Status("running", progress.words(), progress.fraction)
 
 

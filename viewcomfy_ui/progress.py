@@ -1,4 +1,6 @@
-"""ComfyUI console progress: tqdm lines, written by the local engine and read by the app."""
+"""ComfyUI console progress: tqdm lines, written by the local engine and read by the app, and
+`ProgressTracker`, which reads a run's console into what the status says (its node, step, place
+among the nodes to run, time left). Pure."""
 
 from __future__ import annotations
 

@@ -195,4 +195,3 @@ async def test_realtime_run_shows_the_cold_start_wait_then_progress_then_done(tm
         await runner.client().aclose()
     assert states[0] == "waiting" and states[-1] == "done" and "running" in states
     assert [p.name for p in tmp_path.iterdir()] == ["a.png"]
-

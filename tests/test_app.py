@@ -302,4 +302,4 @@ def test_with_history_a_run_cancelled_on_the_server_is_kept_as_cancelled(tmp_pat
         out = dict(zip(endpoint_ids(app.page)[1], client.predict(api_name="/run"), strict=True))
     assert 'data-state="cancelled"' in out["status"] and "Cancelled on the server" in out["status"]
     [kept] = out["history-gallery"]
-    assert kept["caption"].endswith("· cancelled"), "kept as cancelled, not failed"
+    assert " · cancelled" in kept["caption"], "kept as cancelled, not failed"

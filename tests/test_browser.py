@@ -110,7 +110,7 @@ def test_prompt_is_sent_and_logs_appear_before_the_run_ends(page, scripted, scri
         "document.querySelector('#logs textarea').value.includes('5/20')", timeout=TIMEOUT
     )
     assert state(page) == "running", "log lines must show while the run is still going"
-    assert "25%" in page.locator("#status").inner_text()
+    assert "step 5 of 20" in page.locator("#status").inner_text()
     wait_state(page, "done")
     assert page.locator("#gallery img").count() == 1
     sent = json.loads(scripted.requests[0].fields["params"])

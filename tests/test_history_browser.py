@@ -165,16 +165,24 @@ def test_a_share_link_restores_the_form(browser, data_dir, port):  # noqa: F811
 
 
 def test_a_result_goes_into_the_image_field_in_one_click(browser, data_dir, port):  # noqa: F811
+    """Also: the API panel has a snippet before the first run; the history's thumbnail is the
+    save node's image, captioned with its seed; sending a result says where it went."""
     page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     with app_on(data_dir, port) as url:
         page.goto(url)
         total(page, 0)
+        page.locator("#api").get_by_text("API").first.click()
+        expect(page.locator("#api-python")).to_contain_text("'3-inputs-value'", timeout=TIMEOUT)
         page.locator("#run").click()
         wait_done(page)
+        seed = page.locator(SEED).first.input_value()
+        assert re.search(r"/photo_effects_\d+_?\.png", finished_thumbnail(page))
+        expect(page.locator("#history-gallery")).to_contain_text(f"seed {seed}", timeout=TIMEOUT)
         page.locator("#gallery button.thumbnail-item").first.click()
         page.locator("#send-result").click()
         field = page.locator("#field-1-inputs-image img").first
         expect(field).to_have_attribute("src", re.compile("photo_effects"), timeout=TIMEOUT)
+        expect(page.locator("#send-note")).to_contain_text("Sent to", timeout=TIMEOUT)
     page.context.close()
 
 
@@ -206,7 +214,7 @@ def test_a_queued_run_can_be_cancelled_alone(browser, data_dir, port, monkeypatc
         page.locator("#queue-cancel").click()
         expect(page.locator("#queue")).to_contain_text("cancelled", timeout=TIMEOUT)
         engine.gate.set()
-        page.locator('#status:has-text("2 of 3 done (1 cancelled)")').wait_for(timeout=TIMEOUT)
+        page.locator('#status:has-text("2 of 3 done · 1 cancelled")').wait_for(timeout=TIMEOUT)
         assert [r[1] for r in queue_rows(page)] == ["done", "done", "cancelled"]
         total(page, 2)
     page.context.close()

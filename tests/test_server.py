@@ -605,7 +605,7 @@ def test_serve_on_a_busy_port_says_so_before_starting():
     assert "Traceback" not in done.stderr and "running" not in done.stdout
 
 
-def test_a_model_node_refusal_names_the_apps_own_flags():
+def test_a_model_node_refusal_says_in_words_where_to_run_it():
     from viewcomfy_ui.server.engine import EngineError, InputFiles
 
     workflow = {
@@ -614,7 +614,8 @@ def test_a_model_node_refusal_names_the_apps_own_flags():
     }
     with pytest.raises(EngineError) as error:
         BuiltinEngine().check(workflow, InputFiles(Path("."), None))
-    assert "--comfyui-url URL" in str(error.value) and "VIEWCOMFY_API_URL" in str(error.value)
+    assert "your own ComfyUI or on ViewComfy" in str(error.value)
+    assert "--engine" not in str(error.value) and "--comfyui-url" not in str(error.value)
 
 
 def test_a_refusal_names_the_same_node_every_time_the_first_in_the_file():

@@ -103,7 +103,7 @@ class Session:
         object, its JSON text, or plain text; `reason` if it gives none), scrubbed of the keys."""
         failure = Failure.from_data(data)
         return RunFailedError(
-            one_line(self.scrub(failure.reason or reason)),
+            one_line(self.scrub(failure.reason or reason), MAX_ERROR_BODY),  # never cut short
             node_id=one_line(self.scrub(failure.node_id), 80),
             node_type=one_line(self.scrub(failure.node_type), 80),
             logs=list(logs),

@@ -22,8 +22,9 @@ import httpx
 from websockets.exceptions import WebSocketException
 from websockets.sync.client import ClientConnection, connect
 
-from ..progress import tqdm_line
-from ..workflow import ApiWorkflow, node_title
+from ..nodespecs import core_specs
+from ..progress import NODES_TO_RUN, tqdm_line
+from ..workflow import ApiWorkflow, is_link, node_title
 from .engine import EngineError, InputFiles, NodeFailure, RunCancelled
 from .nodes import OutputFile
 
@@ -71,6 +72,7 @@ class ComfyUIEngine:
             with connect(self._ws_url(client_id), open_timeout=10, max_size=None) as ws:
                 prompt_id = self._queue(workflow, client_id)
                 log("got prompt")
+                log(NODES_TO_RUN.format(count=len(_nodes_to_run(workflow))))
                 outputs = self._follow(ws, prompt_id, workflow, log, cancelled)
             if not outputs:
                 outputs = self._history_outputs(prompt_id)
@@ -238,6 +240,27 @@ def _output_entries(output: Mapping[str, Any]) -> list[dict[str, Any]]:
         ]
     entries += [{"text": text} for text in output.get("text") or [] if isinstance(text, str)]
     return entries
+
+
+def _nodes_to_run(workflow: ApiWorkflow) -> set[str]:
+    """The nodes ComfyUI executes: its output nodes (by the core declarations; an unknown node
+    no other node reads counts as one) and what they depend on."""
+    read = {v[0] for node in workflow.values() for v in (node.get("inputs") or {}).values() if is_link(v)}  # fmt: skip
+    specs = core_specs()
+
+    def is_output(node_id: str) -> bool:
+        spec = specs.get(workflow[node_id].get("class_type"))
+        return spec.output_node if spec else node_id not in read
+
+    needed: set[str] = set()
+    stack = [node_id for node_id in workflow if is_output(node_id)]
+    while stack:
+        node_id = stack.pop()
+        if node_id in needed or node_id not in workflow:
+            continue
+        needed.add(node_id)
+        stack += [v[0] for v in (workflow[node_id].get("inputs") or {}).values() if is_link(v)]
+    return needed
 
 
 def _describe(workflow: ApiWorkflow, node_id: str) -> str:

@@ -145,9 +145,9 @@ class BuiltinEngine:
             class_type = workflow[node_id].get("class_type")
             if class_type not in NODES:
                 raise NodeFailure(
-                    "cannot run on the built-in engine, which runs only model-free image nodes; "
-                    "run this workflow on your ComfyUI (--comfyui-url URL; serve also needs "
-                    "--engine comfyui) or on ViewComfy (VIEWCOMFY_API_URL)",
+                    "cannot run on the built-in engine, which runs only image nodes without "
+                    "models: run this workflow on your own ComfyUI or on ViewComfy (--help and "
+                    "the README say how to connect one)",
                     node_id=node_id,
                     node_type=str(class_type),
                 )

@@ -43,6 +43,31 @@ The API keys come only from VIEWCOMFY_CLIENT_ID and VIEWCOMFY_CLIENT_SECRET (the
 or a .env file next to app.py)."""
 
 
+def banner(config: AppConfig) -> str:
+    """Where runs go, in the page's words (the flags are in --help and the README); the
+    protocol always for ViewComfy, else only when it is not the local engine's usual one."""
+    over = {"realtime": ", over its realtime API", "sse": ", over the older direct streaming API"}
+    if config.api_url:
+        return f"Running on ViewComfy ({_host(config.api_url)}){over[config.protocol]}."
+    if config.comfyui_url:
+        words = f"Running on your ComfyUI ({_host(config.comfyui_url)})"
+    else:
+        words = "Running on this computer with the built-in engine (no GPU needed)"
+    return words + (", over the realtime API" if config.protocol == "realtime" else "") + "."
+
+
+def _host(url: str) -> str:
+    """A URL's host and port (its user and password, path and query never reach the page)."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        return "the address given"
+    if not parsed.host:
+        return "the address given"
+    host = f"[{parsed.host}]" if ":" in parsed.host else parsed.host
+    return f"{host}:{parsed.port}" if parsed.port else host
+
+
 @dataclass(frozen=True)
 class AppConfig:
     workflow: Path

@@ -11,7 +11,7 @@ import dataclasses
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..history import HistoryStore
@@ -24,11 +24,13 @@ class HistoryContext:
     """The store and what every record says about the app's form.
 
     `scope` keeps one form's runs apart from another's when a file has several workflows
-    (empty: the file's first, or only, form)."""
+    (empty: the file's first, or only, form). `workflow_api`: the form's graph, when known (its
+    save nodes tell a run's main output)."""
 
     store: HistoryStore
     workflow_name: str
     scope: str = ""
+    workflow_api: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
 
     def for_form(
         self, index: int, title: str, workflow_api: Mapping[str, Any] | None
@@ -36,11 +38,11 @@ class HistoryContext:
         """The context of the `index`-th form of a file: the first keeps the file's history;
         each other one gets its own, named after its title and scoped by its workflow."""
         if index == 0:
-            return self
+            return dataclasses.replace(self, workflow_api=workflow_api)
         content = json.dumps(workflow_api, sort_keys=True, default=str).encode()
         scope = hashlib.sha256(title.encode() + b"\0" + content).hexdigest()[:16]
         name = f"{self.workflow_name} · {title}"
-        return dataclasses.replace(self, workflow_name=name, scope=scope)
+        return dataclasses.replace(self, workflow_name=name, scope=scope, workflow_api=workflow_api)
 
 
 class Recorder:

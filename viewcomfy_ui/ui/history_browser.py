@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import json
+import re
 import tempfile
 import time
 import urllib.parse
@@ -21,15 +22,23 @@ from typing import Any
 import gradio as gr
 from PIL import Image as PILImage
 
-from ..history import RunRecord
+from ..history import RunRecord, StoredFile
 from . import status as st
 from .history import HistoryContext
-from .kinds import FieldWidget, Media
+from .kinds import FieldWidget, Media, TextArea
 from .values import validate
 from .visitor import Identity, new_token, owner_key
 
 PAGE_SIZE = 12
+PROMPT_CHARS = 40  # of a prompt's start in a thumbnail's caption
+TEMP_NAME = re.compile(r"_temp_[a-z]{5}_")  # ComfyUI's preview files
 TILES = Path(tempfile.gettempdir()) / "viewcomfy-ui-tiles"  # plain tiles for runs without images
+SCROLL_JS = """(key) => {
+  const field = document.getElementById(%s[key]);
+  field?.scrollIntoView({behavior: "smooth", block: "center"});
+  if (field) field.style.outline = "2px solid var(--color-accent)";
+  setTimeout(() => { if (field) field.style.outline = ""; }, 2000);
+}"""
 SHARE_JS = """(query) => {
   if (!query) return "";
   const link = window.location.origin + window.location.pathname + query;
@@ -55,6 +64,7 @@ class BrowserParts:
     delete: gr.Button
     send_target: gr.Dropdown
     send: gr.Button
+    sent_note: gr.HTML
     share: gr.Button
     share_link: gr.Textbox
 
@@ -115,6 +125,7 @@ class HistoryBrowser:
                 send = gr.Button(
                     "Send to the form", elem_id="send-result", visible=bool(media), size="sm"
                 )
+                sent_note = gr.HTML(elem_id="send-note", visible=bool(media))
                 share = gr.Button("Copy a link to these settings", elem_id="share", size="sm")
                 link = gr.Textbox(
                     label="Share link", elem_id="share-link", interactive=False, scale=3,
@@ -123,7 +134,7 @@ class HistoryBrowser:
         self.parts = BrowserParts(
             note=note, gallery=gallery, prev=prev, page_label=label, next=nxt, outputs=outputs,
             status=status, params=params, use=use, delete=delete, send_target=target, send=send,
-            share=share, share_link=link,
+            sent_note=sent_note, share=share, share_link=link,
         )  # fmt: skip
 
     @property
@@ -159,12 +170,13 @@ class HistoryBrowser:
         )  # fmt: skip
         results_gallery.select(_picked, outputs=[self.picked], **private)
         b.outputs.select(_picked, outputs=[self.picked], **private)
-        media = {w.field.key: w.component for w in self.widgets if isinstance(w.kind, Media)}
+        media = {w.field.key: w for w in self.widgets if isinstance(w.kind, Media)}
         if media:
+            ids = json.dumps({key: w.component.elem_id for key, w in media.items()})
             b.send.click(
-                self.sent(media), inputs=[self.picked, b.send_target], outputs=list(media.values()),
-                **private,
-            )  # fmt: skip
+                self.sent(media), inputs=[self.picked, b.send_target],
+                outputs=[b.sent_note, *(w.component for w in media.values())], **private,
+            ).success(None, inputs=[b.send_target], js=SCROLL_JS % ids, **private)  # fmt: skip
         b.share.click(
             self.share_query, inputs=set(form_components), outputs=[b.share_link], **private
         ).then(None, inputs=[b.share_link], outputs=[b.share_link], js=SHARE_JS, **private)
@@ -199,17 +211,35 @@ class HistoryBrowser:
         pages = max(1, -(-total // PAGE_SIZE))
         number = max(0, min(number, pages - 1))
         runs = self.store.list(owner, offset=number * PAGE_SIZE, limit=PAGE_SIZE)
-        thumbs = [(str(self._thumbnail(owner, r)), _caption(r)) for r in runs]
+        thumbs = [(str(self._thumbnail(owner, r)), self._caption(r)) for r in runs]
         label = f'<span data-total="{total}">Page {number + 1} of {pages} · {total} runs</span>'
         return {b.gallery: thumbs, b.page_label: label, self.shown_ids: [r.id for r in runs], self.page: number}  # fmt: skip
 
     def _thumbnail(self, owner: str, run: RunRecord) -> Path:
-        for f in run.outputs:
-            if f.kind in ("image", "video"):
-                path = self.store.file(owner, run.id, f.name)
-                if path is not None:
-                    return path
+        """The run's main image or video (a save node's, not a preview's), else a plain tile."""
+        shown = [f for f in run.outputs if f.kind in ("image", "video")]
+        for f in _main_first(shown, _save_prefixes(self.context.workflow_api, run.params)):
+            path = self.store.file(owner, run.id, f.name)
+            if path is not None:
+                return path
         return _placeholder(TILES, run.status)
+
+    def _caption(self, run: RunRecord) -> str:
+        """When, how it ended, the seed and the start of the prompt."""
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.created))
+        parts = [when, run.status, *(f"seed {s}" for s in list(run.seeds.values())[:1])]
+        prompt = next(
+            (
+                run.params.get(w.field.key, w.field.value)
+                for w in self.widgets
+                if isinstance(w.kind, TextArea) and "negative" not in w.field.label.lower()
+            ),
+            None,
+        )
+        if isinstance(prompt, str) and prompt.strip():
+            line = " ".join(prompt.split())
+            parts.append(line if len(line) <= PROMPT_CHARS else line[: PROMPT_CHARS - 1] + "…")
+        return " · ".join(parts)
 
     def selected_run(
         self, token: str | None, ids: list[str], event: gr.SelectData, request: gr.Request
@@ -219,7 +249,8 @@ class HistoryBrowser:
         run = self.store.get(owner, ids[index]) if index is not None and index < len(ids) else None
         if run is None:
             return self._details(None)
-        files = [self.store.file(owner, run.id, f.name) for f in run.outputs]
+        prefixes = _save_prefixes(self.context.workflow_api, run.params)
+        files = [self.store.file(owner, run.id, f.name) for f in _main_first(run.outputs, prefixes)]
         return self._details(run, [(str(p), p.name) for p in files if p is not None])
 
     def _details(
@@ -234,8 +265,13 @@ class HistoryBrowser:
             self.selected: run.id,
             b.outputs: outputs or [],
             b.status: _run_status(run),
-            b.params: json.dumps(run.params, indent=2),
+            b.params: json.dumps(self._labelled(run.params), indent=2, ensure_ascii=False),
         }
+
+    def _labelled(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Params by their field's label (a key the form no longer has stays a key)."""
+        labels = {w.field.key: w.field.label for w in self.widgets}
+        return {labels.get(key, key): value for key, value in params.items()}
 
     def use(
         self, token: str | None, run_id: str | None, request: gr.Request
@@ -269,11 +305,20 @@ class HistoryBrowser:
             raise gr.Error("Select a run in the history first.")
         return {**self._details(None), **self.listing(owner, number)}
 
-    def sent(self, media: Mapping[str, Component]) -> Callable[..., dict[Component, Any]]:
+    def sent(self, media: Mapping[str, FieldWidget]) -> Callable[..., dict[Component, Any]]:
+        """Put the picked result into the chosen media field, and say so (the page then
+        scrolls to the field)."""
+        assert self.parts is not None
+        note = self.parts.sent_note
+
         def send(picked: str | None, key: str | None) -> dict[Component, Any]:
             if not picked or key not in media:
                 raise gr.Error("Pick a result (click it in a gallery) first.")
-            return {media[key]: picked}
+            label = html.escape(media[key].field.label)
+            return {
+                media[key].component: picked,
+                note: f'<span class="vc-sent-note">Sent to “{label}”.</span>',
+            }
 
         return send
 
@@ -314,9 +359,36 @@ class HistoryBrowser:
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def _caption(run: RunRecord) -> str:
-    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.created))
-    return f"{when} · {run.status}"
+def _save_prefixes(workflow: Mapping[str, Any] | None, params: Mapping[str, Any]) -> list[str]:
+    """The file-name prefixes of the graph's save nodes (a preview node writes `_temp_`
+    files), as the run sent them."""
+    prefixes = []
+    for node_id, node in (workflow or {}).items():
+        inputs = node.get("inputs") if isinstance(node, Mapping) else None
+        if not isinstance(inputs, Mapping) or str(node.get("class_type")).startswith("Preview"):
+            continue
+        prefix = params.get(f"{node_id}-inputs-filename_prefix", inputs.get("filename_prefix"))
+        if isinstance(prefix, str) and prefix.strip():
+            prefixes.append(re.split(r"[/\\]", prefix)[-1])
+    return prefixes
+
+
+def _main_first(files: Sequence[StoredFile], prefixes: Sequence[str]) -> list[StoredFile]:
+    """`files`, a save node's first (the name ComfyUI gives: `<prefix>_00001_.png`), then any
+    but previews (`_temp_` names), then the rest. A small stand-in for the general picker of
+    outputs (viewcomfy_ui/output_pick.py, when merged)."""
+    patterns = [
+        re.compile(".*?".join(map(re.escape, re.split(r"%[^%]*%", p))) + r"(?:_\d|\.)")
+        for p in prefixes
+    ]
+
+    def rank(f: StoredFile) -> int:
+        name = f.name.rsplit("/", 1)[-1]  # "output/<name>"
+        if TEMP_NAME.search(name):
+            return 2
+        return 0 if any(p.match(name) for p in patterns) else 1
+
+    return sorted(files, key=rank)
 
 
 def _run_status(run: RunRecord) -> str:
@@ -328,7 +400,8 @@ def _run_status(run: RunRecord) -> str:
     if run.prompt_id:
         parts.append(f"prompt {run.prompt_id}")
     parts += [f"seed {s}" for s in run.seeds.values()]
-    parts.append(f"{run.protocol} · {run.endpoint} · {run.workflow_name}")
+    parts.append("on the local engine" if run.endpoint == "local engine" else f"on {run.endpoint}")
+    parts.append(run.workflow_name)
     if run.error:
         parts.append(run.error)
     return st.Status(state, " · ".join(parts)).html()  # type: ignore[arg-type]

@@ -25,7 +25,7 @@ from ..paths import find_inside
 from ..server import BackgroundServer, ServerConfig, make_engine, start_background_server
 from ..server.http import ConnectionLimits
 from ..workflow import Workflow, load_workflow, workflow_title
-from .config import AppConfig, ConfigError, parse_config
+from .config import AppConfig, ConfigError, banner, parse_config
 from .editor import build_editor
 from .history import HistoryContext
 from .page import LAUNCH_STYLE, OUTPUT_ROOT, Shared, build_page
@@ -33,8 +33,6 @@ from .runner import Endpoint, FolderSweeper, Runner
 from .serving import guarded_launch
 from .snippets import serve_command
 from .visitor import Visitors
-
-PROTOCOL_NAMES = {"realtime": "the realtime API (socket.io gateway)", "sse": "the direct SSE API"}
 
 
 @dataclass
@@ -85,11 +83,10 @@ def create_app(config: AppConfig) -> App:
     workflow = forms[0].workflow
     input_dir = _input_dir(config.workflow)
     server = None
-    protocol = PROTOCOL_NAMES[config.protocol]
     if config.api_url:
         endpoint = Endpoint(
             url=config.api_url, client_id=config.client_id, client_secret=config.client_secret,
-            description=f"Runs on the ViewComfy endpoint {_host(config.api_url)}, over {protocol}.",
+            description=banner(config),
             protocol=config.protocol, gateway_url=config.gateway_url,
         )  # fmt: skip
     else:
@@ -101,17 +98,8 @@ def create_app(config: AppConfig) -> App:
         if config.comfyui_url:
             engine = make_engine("comfyui", config.comfyui_url)
             object_info = object_info or engine.object_info()  # exact widgets from the live server
-            description = (
-                f"Running on your ComfyUI at {config.comfyui_url}, through the local "
-                f"ViewComfy-compatible API ({protocol}). Set VIEWCOMFY_API_URL to run on ViewComfy."
-            )
         else:
             engine = make_engine("builtin", None)
-            description = (
-                "No ViewComfy endpoint set: running on the built-in local engine (model-free image "
-                f"nodes), over {protocol}. Set VIEWCOMFY_API_URL to run on ViewComfy, or "
-                "--comfyui-url for your ComfyUI."
-            )
         server = start_background_server(
             ServerConfig(
                 engine=engine,
@@ -121,7 +109,7 @@ def create_app(config: AppConfig) -> App:
             )
         )
         endpoint = Endpoint(
-            url=server.url, local=True, description=description, protocol=config.protocol,
+            url=server.url, local=True, description=banner(config), protocol=config.protocol,
             gateway_url=server.url if config.protocol == "realtime" else None,
             serve_command=serve_command(config.workflow, config.comfyui_url),
         )  # fmt: skip
@@ -278,12 +266,3 @@ def _default_files(fields: Sequence, input_dir: Path) -> dict[str, Path]:
         if candidate is not None:
             found[f.key] = candidate
     return found
-
-
-def _host(url: str) -> str:
-    from httpx import URL
-
-    try:
-        return URL(url).host or url
-    except Exception:  # noqa: BLE001 - any unparsable URL is shown as given
-        return url

@@ -105,6 +105,7 @@ def build_page(
                 results = Results.build(
                     _ready_status(endpoint),
                     (lambda: QueueControls.build(count)) if count is not None else None,
+                    api=snippets.code_views(endpoint, snippets.form_defaults(fields), {}),
                 )
         browser = None
         if history is not None and visitors is not None:
@@ -213,9 +214,15 @@ class Results:
     queue: QueueControls | None = None
 
     @classmethod
-    def build(cls, ready: st.Status, queue: Callable[[], QueueControls] | None = None) -> Results:
+    def build(
+        cls,
+        ready: st.Status,
+        queue: Callable[[], QueueControls] | None = None,
+        api: tuple[str, str, str] = ("", "", ""),
+    ) -> Results:
         """Status first, then the results; `queue` lays out the run queue after the downloads
-        (so on a phone the status, then the results, come right after the form)."""
+        (so on a phone the status, then the results, come right after the form); `api`: the
+        API accordion's params, Python and cURL until the first run."""
         status = gr.HTML(ready.html(), elem_id="status")
         gallery = gr.Gallery(
             label="Results", elem_id="gallery", columns=2, height=440, object_fit="contain",
@@ -236,10 +243,11 @@ class Results:
         )  # fmt: skip
         with gr.Accordion("API", open=False, elem_id="api"):
             api_params = gr.Code(
-                label="Params of the last run", language="json", elem_id="api-params"
-            )
-            api_python = gr.Code(label="Python", language="python", elem_id="api-python")
-            api_curl = gr.Code(label="cURL", language="shell", elem_id="api-curl")
+                api[0], label="Params (the last run's; before one, the form's)", language="json",
+                elem_id="api-params",
+            )  # fmt: skip
+            api_python = gr.Code(api[1], label="Python", language="python", elem_id="api-python")
+            api_curl = gr.Code(api[2], label="cURL", language="shell", elem_id="api-curl")
             mode = gr.Radio(
                 [("Live logs", "stream"), ("Wait for the result", "plain")], value="stream",
                 label="While a run goes", elem_id="mode",

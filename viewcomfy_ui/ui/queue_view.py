@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from ..progress import Progress
 from . import status as st
 from .batch import MAX_BATCH, Job, RunQueue, batch_params
 from .history import Recorder
@@ -162,8 +161,7 @@ class QueueView:
         if kept is not None and kept.queue.busy:  # added to the running queue: its stream shows it
             kept.queue.add(batch, root, stream=request.stream)
             kept.directories.append(request.directory)
-            status = st.Status("running", f"Queued: {kept.queue.summary()}")
-            yield {self.results.status: status.html()}
+            yield {self.results.status: _status(kept.queue).html()}
             return
         kept = self._new_tab(request)
         kept.queue.add(batch, root, stream=request.stream)
@@ -283,8 +281,9 @@ class QueueView:
 
 
 def _status(queue: RunQueue) -> st.Status:
-    """One run: its own status (cold start, progress, how it ended). A batch: how many are
-    done, failed, cancelled, with the first failure's reason."""
+    """One run: its own status ("Running", its progress, how it ended). A batch: how many are
+    done, running (on the engine, which runs one at a time), pending, failed and cancelled, and
+    a percentage; when it ended, the first failure's reason."""
     jobs = queue.jobs
     if len(jobs) == 1:
         job = jobs[0]
@@ -293,28 +292,52 @@ def _status(queue: RunQueue) -> st.Status:
         if job.live is not None:
             return st.of(job.live, job.params.seeds)
         return st.waiting(0)
+    states = [_state(j) for j in jobs]
     finished = sum(j.ended for j in jobs)
-    text = queue.summary()
+    counts = {s: states.count(s) for s in ("done", "running", "pending", "failed", "cancelled")}
+    text = " · ".join(
+        [f"{counts['done']} of {len(jobs)} done"]
+        + [f"{n} {s}" for s, n in counts.items() if n and s != "done"]
+    )
     if queue.busy:
-        return st.Status("running", text, Progress(finished / len(jobs), finished, len(jobs), None))
-    if any(j.state == "done" for j in jobs):
+        return st.Status("running", f"{text} · {finished / len(jobs):.0%}", finished / len(jobs))
+    if counts["done"]:
         return st.Status("done", text)
-    if all(j.state == "cancelled" for j in jobs):
+    if counts["cancelled"] == len(jobs):
         return st.Status("cancelled", text)
     reason = next((j.error for j in jobs if j.error), "")
-    return st.Status("failed", f"{text}: {reason}" if reason else text)  # says "N failed" once
+    return st.Status("failed", f"{text}: {reason}" if reason else text)
+
+
+def _state(job: Job) -> str:
+    """A run's state as it really is: a started run is "pending" while it waits for a worker
+    or its turn on ComfyUI (which runs one prompt at a time)."""
+    if job.state != "running" or job.live is None:
+        return job.state
+    progress = job.live.progress
+    waiting = job.live.waiting or (progress is not None and progress.queued)
+    return "pending" if waiting else "running"
 
 
 def _queue_rows(jobs: Sequence[Job]) -> list[list[str]]:
+    """#queue: number, state, seeds, and what it does now (its node and step), its prompt or
+    why it failed (the first line; the status has all of it)."""
     return [
         [
             str(j.number + 1),
-            j.state,
+            _state(j),
             ", ".join(str(s) for s in j.params.seeds.values()),
-            j.error or (f"prompt {_short(j.prompt_id)}" if j.prompt_id else ""),
+            st.headline(j.error) if j.error else _doing(j),
         ]
         for j in jobs
     ]
+
+
+def _doing(job: Job) -> str:
+    progress = job.live.progress if job.live is not None and job.outcome is None else None
+    if progress is not None and (progress.node_id or progress.step):
+        return progress.words()
+    return f"prompt {_short(job.prompt_id)}" if job.prompt_id else ""
 
 
 def _short(prompt_id: str) -> str:

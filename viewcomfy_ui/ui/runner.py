@@ -16,7 +16,6 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +23,14 @@ from ..api import Phase, Protocol, ViewComfyClient
 from ..errors import ViewComfyError
 from ..models import Failure, PromptResult
 from ..outputs import save_output
-from ..progress import Progress, parse_progress
+from ..progress import ProgressTracker, RunProgress
 from . import status as st
 from .outcome import Cancelled, Done, Failed, Outcome, outcome_of_error
 from .values import Params
 
 UPDATE_INTERVAL = 0.1  # seconds: at most ~10 page updates a second, however fast logs arrive
 MAX_LOG_LINES = 1000
-MAX_LINE_CHARS = 2000  # one endless log line must not fill the page
+MAX_LINE_CHARS = 8000  # one endless log line must not fill the page; an error line stays whole
 CANCEL_GRACE = 5.0  # seconds a cancelled run may take to tell the server to stop
 
 
@@ -79,7 +78,7 @@ class RunUpdate:
     logs: list[str]
     elapsed: float = 0.0
     waiting: bool = False
-    progress: Progress | None = None
+    progress: RunProgress | None = None
     outcome: Outcome | None = None
 
 
@@ -115,10 +114,12 @@ class Runner:
         scrub = self.endpoint.scrub
 
         arrived = asyncio.Event()
+        tracker = ProgressTracker()
 
         def on_log(text: str) -> None:
             for line in text.splitlines() or [""]:
                 logs.append(st.clean_line(scrub(line, MAX_LINE_CHARS)))
+                tracker.feed(logs[-1])
             arrived.set()
 
         client = self.client()
@@ -152,7 +153,7 @@ class Runner:
                     break
                 arrived.clear()
                 last_update = time.monotonic()
-                yield self._live(phase[-1], logs, last_update - started)
+                yield self._live(phase[-1], logs, last_update - started, tracker.now)
             result = task.result()
         except ViewComfyError as exc:  # logs so far stay visible with the reason
             yield RunUpdate(list(logs), outcome=outcome_of_error(exc, scrub))
@@ -184,11 +185,11 @@ class Runner:
         return Done(tuple(saved), scrub(result.prompt_id, 80), seconds)
 
     @staticmethod
-    def _live(phase: Phase, logs: deque[str], elapsed: float) -> RunUpdate:
+    def _live(phase: Phase, logs: deque[str], elapsed: float, progress: RunProgress) -> RunUpdate:
+        """Waiting for a worker until the first log line, then running with what the console
+        told (`progress`: ProgressTracker)."""
         if phase in ("connecting", "waiting") and not logs:
             return RunUpdate(list(logs), elapsed, waiting=True)
-        recent = islice(reversed(logs), 20)
-        progress = next((p for p in map(parse_progress, recent) if p), None)
         return RunUpdate(list(logs), elapsed, progress=progress)
 
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..api import DEFAULT_GATEWAY
 from ..curated import sniff_view_comfy
 from ..demo import DEMO_INPUTS, DEMO_WORKFLOW
+from ..fields import MEDIA_KINDS, Field
 
 if TYPE_CHECKING:
     from .runner import Endpoint
@@ -51,6 +52,12 @@ def code_views(
         python_snippet(endpoint, values, files, stream=stream),
         curl_snippet(endpoint, values, files),
     )
+
+
+def form_defaults(fields: Sequence[Field]) -> dict[str, Any]:
+    """The params shown before the first run: the basic fields' own values (uploads left to
+    the workflow's own files), so the snippets run as they are and show what to change."""
+    return {f.key: f.value for f in fields if not f.advanced and f.kind not in MEDIA_KINDS}
 
 
 def params_json(values: Mapping[str, Any], files: Mapping[str, Path]) -> str:

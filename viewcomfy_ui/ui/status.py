@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 from ..errors import CancelledBy
-from ..progress import Progress
+from ..progress import RunProgress
 from ..redact import MIN_SECRET_LENGTH, REDACTED, redact
 from .outcome import Done, Failed, Outcome
 
@@ -23,6 +23,7 @@ State = Literal[
 ]  # interrupted: a kept run whose app stopped mid-run (the history)
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|[\x00-\x08\x0b-\x1f\x7f]")
 NO_REASON = "the server gave no reason; see the logs"
+HEADLINE_CHARS = 240  # a longer status opens in full below its first line
 SCAN_MARGIN = 1024  # beyond a cut's limit, past the longest spelling `redact` looks for
 
 
@@ -30,19 +31,40 @@ SCAN_MARGIN = 1024  # beyond a cut's limit, past the longest spelling `redact` l
 class Status:
     state: State
     text: str
-    progress: Progress | None = None
+    fraction: float | None = None  # the progress bar's fill, when known
 
     def html(self) -> str:
-        fraction = self.progress.fraction if self.progress else {"done": 1.0}.get(self.state, 0.0)
+        """The status as HTML: the bar, then the text's first line; a longer text (a server's
+        error) is never cut: the whole of it opens below the line."""
+        fraction = self.fraction if self.fraction is not None else float(self.state == "done")
         bar = (
             f'<div class="vc-bar"><span style="width:{fraction * 100:.1f}%"></span></div>'
             if self.state in ("running", "waiting", "done")
             else ""
         )
+        head, whole = headline(self.text), ""
+        if head != self.text:
+            whole = (
+                '<details class="vc-whole"><summary>The whole message</summary>'
+                f'<pre style="white-space:pre-wrap;overflow-wrap:anywhere">'
+                f"{html.escape(self.text)}</pre></details>"
+            )
         return (
             f'<div class="vc-status vc-{self.state}" data-state="{self.state}">{bar}'
-            f'<span class="vc-text">{html.escape(self.text)}</span></div>'
+            f'<span class="vc-text">{html.escape(head)}</span>{whole}</div>'
         )
+
+
+def headline(text: str) -> str:
+    """A text's first line, cut near HEADLINE_CHARS at a space (with "…") when longer."""
+    line = text.strip().split("\n", 1)[0].rstrip()
+    if line != text.strip():
+        line += " …"
+    if len(line) <= HEADLINE_CHARS:
+        return line
+    cut = line[:HEADLINE_CHARS]
+    space = cut.rfind(" ", HEADLINE_CHARS // 2)
+    return (cut[:space] if space > 0 else cut).rstrip() + " …"
 
 
 def of(update: RunUpdate, seeds: dict[str, int]) -> Status:
@@ -61,13 +83,14 @@ def waiting(seconds: float) -> Status:
     return Status("waiting", text)
 
 
-def running(progress: Progress | None, seconds: float) -> Status:
-    if progress is None:
+def running(progress: RunProgress | None, seconds: float) -> Status:
+    """'KSampler (node 3) · step 12 of 20 · node 4 of 9 · about 8 s left': what the console
+    told (ViewComfy's tells only the steps); 'Running… 12 s' before it tells anything."""
+    if progress is not None and progress.queued:
+        return Status("waiting", f"Waiting for its turn… {seconds:.0f} s (one run at a time)")
+    if progress is None or not (progress.node_id or progress.step):
         return Status("running", f"Running… {seconds:.0f} s")
-    text = f"Running — {progress.fraction:.0%} ({progress.step}/{progress.total})"
-    if progress.eta_seconds:
-        text += f", about {progress.eta_seconds} s left"
-    return Status("running", text, progress)
+    return Status("running", progress.words(), progress.fraction)
 
 
 def ended(outcome: Outcome, seeds: dict[str, int]) -> Status:

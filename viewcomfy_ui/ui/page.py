@@ -132,6 +132,7 @@ def build_page(
             trigger_mode="multiple" if browser is not None else "once",
         )  # fmt: skip
         run_event.then(None, js=SHOW_RESULTS_ON_PHONES)
+        results.mount(run_event)
         cancel.click(
             handler.cancelled, outputs=[results.status, run, cancel], cancels=[run_event],
             queue=False, api_visibility="private",
@@ -208,6 +209,7 @@ class Results:
     compare_box: gr.Accordion
     compare: gr.ImageSlider
     models: list[gr.Model3D]
+    model_paths: gr.State  # the 3D results, drawn once the run's stream ends (see `mount`)
     audio: list[gr.Audio]
     text: gr.Textbox
     files: gr.File
@@ -246,11 +248,12 @@ class Results:
                 format="png", elem_id="compare", interactive=False, max_height=440,
             )  # fmt: skip
         models = [
-            gr.Model3D(
-                label=f"3D {i + 1}", visible=False, interactive=False, elem_id=f"model3d-{i}"
+            gr.Model3D(  # "hidden", not False: one shown from False never draws (Gradio 6.31)
+                label=f"3D {i + 1}", visible="hidden", interactive=False, elem_id=f"model3d-{i}"
             )
             for i in range(MODEL_VIEWERS)
         ]
+        model_paths = gr.State([])
         audio = [
             gr.Audio(label=f"Audio {i + 1}", visible=False, interactive=False, elem_id=f"audio-{i}")
             for i in range(AUDIO_PLAYERS)
@@ -289,6 +292,7 @@ class Results:
         gallery.select(_pick_after, inputs=[compare], outputs=[compare], api_visibility="private")
         return cls(
             status=status, gallery=gallery, compare_box=box, compare=compare, models=models,
+            model_paths=model_paths,
             audio=audio, text=text, files=files, others=others, other_gallery=other_gallery,
             other_files=other_files, logs=logs, api_params=api_params, api_python=api_python,
             api_curl=api_curl, mode=mode, queue=controls, pick=pick or OutputPick(),
@@ -299,7 +303,7 @@ class Results:
         return [
             self.status, self.gallery, *self.audio, self.text, self.files, self.logs,
             self.api_params, self.api_python, self.api_curl, self.compare_box, self.compare,
-            *self.models, self.others, self.other_gallery, self.other_files,
+            self.model_paths, self.others, self.other_gallery, self.other_files,
         ]  # fmt: skip
 
     def show(
@@ -320,13 +324,7 @@ class Results:
             (str(o.path), o.path.name) for o in outputs if o.kind in ("image", "video")
         ]
         shown.update(self._by_products(others))
-        models = [o for o in outputs if o.kind == "model3d"]
-        for i, viewer in enumerate(self.models):
-            shown[viewer] = (
-                gr.update(value=str(models[i].path), label=models[i].path.name, visible=True)
-                if i < len(models)
-                else gr.update(value=None, visible=False)
-            )
+        shown[self.model_paths] = [str(o.path) for o in outputs if o.kind == "model3d"]
         sounds = [o for o in outputs if o.kind == "audio"][:AUDIO_PLAYERS]
         for i, player in enumerate(self.audio):
             shown[player] = (
@@ -343,6 +341,19 @@ class Results:
             downloads.append(str(_zip(everything, directory)))
         shown[self.files] = downloads
         return shown
+
+    def mount(self, run: gr.events.Dependency) -> None:
+        """Draw the 3D results once `run`'s stream ends: a Model3D a streaming event updates
+        never draws its model (Gradio 6.31), one a plain event updates does."""
+        run.then(self._drawn, inputs=[self.model_paths], outputs=self.models, queue=False)
+
+    def _drawn(self, paths: list[str]) -> list[Any]:
+        return [
+            gr.update(value=paths[i], label=Path(paths[i]).name, visible=True)
+            if i < len(paths)
+            else gr.update(value=None, visible="hidden")
+            for i in range(len(self.models))
+        ]
 
     def _by_products(self, others: Sequence[SavedOutput]) -> dict[Component, Any]:
         """'Other outputs': previews and intermediates (shown only when there are some)."""

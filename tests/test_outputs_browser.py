@@ -121,7 +121,10 @@ def test_a_glb_output_shows_in_a_3d_viewer(page, scripted, app_url):
 
 def test_img2img_result_has_a_before_after_slider(page, scripted, app_url):
     scripted.replies.append(
-        reply(output("photo_effects_00001_.png", "image/png", png((30, 160, 60))))
+        reply(
+            output("photo_effects_00001_.png", "image/png", png((30, 160, 60))),
+            output("photo_effects_00002_.png", "image/png", png((160, 30, 60))),
+        )
     )
     run(page, app_url)
     box = page.locator("#compare-box")
@@ -129,11 +132,17 @@ def test_img2img_result_has_a_before_after_slider(page, scripted, app_url):
     assert page.locator("#compare").is_hidden(), "closed until asked for: one click away"
     box.get_by_text("Before / after").first.click()
     slider = page.locator("#compare")
-    slider.locator("img").nth(1).wait_for(timeout=TIMEOUT)
-    assert slider.locator("img").count() >= 2
-    width = page.viewport_size["width"]
+    after = slider.locator("img").nth(1)
+    after.wait_for(timeout=TIMEOUT)
+    first = after.get_attribute("src")
+    assert "photo_effects_00001_" in first
     bounds = slider.bounding_box()
-    assert bounds and bounds["x"] + bounds["width"] <= width + 1
+    assert bounds and bounds["x"] + bounds["width"] <= page.viewport_size["width"] + 1
+    page.locator("#gallery button.thumbnail-item").nth(1).click()  # pick the other result
+    page.wait_for_function(
+        "document.querySelectorAll('#compare img')[1]?.src.includes('photo_effects_00002_')",
+        timeout=TIMEOUT,
+    )
 
 
 def test_previews_are_under_a_closed_other_outputs(page, scripted, app_url):

@@ -208,6 +208,7 @@ class Results:
     gallery: gr.Gallery
     compare_box: gr.Accordion
     compare: gr.ImageSlider
+    before: gr.State  # the compared input (not read back from the slider: Gradio leaks a file)
     models: list[gr.Model3D]
     model_paths: gr.State  # the 3D results, drawn once the run's stream ends (see `mount`)
     audio: list[gr.Audio]
@@ -289,9 +290,10 @@ class Results:
                 info="For endpoints or proxies that cannot stream: one plain request (infer) "
                 "instead of a stream of log lines (infer_with_logs).",
             )  # fmt: skip
-        gallery.select(_pick_after, inputs=[compare], outputs=[compare], api_visibility="private")
+        before = gr.State(None)
+        gallery.select(_pick_after, inputs=[before], outputs=[compare], api_visibility="private")
         return cls(
-            status=status, gallery=gallery, compare_box=box, compare=compare, models=models,
+            status=status, gallery=gallery, compare_box=box, compare=compare, before=before, models=models,
             model_paths=model_paths,
             audio=audio, text=text, files=files, others=others, other_gallery=other_gallery,
             other_files=other_files, logs=logs, api_params=api_params, api_python=api_python,
@@ -303,7 +305,7 @@ class Results:
         return [
             self.status, self.gallery, *self.audio, self.text, self.files, self.logs,
             self.api_params, self.api_python, self.api_curl, self.compare_box, self.compare,
-            self.model_paths, self.others, self.other_gallery, self.other_files,
+            self.before,            self.model_paths, self.others, self.other_gallery, self.other_files,
         ]  # fmt: skip
 
     def show(
@@ -371,9 +373,12 @@ class Results:
         if self.gallery not in shown:
             return {}
         after = next((p for p, _ in shown[self.gallery] if extension_kind(p) == "image"), None)
-        if before is None or after is None:
-            return {self.compare_box: gr.update(visible=False), self.compare: None}
-        return {self.compare_box: gr.update(visible=True), self.compare: (before, after)}
+        both = before is not None and after is not None
+        return {
+            self.compare_box: gr.update(visible=both),
+            self.compare: (before, after) if both else None,
+            self.before: before if both else None,
+        }
 
     def code(
         self, endpoint: Endpoint, values: dict[str, Any], files: dict[str, Path], stream: bool
@@ -469,13 +474,11 @@ def _input_image(widgets: Sequence[FieldWidget], values: dict[Component, Any]) -
     return None
 
 
-def _pick_after(current: Any, event: gr.SelectData) -> Any:
+def _pick_after(before: Any, event: gr.SelectData) -> Any:
     """The gallery's picked image as the 'after' of the comparison (a video leaves it)."""
     picked = event.value.get("image") if isinstance(event.value, dict) else None
     path = picked.get("path") if isinstance(picked, dict) else None
-    if not current or not path or not current[0]:
-        return gr.skip()
-    return (current[0], path)
+    return (before, path) if before is not None and path else gr.skip()
 
 
 def _head(path: Path, limit: int = 100_000) -> str:

@@ -245,7 +245,7 @@ class Results:
             "Before / after", open=False, visible=False, elem_id="compare-box"
         ) as box:
             compare = gr.ImageSlider(
-                label="The input, and the result picked in the gallery", type="filepath",
+                label="Input | result", type="filepath",
                 format="png", elem_id="compare", interactive=False, max_height=440,
             )  # fmt: skip
         models = [

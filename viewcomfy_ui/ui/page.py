@@ -109,7 +109,7 @@ def build_page(
                 results = Results.build(
                     _ready_status(endpoint),
                     (lambda: QueueControls.build(count)) if count is not None else None,
-                    pick=outputs or OutputPick(),
+                    pick=outputs,
                 )
         browser = None
         if history is not None and visitors is not None:
@@ -245,8 +245,8 @@ class Results:
             "Before / after", open=False, visible=False, elem_id="compare-box"
         ) as box:
             compare = gr.ImageSlider(
-                label="Input | result", type="filepath",
-                format="png", elem_id="compare", interactive=False, max_height=440,
+                label="Input | result", type="filepath", format="png", elem_id="compare",
+                interactive=False, max_height=440,
             )  # fmt: skip
         models = [
             gr.Model3D(  # "hidden", not False: one shown from False never draws (Gradio 6.31)
@@ -293,11 +293,11 @@ class Results:
         before = gr.State(None)
         gallery.select(_pick_after, inputs=[before], outputs=[compare], api_visibility="private")
         return cls(
-            status=status, gallery=gallery, compare_box=box, compare=compare, before=before, models=models,
-            model_paths=model_paths,
-            audio=audio, text=text, files=files, others=others, other_gallery=other_gallery,
-            other_files=other_files, logs=logs, api_params=api_params, api_python=api_python,
-            api_curl=api_curl, mode=mode, queue=controls, pick=pick or OutputPick(),
+            status=status, gallery=gallery, compare_box=box, compare=compare, before=before,
+            models=models, model_paths=model_paths, audio=audio, text=text, files=files,
+            others=others, other_gallery=other_gallery, other_files=other_files, logs=logs,
+            api_params=api_params, api_python=api_python, api_curl=api_curl, mode=mode,
+            queue=controls, pick=pick or OutputPick(),
         )  # fmt: skip
 
     @property
@@ -305,7 +305,7 @@ class Results:
         return [
             self.status, self.gallery, *self.audio, self.text, self.files, self.logs,
             self.api_params, self.api_python, self.api_curl, self.compare_box, self.compare,
-            self.before,            self.model_paths, self.others, self.other_gallery, self.other_files,
+            self.before, self.model_paths, self.others, self.other_gallery, self.other_files,
         ]  # fmt: skip
 
     def show(
@@ -469,8 +469,9 @@ def _input_image(widgets: Sequence[FieldWidget], values: dict[Component, Any]) -
         value = values[w.component]
         if w.field.kind == "image" and isinstance(value, str) and value:
             return value
-        if w.field.kind == "image-mask" and isinstance(value, dict) and value.get("background"):
-            return value["background"]
+        background = value.get("background") if isinstance(value, dict) else None
+        if w.field.kind == "image-mask" and background is not None:
+            return background
     return None
 
 

@@ -347,7 +347,10 @@ class Results:
     def mount(self, run: gr.events.Dependency) -> None:
         """Draw the 3D results once `run`'s stream ends: a Model3D a streaming event updates
         never draws its model (Gradio 6.31), one a plain event updates does."""
-        run.then(self._drawn, inputs=[self.model_paths], outputs=self.models, queue=False)
+        run.then(
+            self._drawn, inputs=[self.model_paths], outputs=self.models, queue=False,
+            api_visibility="private",
+        )  # fmt: skip
 
     def _drawn(self, paths: list[str]) -> list[Any]:
         return [

@@ -82,6 +82,12 @@ def test_names_no_rule_places_are_results():
     assert OutputPick.of(MESH).results(names) == [True, True, False]
 
 
+def test_the_builtin_engines_previews_are_previews():
+    workflow = {"9": node("SaveImage", filename_prefix="ComfyUI"), "10": node("PreviewImage")}
+    names = ["ComfyUI_00001_.png", "ComfyUI_temp_00001_.png"]
+    assert OutputPick.of(workflow).results(names) == [True, False]
+
+
 def test_without_a_graph_names_still_tell_previews():
     names = ["ComfyUI_00001_.png", "ComfyUI_temp_abcde_00001_.png"]
     assert OutputPick.of(None).results(names) == [True, False]

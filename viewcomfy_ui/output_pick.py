@@ -5,7 +5,7 @@ A ViewComfy result names each file (`filename`, `content_type`, `size`) but not 
 made it, so the node is told from the name, as ComfyUI writes them:
 
 - a preview node (PreviewImage, PreviewAudio, ...) writes ``<prefix>_temp_<5 letters>_<n>_``
-  files: a preview;
+  files (the built-in engine's, ``<prefix>_temp_<n>_``): a preview;
 - a node with a ``filename_prefix`` writes ``<basename of the prefix>_<n>...`` (SaveImage,
   SaveVideo, SaveAudio, SaveGLB, VHS_VideoCombine, ...): that node, the longest prefix winning;
   ``%date:...%``-like parts of a prefix match anything. It saves unless its class is a Preview
@@ -24,7 +24,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-TEMP_NAME = re.compile(r"_temp_[a-z]{5}_\d")  # ComfyUI's preview names (folder_paths, nodes.py)
+# Preview names: ComfyUI's ("_temp_" and 5 random letters), the built-in engine's ("_temp_")
+TEMP_NAME = re.compile(r"_temp_(?:[a-z]{5}_)?\d")
 PREFIX_TOKEN = re.compile(r"%[^%]*%")  # %date:yyyy-MM-dd%, %KSampler.seed%, %batch_num%
 
 

@@ -75,7 +75,8 @@ def test_extension_added_from_content_type(tmp_path):
         ("clip.webm", "", b"", "video"),
         ("song.flac", "", b"", "audio"),
         ("notes", "text/plain", b"hello", "text"),
-        ("x.glb", "model/gltf-binary", b"glTF", "other"),
+        ("x.glb", "model/gltf-binary", b"glTF", "model3d"),
+        ("x.zip", "application/zip", b"PK\x03\x04", "other"),
     ],
 )
 def test_media_kind(name, content_type, head, kind):

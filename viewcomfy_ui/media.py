@@ -9,12 +9,13 @@ from __future__ import annotations
 import mimetypes
 from typing import Literal
 
-MediaKind = Literal["image", "video", "audio", "text", "other"]
+MediaKind = Literal["image", "video", "audio", "text", "model3d", "other"]
 
 # extension -> (kind, content type). ``.gif`` is an image: animated GIFs (VHS_VideoCombine's
 # "image/gif" format too) play in an image gallery and in an <img>, browsers' <video> cannot play
 # them, their bytes sniff as an image (GIF8), and LoadImage reads them; so a gif output shows in
-# the gallery as an image and a gif input gets an image upload.
+# the gallery as an image and a gif input gets an image upload. "model3d": what Gradio's Model3D
+# shows (meshes; Gaussian splats as .splat, and .ply, which it reads as a splat or a mesh).
 MEDIA_TYPES: dict[str, tuple[MediaKind, str]] = {
     "png": ("image", "image/png"), "jpg": ("image", "image/jpeg"),
     "jpeg": ("image", "image/jpeg"), "webp": ("image", "image/webp"),
@@ -30,6 +31,9 @@ MEDIA_TYPES: dict[str, tuple[MediaKind, str]] = {
     "aac": ("audio", "audio/aac"),
     "txt": ("text", "text/plain"), "json": ("text", "application/json"),
     "md": ("text", "text/markdown"), "csv": ("text", "text/csv"),
+    "glb": ("model3d", "model/gltf-binary"), "gltf": ("model3d", "model/gltf+json"),
+    "obj": ("model3d", "model/obj"), "stl": ("model3d", "model/stl"),
+    "ply": ("model3d", "model/x-ply"), "splat": ("model3d", "model/x-splat"),
 }  # fmt: skip
 
 
@@ -51,10 +55,15 @@ def extension_for(content_type: str) -> str:
 
 
 def media_kind(filename: str, content_type: str = "", head: bytes = b"") -> MediaKind:
-    """The kind of an output, from its bytes' magic first, then content type, then extension."""
+    """The kind of an output, from its bytes' magic first, then content type, then extension.
+
+    A 3D extension wins over the content type: servers send .obj and .ply as text or bytes,
+    .gltf as JSON."""
     sniffed = _sniff(head)
     if sniffed:
         return sniffed
+    if extension_kind(filename) == "model3d" or content_type.lower().startswith("model/"):
+        return "model3d"
     major = content_type.split("/", 1)[0].lower()
     if major in ("image", "video", "audio", "text"):
         return major  # type: ignore[return-value]
@@ -64,6 +73,8 @@ def media_kind(filename: str, content_type: str = "", head: bytes = b"") -> Medi
 
 
 def _sniff(head: bytes) -> MediaKind | None:
+    if head.startswith(b"glTF"):
+        return "model3d"
     if head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM")):
         return "image"
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":

@@ -26,9 +26,13 @@ __all__ = ["SavedOutput", "media_kind", "safe_filename", "save_output", "save_ou
 
 @dataclass(frozen=True)
 class SavedOutput:
+    """A saved output: where it is, its kind, and the name the server gave it (which tells
+    the node that made it, see `output_pick`)."""
+
     path: Path
     kind: MediaKind
     content_type: str
+    filename: str = ""
 
 
 def save_output(
@@ -53,7 +57,9 @@ def save_output(
         path.unlink(missing_ok=True)
         raise
     kind = media_kind(output.filename, output.content_type, sink.head)
-    return SavedOutput(path=path, kind=kind, content_type=output.content_type)
+    return SavedOutput(
+        path=path, kind=kind, content_type=output.content_type, filename=output.filename
+    )
 
 
 def save_outputs(result: PromptResult, directory: str | Path) -> list[Path]:

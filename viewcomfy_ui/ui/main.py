@@ -21,6 +21,7 @@ from ..errors import ViewComfyError, WorkflowError
 from ..fields import MEDIA_KINDS, Field, infer_fields
 from ..history import HistoryStore
 from ..object_info import load_object_info
+from ..output_pick import OutputPick
 from ..paths import find_inside
 from ..server import BackgroundServer, ServerConfig, make_engine, start_background_server
 from ..server.http import ConnectionLimits
@@ -139,6 +140,7 @@ def create_app(config: AppConfig) -> App:
                 build_page(
                     fields, runners[-1], title=title, shared=shared, default_files=default_files,
                     history=history and history.for_form(i, form.title, form.workflow.api),
+                    outputs=OutputPick.of(form.workflow.api, form.curated.outputs if form.curated else ()),
                 )
             )  # fmt: skip
         page = pages[0] if len(pages) == 1 else _choose(forms, pages, config.title)

@@ -12,7 +12,7 @@ import html
 import tempfile
 import zipfile
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import groupby
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,8 @@ import gradio as gr
 
 from ..errors import WorkflowError
 from ..fields import Field
+from ..media import extension_kind
+from ..output_pick import OutputPick
 from ..outputs import SavedOutput
 from . import snippets
 from . import status as st
@@ -35,6 +37,7 @@ from .values import build_params, validate
 from .visitor import TAB_ID_JS, Visitors, owner_key, tab_key
 
 AUDIO_PLAYERS = 4
+MODEL_VIEWERS = 2  # 3D viewers (each further 3D output is in the downloads)
 # Past this, Gradio builds the page too slowly for its own start-up check, which waits 3 s for
 # it (4,000 fields: 2 to 5 s on a busy 2-core machine; 3,000 start): refused at start instead,
 # saying what to do (bench/bench_big_form.py).
@@ -74,9 +77,11 @@ def build_page(
     shared: Shared,
     default_files: dict[str, Path] | None = None,
     history: HistoryContext | None = None,
+    outputs: OutputPick | None = None,
 ) -> gr.Blocks:
     """The whole app. `default_files` maps media fields to the workflow's own files, if known;
-    with `history` (and `shared.visitors`), runs are queued in batches and kept."""
+    with `history` (and `shared.visitors`), runs are queued in batches and kept; `outputs`
+    tells results from by-products (default: by their names alone)."""
     if len(fields) > MAX_FORM_FIELDS:
         raise WorkflowError(
             f"{title}: the form would have {len(fields)} fields, more than the {MAX_FORM_FIELDS} "
@@ -106,6 +111,7 @@ def build_page(
                     _ready_status(endpoint),
                     (lambda: QueueControls.build(count)) if count is not None else None,
                     api=snippets.code_views(endpoint, snippets.form_defaults(fields), {}),
+                    pick=outputs,
                 )
         browser = None
         if history is not None and visitors is not None:
@@ -128,6 +134,7 @@ def build_page(
             trigger_mode="multiple" if browser is not None else "once",
         )  # fmt: skip
         run_event.then(None, js=SHOW_RESULTS_ON_PHONES)
+        results.mount(run_event)
         cancel.click(
             handler.cancelled, inputs=handler.keys, outputs=[results.status, run, cancel],
             cancels=[run_event], queue=False, api_visibility="private",
@@ -203,15 +210,24 @@ class Results:
 
     status: gr.HTML
     gallery: gr.Gallery
+    compare_box: gr.Accordion
+    compare: gr.ImageSlider
+    before: gr.State  # the compared input (not read back from the slider: Gradio leaks a file)
+    models: list[gr.Model3D]
+    model_paths: gr.State  # the 3D results, drawn once the run's stream ends (see `mount`)
     audio: list[gr.Audio]
     text: gr.Textbox
     files: gr.File
+    others: gr.Accordion
+    other_gallery: gr.Gallery
+    other_files: gr.File
     logs: gr.Textbox
     api_params: gr.Code
     api_python: gr.Code
     api_curl: gr.Code
     mode: gr.Radio
     queue: QueueControls | None = None
+    pick: OutputPick = field(default_factory=OutputPick)
 
     @classmethod
     def build(
@@ -219,15 +235,32 @@ class Results:
         ready: st.Status,
         queue: Callable[[], QueueControls] | None = None,
         api: tuple[str, str, str] = ("", "", ""),
+        pick: OutputPick | None = None,
     ) -> Results:
         """Status first, then the results; `queue` lays out the run queue after the downloads
         (so on a phone the status, then the results, come right after the form); `api`: the
-        API accordion's params, Python and cURL until the first run."""
+        API accordion's params, Python and cURL until the first run. The results (`pick`) show
+        in the gallery, 3D viewers, players and text; by-products in a closed "Other outputs";
+        every file is downloadable."""
         status = gr.HTML(ready.html(), elem_id="status")
         gallery = gr.Gallery(
             label="Results", elem_id="gallery", columns=2, height=440, object_fit="contain",
             buttons=["download", "fullscreen"], interactive=False,
         )  # fmt: skip
+        with gr.Accordion(
+            "Before / after", open=False, visible=False, elem_id="compare-box"
+        ) as box:
+            compare = gr.ImageSlider(
+                label="Input | result", type="filepath", format="png", elem_id="compare",
+                interactive=False, max_height=440,
+            )  # fmt: skip
+        models = [
+            gr.Model3D(  # "hidden", not False: one shown from False never draws (Gradio 6.31)
+                label=f"3D {i + 1}", visible="hidden", interactive=False, elem_id=f"model3d-{i}"
+            )
+            for i in range(MODEL_VIEWERS)
+        ]
+        model_paths = gr.State([])
         audio = [
             gr.Audio(label=f"Audio {i + 1}", visible=False, interactive=False, elem_id=f"audio-{i}")
             for i in range(AUDIO_PLAYERS)
@@ -236,6 +269,16 @@ class Results:
             label="Text output", visible=False, lines=4, elem_id="text-output", interactive=False
         )
         files = gr.File(label="Download", file_count="multiple", elem_id="files", interactive=False)
+        with gr.Accordion(
+            "Other outputs", open=False, visible=False, elem_id="other-outputs"
+        ) as others:
+            other_gallery = gr.Gallery(
+                label="Previews and intermediates", elem_id="other-gallery", columns=3, height=300,
+                object_fit="contain", buttons=["download", "fullscreen"], interactive=False,
+            )  # fmt: skip
+            other_files = gr.File(
+                label="Other files", file_count="multiple", elem_id="other-files", interactive=False
+            )
         controls = queue() if queue else None
         logs = gr.Textbox(
             label="Logs", lines=14, max_lines=14, autoscroll=True, elem_id="logs",
@@ -254,17 +297,22 @@ class Results:
                 info="For endpoints or proxies that cannot stream: one plain request (infer) "
                 "instead of a stream of log lines (infer_with_logs).",
             )  # fmt: skip
+        before = gr.State(None)
+        gallery.select(_pick_after, inputs=[before], outputs=[compare], api_visibility="private")
         return cls(
-            status=status, gallery=gallery, audio=audio, text=text, files=files, logs=logs,
+            status=status, gallery=gallery, compare_box=box, compare=compare, before=before,
+            models=models, model_paths=model_paths, audio=audio, text=text, files=files,
+            others=others, other_gallery=other_gallery, other_files=other_files, logs=logs,
             api_params=api_params, api_python=api_python, api_curl=api_curl, mode=mode,
-            queue=controls,
+            queue=controls, pick=pick or OutputPick(),
         )  # fmt: skip
 
     @property
     def components(self) -> list[Component]:
         return [
             self.status, self.gallery, *self.audio, self.text, self.files, self.logs,
-            self.api_params, self.api_python, self.api_curl,
+            self.api_params, self.api_python, self.api_curl, self.compare_box, self.compare,
+            self.before, self.model_paths, self.others, self.other_gallery, self.other_files,
         ]  # fmt: skip
 
     def show(
@@ -278,9 +326,14 @@ class Results:
         shown: dict[Component, Any] = {self.status: status.html(), self.logs: "\n".join(logs)}
         if outputs is None:
             return shown
+        flags = self.pick.results([o.filename or o.path.name for o in outputs])
+        others = [o for o, result in zip(outputs, flags, strict=True) if not result]
+        outputs = [o for o, result in zip(outputs, flags, strict=True) if result]
         shown[self.gallery] = [
             (str(o.path), o.path.name) for o in outputs if o.kind in ("image", "video")
         ]
+        shown.update(self._by_products(others))
+        shown[self.model_paths] = [str(o.path) for o in outputs if o.kind == "model3d"]
         sounds = [o for o in outputs if o.kind == "audio"][:AUDIO_PLAYERS]
         for i, player in enumerate(self.audio):
             shown[player] = (
@@ -291,11 +344,51 @@ class Results:
         texts = [o for o in outputs if o.kind == "text"]
         text = "\n\n".join(f"{o.path.name}:\n{_head(o.path)}" for o in texts)
         shown[self.text] = gr.update(value=text, visible=bool(texts))
-        downloads = [str(o.path) for o in outputs]
-        if len(outputs) > 1:
-            downloads.append(str(_zip(outputs, directory)))
+        everything = [*outputs, *others]
+        downloads = [str(o.path) for o in everything]
+        if len(everything) > 1:
+            downloads.append(str(_zip(everything, directory)))
         shown[self.files] = downloads
         return shown
+
+    def mount(self, run: gr.events.Dependency) -> None:
+        """Draw the 3D results once `run`'s stream ends: a Model3D a streaming event updates
+        never draws its model (Gradio 6.31), one a plain event updates does."""
+        run.then(
+            self._drawn, inputs=[self.model_paths], outputs=self.models, queue=False,
+            api_visibility="private",
+        )  # fmt: skip
+
+    def _drawn(self, paths: list[str]) -> list[Any]:
+        return [
+            gr.update(value=paths[i], label=Path(paths[i]).name, visible=True)
+            if i < len(paths)
+            else gr.update(value=None, visible="hidden")
+            for i in range(len(self.models))
+        ]
+
+    def _by_products(self, others: Sequence[SavedOutput]) -> dict[Component, Any]:
+        """'Other outputs': previews and intermediates (shown only when there are some)."""
+        visual = [(str(o.path), o.path.name) for o in others if o.kind in ("image", "video")]
+        rest = [str(o.path) for o in others if o.kind not in ("image", "video")]
+        return {
+            self.others: gr.update(visible=bool(others)),
+            self.other_gallery: gr.update(value=visual, visible=bool(visual)),
+            self.other_files: gr.update(value=rest, visible=bool(rest)),
+        }
+
+    def compared(self, before: Any, shown: dict[Component, Any]) -> dict[Component, Any]:
+        """'Before / after' for shown results: the form's input image beside the first image
+        result (another one picked in the gallery replaces it); hidden without both."""
+        if self.gallery not in shown:
+            return {}
+        after = next((p for p, _ in shown[self.gallery] if extension_kind(p) == "image"), None)
+        both = before is not None and after is not None
+        return {
+            self.compare_box: gr.update(visible=both),
+            self.compare: (before, after) if both else None,
+            self.before: before if both else None,
+        }
 
     def code(
         self, endpoint: Endpoint, values: dict[str, Any], files: dict[str, Path], stream: bool
@@ -369,8 +462,10 @@ class RunHandler:
             owner=owner, tab=tab, params=params, modes=modes, directory=directory, stream=streaming,
             count=int(values[count] or 1) if count else 1,
         )  # fmt: skip
+        before = _input_image(widgets, values)
         async for shown in self.queue.run(run):
-            yield {**marks, **shown, **code}
+            compared = self.results.compared(before, shown)
+            yield {**marks, **shown, **compared, **code}
 
     async def cancelled(
         self, values: dict[Component, Any], request: gr.Request
@@ -403,6 +498,25 @@ class RunHandler:
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
+
+def _input_image(widgets: Sequence[FieldWidget], values: dict[Component, Any]) -> Any:
+    """The form's first input image (a path, or the image under a painted mask), if any."""
+    for w in widgets:
+        value = values[w.component]
+        if w.field.kind == "image" and isinstance(value, str) and value:
+            return value
+        background = value.get("background") if isinstance(value, dict) else None
+        if w.field.kind == "image-mask" and background is not None:
+            return background
+    return None
+
+
+def _pick_after(before: Any, event: gr.SelectData) -> Any:
+    """The gallery's picked image as the 'after' of the comparison (a video leaves it)."""
+    picked = event.value.get("image") if isinstance(event.value, dict) else None
+    path = picked.get("path") if isinstance(picked, dict) else None
+    return (before, path) if before is not None and path else gr.skip()
 
 
 def _head(path: Path, limit: int = 100_000) -> str:

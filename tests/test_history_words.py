@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from viewcomfy_ui.fields import Field
 from viewcomfy_ui.history import RunRecord, StoredFile
 from viewcomfy_ui.ui.history import HistoryContext
-from viewcomfy_ui.ui.history_browser import HistoryBrowser, _main_first, _save_prefixes
+from viewcomfy_ui.ui.history_browser import HistoryBrowser, _main_first
 from viewcomfy_ui.ui.kinds import KINDS
 
 WORKFLOW = {
@@ -32,16 +32,22 @@ def test_the_thumbnail_is_a_save_nodes_image_not_the_alphabetically_first_file()
         output("a_mask_00001_.png"),  # a custom node's by-product
         output("final_00001_.png"),  # SaveImage "renders/%date:yyyy%/final"
     ]
-    prefixes = _save_prefixes(WORKFLOW, {"11-inputs-filename_prefix": "kept"})
-    assert prefixes == ["final", "kept"], "the run's own prefix, previews left out"
-    assert _main_first(files, prefixes)[0].name == "output/final_00001_.png"
-    assert _main_first(files[:2], prefixes)[0].name == "output/a_mask_00001_.png", "no previews"
-    assert _main_first(files[:1], prefixes)[0].name == files[0].name, "else the first"
+    sent = {"11-inputs-filename_prefix": "kept"}
+    assert _main_first(files, WORKFLOW, sent)[0].name == "output/final_00001_.png"
+    assert _main_first(files[:2], WORKFLOW, sent)[0].name == "output/a_mask_00001_.png", (
+        "no previews"
+    )
+    assert _main_first(files[:1], WORKFLOW, sent)[0].name == files[0].name, "else the first"
+    kept = [output("ComfyUI_00001_.png"), output("kept_00001_.png")]
+    assert _main_first(kept, WORKFLOW, sent)[0].name == "output/kept_00001_.png", (
+        "the prefix the run sent, not the workflow's"
+    )
 
 
 def test_a_prefix_does_not_claim_a_longer_prefixs_files():
     files = [output("photo_effects_anim_00002_.webp"), output("photo_effects_00001_.png")]
-    assert _main_first(files, ["photo_effects"])[0].name == "output/photo_effects_00001_.png"
+    workflow = {"9": {"class_type": "SaveImage", "inputs": {"filename_prefix": "photo_effects"}}}
+    assert _main_first(files, workflow, {})[0].name == "output/photo_effects_00001_.png"
 
 
 def field(key: str, label: str, kind: str, value) -> Field:

@@ -99,10 +99,11 @@ def _output_node(node_id: str, node: Any) -> OutputNode | None:
 
 def _names(prefix: str) -> re.Pattern[str] | None:
     """The names a node with this ``filename_prefix`` writes: the prefix's last component,
-    then a separator, a counter or the extension."""
+    then its counter (after a separator or not) or the extension: `photo` does not claim
+    `photo_anim_00001_.webp`."""
     base = re.split(r"[/\\]", prefix)[-1]
     literal = PREFIX_TOKEN.split(base)
     if not "".join(literal).strip():
         return None
     pattern = ".*?".join(re.escape(part) for part in literal)
-    return re.compile(rf"{pattern}(?=[_.\- \d]|$)")
+    return re.compile(rf"{pattern}(?=[_ -]?\d|\.|$)")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import html
 import json
-import re
 import tempfile
 import time
 import urllib.parse
@@ -23,6 +22,7 @@ import gradio as gr
 from PIL import Image as PILImage
 
 from ..history import RunRecord, StoredFile
+from ..output_pick import OutputPick
 from . import status as st
 from .history import HistoryContext
 from .kinds import FieldWidget, Media, TextArea
@@ -31,7 +31,6 @@ from .visitor import Identity, new_token, owner_key
 
 PAGE_SIZE = 12
 PROMPT_CHARS = 40  # of a prompt's start in a thumbnail's caption
-TEMP_NAME = re.compile(r"_temp_[a-z]{5}_")  # ComfyUI's preview files
 TILES = Path(tempfile.gettempdir()) / "viewcomfy-ui-tiles"  # plain tiles for runs without images
 SCROLL_JS = """(key) => {
   const field = document.getElementById(%s[key]);
@@ -218,7 +217,7 @@ class HistoryBrowser:
     def _thumbnail(self, owner: str, run: RunRecord) -> Path:
         """The run's main image or video (a save node's, not a preview's), else a plain tile."""
         shown = [f for f in run.outputs if f.kind in ("image", "video")]
-        for f in _main_first(shown, _save_prefixes(self.context.workflow_api, run.params)):
+        for f in _main_first(shown, self.context.workflow_api, run.params):
             path = self.store.file(owner, run.id, f.name)
             if path is not None:
                 return path
@@ -249,8 +248,8 @@ class HistoryBrowser:
         run = self.store.get(owner, ids[index]) if index is not None and index < len(ids) else None
         if run is None:
             return self._details(None)
-        prefixes = _save_prefixes(self.context.workflow_api, run.params)
-        files = [self.store.file(owner, run.id, f.name) for f in _main_first(run.outputs, prefixes)]
+        main_first = _main_first(run.outputs, self.context.workflow_api, run.params)
+        files = [self.store.file(owner, run.id, f.name) for f in main_first]
         return self._details(run, [(str(p), p.name) for p in files if p is not None])
 
     def _details(
@@ -359,34 +358,24 @@ class HistoryBrowser:
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def _save_prefixes(workflow: Mapping[str, Any] | None, params: Mapping[str, Any]) -> list[str]:
-    """The file-name prefixes of the graph's save nodes (a preview node writes `_temp_`
-    files), as the run sent them."""
-    prefixes = []
-    for node_id, node in (workflow or {}).items():
-        inputs = node.get("inputs") if isinstance(node, Mapping) else None
-        if not isinstance(inputs, Mapping) or str(node.get("class_type")).startswith("Preview"):
-            continue
-        prefix = params.get(f"{node_id}-inputs-filename_prefix", inputs.get("filename_prefix"))
-        if isinstance(prefix, str) and prefix.strip():
-            prefixes.append(re.split(r"[/\\]", prefix)[-1])
-    return prefixes
+def _main_first(
+    files: Sequence[StoredFile], workflow: Mapping[str, Any] | None, params: Mapping[str, Any]
+) -> list[StoredFile]:
+    """`files`, a save node's first (output_pick.py tells it, with the `filename_prefix` values
+    the run sent), then files no rule places, then by-products (previews)."""
+    sent = {
+        node_id: {**node, "inputs": {**node["inputs"], "filename_prefix": params[key]}}
+        if isinstance(node, Mapping)
+        and isinstance(node.get("inputs"), Mapping)
+        and isinstance(params.get(key := f"{node_id}-inputs-filename_prefix"), str)
+        else node
+        for node_id, node in (workflow or {}).items()
+    }
+    pick = OutputPick.of(sent)
 
-
-def _main_first(files: Sequence[StoredFile], prefixes: Sequence[str]) -> list[StoredFile]:
-    """`files`, a save node's first (the name ComfyUI gives: `<prefix>_00001_.png`), then any
-    but previews (`_temp_` names), then the rest. A small stand-in for the general picker of
-    outputs (viewcomfy_ui/output_pick.py, when merged)."""
-    patterns = [
-        re.compile(".*?".join(map(re.escape, re.split(r"%[^%]*%", p))) + r"(?:_\d|\.)")
-        for p in prefixes
-    ]
-
-    def rank(f: StoredFile) -> int:
-        name = f.name.rsplit("/", 1)[-1]  # "output/<name>"
-        if TEMP_NAME.search(name):
-            return 2
-        return 0 if any(p.match(name) for p in patterns) else 1
+    def rank(f: StoredFile) -> int:  # a save node's file, then one no rule places, then the rest
+        node = pick.origin(f.name.rsplit("/", 1)[-1])
+        return 1 if node is None else 0 if pick.is_result(f.name.rsplit("/", 1)[-1]) else 2
 
     return sorted(files, key=rank)
 

@@ -357,3 +357,50 @@ def _graph_position(reads: Mapping[str, set[str]], node_ids: Sequence[str]) -> d
             position[node] = len(position)
         sorter.done(*ready)
     return position
+
+
+COMPACT_KINDS = {"int", "float", "choice", "bool", "color", "text"}  # fit half a row
+PARTNERS = re.compile(r"(?<![a-z])(width|height|min|max|start|end|lower|upper|x|y)(?![a-z])")
+SWAPS = {"height": "width", "max": "min", "end": "start", "upper": "lower", "y": "x"}
+SIDE_BY_SIDE = {frozenset({"steps", "cfg"}), frozenset({"sampler_name", "scheduler"})}
+
+
+def pairs(section: Sequence[Field]) -> list[list[Field]]:
+    """A section's fields as rows: two small fields (numbers, choices, short texts) side by
+    side, related ones together (width and height, min and max, steps and CFG...); a long
+    text, an upload, a seed alone."""
+    rows: list[list[Field]] = []
+    i = 0
+    while i < len(section):
+        f = section[i]
+        after = section[i + 1] if i + 1 < len(section) else None
+        later = section[i + 2] if i + 2 < len(section) else None
+        if (
+            _compact(f)
+            and after is not None
+            and _compact(after)
+            and (_related(f, after) or later is None or not _related(after, later))
+        ):
+            rows.append([f, after])
+            i += 2
+        else:
+            rows.append([f])
+            i += 1
+    return rows
+
+
+def _compact(f: Field) -> bool:
+    return f.kind in COMPACT_KINDS and not (isinstance(f.value, str) and len(f.value) > 40)
+
+
+def _related(a: Field, b: Field) -> bool:
+    """Two knobs that belong side by side: width/height, x/y, min/max, start/end..."""
+    names = frozenset({a.input_name.lower(), b.input_name.lower()})
+    if names in SIDE_BY_SIDE:
+        return True
+    first, second = (PARTNERS.sub(_swap, f.input_name.lower()) for f in (a, b))
+    return first == second and a.input_name != b.input_name
+
+
+def _swap(match: re.Match[str]) -> str:
+    return SWAPS.get(match[1], match[1])

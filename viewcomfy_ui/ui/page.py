@@ -239,7 +239,7 @@ def _advanced_search() -> None:
         placeholder="Search the advanced settings", show_label=False, elem_id="advanced-search",
         container=False, lines=1, max_lines=1,
     )  # fmt: skip
-    box.input(None, inputs=box, js=FILTER_ADVANCED, queue=False, api_visibility="private")
+    box.change(None, inputs=box, js=FILTER_ADVANCED, queue=False, api_visibility="private")
 
 
 @dataclass

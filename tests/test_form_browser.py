@@ -9,6 +9,8 @@ import pytest
 from apps import running_app
 from browser import browser  # noqa: F401 - fixture
 
+from viewcomfy_ui.demo import DEMO_WORKFLOW
+
 pytestmark = pytest.mark.browser
 TIMEOUT = 30_000
 SHOWN = """[...document.querySelectorAll('#advanced [id^="field-"]')]
@@ -83,3 +85,32 @@ def test_on_a_phone_run_stays_on_screen_and_a_refusal_shows_beside_it(browser, d
     assert actions_top - status_bottom < 40, "just above the Run bar"
     assert "Width" in page.locator("#status").inner_text()
     context.close()
+
+
+def test_author_mode_sorts_rows_by_number_previews_the_form_and_saves_at_the_bottom(
+    browser,  # noqa: F811
+    tmp_path,
+):
+    out = tmp_path / "view_comfy.json"
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    with running_app(DEMO_WORKFLOW, edit=out) as (url, _):
+        page.goto(url)
+        rows = "[...document.querySelectorAll('#edit-rows > .vc-edit-row')].map((r) => r.id)"
+        page.locator("#edit-row-8-inputs-sigma").first.wait_for(timeout=TIMEOUT)
+        assert page.evaluate(rows)[0] == "edit-row-1-inputs-image"
+        order = page.locator("#edit-order-8-inputs-sigma input")
+        order.fill("0")
+        order.press("Tab")
+        page.wait_for_function(f"({rows})[0] === 'edit-row-8-inputs-sigma'", timeout=TIMEOUT)
+        title = page.locator(
+            "#edit-title-8-inputs-sigma textarea, #edit-title-8-inputs-sigma input"
+        )
+        title.first.fill("Sharpness spread")
+        preview = page.locator("#edit-preview")
+        preview.get_by_text("Sharpness spread").wait_for(timeout=TIMEOUT)
+        assert preview.inner_text().index("Sharpness spread") < preview.inner_text().index("Photo")
+        page.locator("#save-bottom").click()
+        page.locator('#edit-status [data-state="done"]').wait_for(timeout=TIMEOUT)
+    form = json.loads(out.read_text())["workflows"][0]["viewComfyJSON"]
+    assert form["inputs"][0]["inputs"][0]["title"] == "Sharpness spread"
+    page.close()

@@ -92,9 +92,11 @@ def build_page(
     shared: Shared,
     default_files: dict[str, Path] | None = None,
     history: HistoryContext | None = None,
+    description: str = "",
 ) -> gr.Blocks:
     """The whole app. `default_files` maps media fields to the workflow's own files, if known;
-    with `history` (and `shared.visitors`), runs are queued in batches and kept."""
+    with `history` (and `shared.visitors`), runs are queued in batches and kept; `description`
+    (a curated workflow's) shows under the title."""
     if len(fields) > MAX_FORM_FIELDS:
         raise WorkflowError(
             f"{title}: the form would have {len(fields)} fields, more than the {MAX_FORM_FIELDS} "
@@ -105,6 +107,8 @@ def build_page(
     visitors = shared.visitors if history is not None else None
     with gr.Blocks(title=title, delete_cache=(3600, 7200), fill_width=True) as page:
         gr.HTML(f'<h1 class="vc-title">{html.escape(title)}</h1>')
+        if description:
+            gr.HTML(f'<p class="vc-description">{html.escape(description)}</p>')
         gr.HTML(f'<div class="vc-banner">{html.escape(endpoint.description)}</div>')
         with gr.Row(equal_height=False):
             with gr.Column(scale=5, min_width=340):

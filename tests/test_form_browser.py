@@ -4,6 +4,7 @@ phone a Run bar that stays on screen with the status beside it."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from apps import running_app
@@ -12,6 +13,7 @@ from browser import browser  # noqa: F401 - fixture
 from viewcomfy_ui.demo import DEMO_WORKFLOW
 
 pytestmark = pytest.mark.browser
+CURATED = Path(__file__).parent / "fixtures" / "curated" / "view_comfy.json"
 TIMEOUT = 30_000
 SHOWN = """[...document.querySelectorAll('#advanced [id^="field-"]')]
   .filter((e) => e.offsetParent).map((e) => e.id)"""  # the Advanced fields on show
@@ -113,4 +115,25 @@ def test_author_mode_sorts_rows_by_number_previews_the_form_and_saves_at_the_bot
         page.locator('#edit-status [data-state="done"]').wait_for(timeout=TIMEOUT)
     form = json.loads(out.read_text())["workflows"][0]["viewComfyJSON"]
     assert form["inputs"][0]["inputs"][0]["title"] == "Sharpness spread"
+    page.close()
+
+
+def test_a_curated_file_shows_its_app_title_and_each_workflows_description(browser, tmp_path):  # noqa: F811
+    data = json.loads(CURATED.read_text(encoding="utf-8"))
+    data["appTitle"] = "Studio <b>look</b>"
+    data["workflows"][1]["viewComfyJSON"]["description"] = "Only the edges"
+    path = tmp_path / "view_comfy.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    with running_app(path) as (url, _):
+        page.goto(url)
+        title = page.locator(".vc-app-title")
+        title.wait_for(timeout=TIMEOUT)
+        assert title.inner_text() == "Studio <b>look</b>", "shown as text, never as HTML"
+        first = page.locator("#workflow-0 .vc-description")
+        assert first.inner_text() == "Give a photo a soft colour grade"
+        page.locator("#workflows").get_by_role("tab", name="Sharpen only").click()
+        page.locator("#workflow-1 .vc-description").get_by_text("Only the edges").wait_for(
+            timeout=TIMEOUT
+        )
     page.close()

@@ -5,8 +5,9 @@
 For each workflow, `python app.py` (of `--checkout`, default this one: run it once on the old
 checkout and once on the new to compare) starts on the built-in engine; headless Chromium then
 measures, at 1400 px and at 390 px wide: seconds from navigation to **Run** enabled (time to
-interactive), and the page's height in px with Advanced closed. `--shots` saves a full-page
-screenshot of each. Default workflows: the bundled demo and the three largest files (by size)
+interactive), and the page's height in px with Advanced closed; and (where the page has the
+Advanced search) how long filtering the Advanced fields takes in the browser, over how many.
+`--shots` saves a full-page screenshot of each. Default workflows: the bundled demo and the three largest files (by size)
 of /work/shared/corpus/workflows.
 """
 
@@ -24,6 +25,7 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 CORPUS = Path("/work/shared/corpus/workflows")
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
@@ -76,6 +78,29 @@ def measure(browser, url: str, width: int, shot: Path | None) -> tuple[float, in
     return interactive, height
 
 
+def search_time(browser, url: str) -> str:
+    """Milliseconds the Advanced search takes to filter its fields (a word, then none)."""
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(url)
+    page.locator("#run:not([disabled])").wait_for(state="visible", timeout=120_000)
+    if not page.locator("#advanced-search").count():
+        page.close()
+        return "-"
+    from viewcomfy_ui.ui.page import FILTER_ADVANCED
+
+    took = page.evaluate(
+        f"""() => {{
+          const filter = {FILTER_ADVANCED};
+          const start = performance.now();
+          filter('seed'); filter('');
+          return [performance.now() - start,
+                  document.querySelectorAll('#advanced [id^="field-"]').length];
+        }}"""
+    )
+    page.close()
+    return f"{took[0]:.0f} ms/{took[1]}"
+
+
 def settled_height(page) -> int:
     """The page's height once it stopped changing for half a second (images, fonts laid out)."""
     last, since = -1, time.monotonic()
@@ -100,7 +125,7 @@ def main() -> None:
     if args.shots:
         args.shots.mkdir(parents=True, exist_ok=True)
     print(f"checkout {checkout}")
-    print(f"{'workflow':58} {'TTI 1400':>9} {'h 1400':>7} {'TTI 390':>8} {'h 390':>7}")
+    print(f"{'workflow':58} {'TTI 1400':>9} {'h 1400':>7} {'TTI 390':>8} {'h 390':>7}  search")
     with sync_playwright() as p, tempfile.TemporaryDirectory() as data:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         for workflow in workflows:
@@ -111,6 +136,7 @@ def main() -> None:
                     shot = args.shots / f"{workflow.stem[-48:]}-{width}.png" if args.shots else None
                     interactive, height = measure(browser, url, width, shot)
                     cells += [f"{interactive:8.2f}s", f"{height:6d}px"]
+                cells.append(search_time(browser, url))
                 print(f"{workflow.name[:58]:58} {' '.join(cells)}", flush=True)
             finally:
                 process.terminate()

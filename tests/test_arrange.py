@@ -102,6 +102,7 @@ def test_related_numbers_share_a_row_long_texts_and_uploads_stand_alone():
             "1": {"class_type": "ImageScale", "inputs": {"upscale_method": "lanczos", "width": 512, "height": 512, "crop": "center"}},
             "2": {"class_type": "KSampler", "inputs": {"seed": 1, "steps": 20, "cfg": 7.0, "sampler_name": "euler", "scheduler": "normal", "denoise": 1.0}},
             "3": {"class_type": "CLIPTextEncode", "inputs": {"text": "a cat"}},
+            "4": {"class_type": "LoadImage", "inputs": {"image": "in.png"}},
         }
     )  # fmt: skip
 
@@ -113,3 +114,12 @@ def test_related_numbers_share_a_row_long_texts_and_uploads_stand_alone():
     assert ["width", "height"] in rows("1")
     assert rows("2") == [["seed"], ["steps", "cfg"], ["sampler_name", "scheduler"], ["denoise"]]
     assert rows("3") == [["text"]]
+    together = [f for f in fields if f.node_id in ("3", "4")]
+    assert [[f.input_name for f in row] for row in pairs(together * 2)] == [
+        ["text"],
+        ["image"],
+        ["text"],
+        ["image"],
+    ]  # an upload never shares its row; two prompts do
+    prompt = together[0]
+    assert pairs([prompt, prompt]) == [[prompt, prompt]]

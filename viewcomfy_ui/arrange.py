@@ -367,19 +367,21 @@ SIDE_BY_SIDE = {frozenset({"steps", "cfg"}), frozenset({"sampler_name", "schedul
 
 def pairs(section: Sequence[Field]) -> list[list[Field]]:
     """A section's fields as rows: two small fields (numbers, choices, short texts) side by
-    side, related ones together (width and height, min and max, steps and CFG...); a long
-    text, an upload, a seed alone."""
+    side, related ones together (width and height, min and max, steps and CFG...), two long
+    texts side by side (the page stacks them when narrow); an upload, a seed alone."""
     rows: list[list[Field]] = []
     i = 0
     while i < len(section):
         f = section[i]
         after = section[i + 1] if i + 1 < len(section) else None
         later = section[i + 2] if i + 2 < len(section) else None
-        if (
-            _compact(f)
-            and after is not None
-            and _compact(after)
-            and (_related(f, after) or later is None or not _related(after, later))
+        if after is not None and (
+            (f.kind == after.kind == "textarea")
+            or (
+                _compact(f)
+                and _compact(after)
+                and (_related(f, after) or later is None or not _related(after, later))
+            )
         ):
             rows.append([f, after])
             i += 2

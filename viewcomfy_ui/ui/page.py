@@ -231,7 +231,8 @@ def _section(
             if len(row) == 1:
                 made.append(field_widget(row[0], default_files.get(row[0].key), taken, mixed))
                 continue
-            with gr.Row(elem_classes=["vc-pair"]):
+            wide = any(f.kind == "textarea" for f in row)  # stacked on a phone
+            with gr.Row(elem_classes=["vc-pair", "vc-pair-wide"] if wide else ["vc-pair"]):
                 made += [field_widget(f, default_files.get(f.key), taken, mixed) for f in row]
     return made
 

@@ -83,7 +83,13 @@ def search_time(browser, url: str) -> str:
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     page.goto(url)
     page.locator("#run:not([disabled])").wait_for(state="visible", timeout=120_000)
-    if not page.locator("#advanced-search").count():
+    if not page.locator("#advanced").count():
+        page.close()
+        return "-"
+    page.locator("#advanced").get_by_text("Advanced").first.click()
+    try:
+        page.locator("#advanced-search").wait_for(timeout=30_000)
+    except Exception:  # noqa: BLE001 - an older page without the search
         page.close()
         return "-"
     from viewcomfy_ui.ui.page import FILTER_ADVANCED

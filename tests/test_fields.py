@@ -392,12 +392,13 @@ def test_every_corpus_form_opens_with_about_25_fields_whole_nodes_prompts_and_up
         capped = {f.node_id for f in fields if f.advanced and f.key not in knobs}
         if len(open_nodes) > 1:  # (one node too big for a form alone is cut at 25)
             assert not open_nodes & capped, f"{path.name}: the cap cuts a node in two"
-        leads = {  # nodes with an open prompt or upload
+        leads = {  # nodes with an open prompt (a text encoder's or value node's) or upload
             f.node_id
             for f in opened
             if f.kind in MEDIA_KINDS
             or (f.kind in ("text", "textarea") and "prompt" in f.label.lower())
-        }
+            or (f.kind == "textarea" and re.search("encode|primitive|literal", f.class_type or "", re.I))
+        }  # fmt: skip
         lead = [f.node_id in leads for f in opened]
         assert lead == sorted(lead, reverse=True), f"{path.name}: they come first"
 

@@ -45,6 +45,7 @@ class CuratedWorkflow:
     workflow: Workflow
     form: Mapping[str, Any]  # the viewComfyJSON
     outputs: tuple[str, ...] = ()
+    app_title: str = ""  # the file's `appTitle`: the name of the app its workflows make
 
     def fields(self, object_info: Mapping[str, Any] | None = None) -> list[Field]:
         """Exactly the curated fields, in order: basic groups, then advanced ones."""
@@ -88,8 +89,10 @@ def load_view_comfy(source: str | Path | Mapping[str, Any]) -> list[CuratedWorkf
         raise WorkflowError(f"{label} has no 'workflows' list; is it ViewComfy's view_comfy.json?")
     if not data["workflows"]:
         raise WorkflowError(f"{label}: 'workflows' is empty; save a workflow in the app editor")
+    app_title = str(data.get("appTitle") or "").strip()
     return [
-        _workflow(entry, f"{label} workflows[{i}]") for i, entry in enumerate(data["workflows"])
+        replace(_workflow(entry, f"{label} workflows[{i}]"), app_title=app_title)
+        for i, entry in enumerate(data["workflows"])
     ]
 
 

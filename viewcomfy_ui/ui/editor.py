@@ -2,7 +2,9 @@
 as a ``view_comfy.json`` that this app and ViewComfy's app both load.
 
 Each field gets one row: where it goes (basic, advanced or hidden), its place, its title, its
-group and its help text. Save writes the file (`curated.to_view_comfy`) and offers it to download.
+group and its help text; rows follow their order numbers as they change (in the browser), and a
+preview beside them shows the form as saved. Save (at the top and at the bottom) writes the file
+(`curated.to_view_comfy`) and offers it to download.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import html
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,19 @@ from .kinds import elem_id
 
 SECTIONS = [("Basic form", "basic"), ("Advanced", "advanced"), ("Hidden", "hidden")]
 Component = gr.components.Component
+# Rows in order of their numbers (ties and empty ones: as listed), moved in the browser.
+SORT_ROWS = """() => {
+  const list = document.getElementById('edit-rows');
+  if (!list) return;
+  const rows = [...list.querySelectorAll(':scope > .vc-edit-row')];
+  const number = (row) => {
+    const value = parseFloat(row.querySelector('[id^="edit-order-"] input')?.value);
+    return Number.isFinite(value) ? value : Infinity;
+  };
+  rows.forEach((row, i) => { row.dataset.listed ??= i; });
+  const sorted = [...rows].sort((a, b) => number(a) - number(b) || a.dataset.listed - b.dataset.listed);
+  if (sorted.some((row, i) => row !== rows[i])) sorted.forEach((row) => list.appendChild(row));
+}"""
 
 
 @dataclass
@@ -70,7 +86,14 @@ def build_editor(
         download = gr.File(
             label="view_comfy.json", elem_id="edit-file", interactive=False, visible=False
         )
-        rows = [_row(f, *start[f.key]) for f in fields]
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, elem_id="edit-rows"):
+                rows = [_row(f, *start[f.key]) for f in fields]
+            with gr.Column(scale=1, min_width=260, elem_classes=["vc-edit-preview"]):
+                preview = gr.HTML(
+                    _preview(_picks(rows, _values(rows, start))), elem_id="edit-preview"
+                )
+        save_bottom = gr.Button("Save", variant="primary", elem_id="save-bottom")
 
         def saved(values: dict[Component, Any]) -> dict[Component, Any]:
             picks = _picks(rows, values)
@@ -92,7 +115,14 @@ def build_editor(
             }
 
         inputs = {form_title, description, *(c for r in rows for c in r.components)}
-        save.click(saved, inputs=inputs, outputs=[status, download], api_visibility="private")
+        for button in (save, save_bottom):
+            button.click(saved, inputs=inputs, outputs=[status, download], api_visibility="private")
+        gr.on(
+            [c.change for r in rows for c in r.components],
+            lambda values: _preview(_picks(rows, values)), inputs=inputs, outputs=preview,
+            api_visibility="private", show_progress="hidden", trigger_mode="always_last",
+        )  # fmt: skip
+        gr.on([r.order.change for r in rows], None, js=SORT_ROWS, api_visibility="private")
         sections = [r.section for r in rows]
         hide_all.click(
             lambda: ["hidden"] * len(sections), outputs=sections, api_visibility="private"
@@ -123,7 +153,7 @@ def _start(
 def _row(f: Field, section: str, order: int, title: str, group: str, help_text: str) -> Row:
     eid = elem_id(f.key).removeprefix("field-")
     where = f"{f.node_title} · {f.input_name} ({f.kind})"
-    with gr.Group(elem_classes=["vc-node"]):
+    with gr.Group(elem_classes=["vc-node", "vc-edit-row"], elem_id=f"edit-row-{eid}"):
         gr.HTML(f'<div class="vc-node-title">{html.escape(where)}</div>')
         with gr.Row(equal_height=True):
             section_box = gr.Radio(
@@ -154,6 +184,35 @@ def _picks(rows: Sequence[Row], values: dict[Component, Any]) -> list[Pick]:
         )
         for _, _, r in sorted(kept, key=lambda item: item[:2])
     ]
+
+
+def _values(rows: Sequence[Row], start: dict[str, tuple]) -> dict[Component, Any]:
+    """The rows' starting values, as an event would give them."""
+    return {
+        c: value for r in rows for c, value in zip(r.components, start[r.field.key], strict=True)
+    }
+
+
+def _preview(picks: Sequence[Pick]) -> str:
+    """The form as saved: its groups' titles and fields, basic ones first, then Advanced."""
+    parts = ['<div class="vc-preview"><div class="vc-node-title">Preview</div>']
+    for advanced in (False, True):
+        chosen = [p for p in picks if p.advanced == advanced]
+        if advanced and chosen:
+            parts.append('<div class="vc-preview-advanced">Advanced</div>')
+        for group, members in groupby(chosen, key=lambda p: p.group.strip() or p.field.node_title):
+            members = list(members)
+            if len(members) > 1:
+                parts.append(f"<h4>{html.escape(group)}</h4>")
+            items = "".join(
+                f"<li>{html.escape(p.title.strip() or p.field.label)}"
+                f" <small>{html.escape(p.field.kind)}</small></li>"
+                for p in members
+            )
+            parts.append(f"<ul>{items}</ul>")
+    if not picks:
+        parts.append("<p>No field in the form yet.</p>")
+    return "".join(parts) + "</div>"
 
 
 def _note(text: str, *, ok: bool = False) -> str:

@@ -115,15 +115,19 @@ def elem_id(key: str) -> str:
 
 
 def field_widget(
-    f: Field, default_file: Path | None = None, taken_ids: set[str] | None = None
+    f: Field,
+    default_file: Path | None = None,
+    taken_ids: set[str] | None = None,
+    own_label: bool = False,
 ) -> FieldWidget:
-    """Render one field (inside the current Blocks context)."""
+    """Render one field (inside the current Blocks context); `own_label`: its whole label,
+    when no heading of its own node stands above it."""
     eid = elem_id(f.key)
     if taken_ids is not None:
         if eid in taken_ids:  # two keys that differ only in unsafe characters
             eid += "_" + hashlib.sha1(f.key.encode()).hexdigest()[:6]
         taken_ids.add(eid)
-    label = shown_label(f)  # the field sits under its node's heading: say only what it adds
+    label = f.label if own_label else shown_label(f)  # under its node's heading: what it adds
     common: dict[str, Any] = {
         "label": label or f.label, "show_label": label is not None, "elem_id": eid,
         "info": f.warning or f.help,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import secrets
 import socket
 import sys
@@ -141,6 +142,7 @@ def create_app(config: AppConfig) -> App:
                     fields, runners[-1], title=title, shared=shared, default_files=default_files,
                     history=history and history.for_form(i, form.title, form.workflow.api),
                     outputs=OutputPick.of(form.workflow.api, form.curated.outputs if form.curated else ()),
+                    description=form.curated.description if form.curated else "",
                 )
             )  # fmt: skip
         page = pages[0] if len(pages) == 1 else _choose(forms, pages, config.title)
@@ -185,8 +187,12 @@ def _forms(path: Path, object_info: Any = None, comfyui_url: str | None = None) 
 
 
 def _choose(forms: Sequence[_Form], pages: Sequence[gr.Blocks], title: str | None) -> gr.Blocks:
-    """Several workflows: one tab each, so the user picks one on the page."""
-    with gr.Blocks(title=title or forms[0].title, fill_width=True) as page:
+    """Several workflows: one tab each, so the user picks one on the page, under the app's
+    title (`--title`, else a curated file's `appTitle`)."""
+    app_title = title or (forms[0].curated.app_title if forms[0].curated else "")
+    with gr.Blocks(title=app_title or forms[0].title, fill_width=True) as page:
+        if app_title:
+            gr.HTML(f'<h1 class="vc-title vc-app-title">{html.escape(app_title)}</h1>')
         gr.HTML(f'<div class="vc-banner">{len(forms)} workflows in this file: pick one.</div>')
         with gr.Tabs(elem_id="workflows"):
             for i, (form, own) in enumerate(zip(forms, pages, strict=True)):

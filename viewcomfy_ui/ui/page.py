@@ -19,6 +19,7 @@ from typing import Any
 
 import gradio as gr
 
+from ..arrange import pairs, section_title
 from ..errors import WorkflowError
 from ..fields import Field
 from ..media import extension_kind
@@ -52,6 +53,24 @@ SHOW_STATUS_ON_PHONES = f"""(...values) => {{
   if ({PHONE}) document.getElementById('status')?.scrollIntoView({{behavior: 'smooth'}});
   return values;
 }}"""  # runs in the browser before Run's function, and passes the inputs through
+FILTER_ADVANCED = """(query) => {
+  const words = (query || '').toLowerCase().split(/\\s+/).filter(Boolean);
+  const root = document.getElementById('advanced');
+  if (!root) return;
+  const text = (el) => el.dataset.vcSearch ??= (
+    (el.querySelector('[data-testid="block-info"], label, .label-wrap')?.textContent || '') + ' '
+    + el.id.slice(6).replaceAll('_', ' ') + ' ' + el.id.slice(6)).toLowerCase();
+  for (const group of root.querySelectorAll('.vc-node')) {
+    let shown = 0;
+    for (const el of group.querySelectorAll('[id^="field-"]:not([id$="-mode"])')) {
+      const hit = words.every((w) => text(el).includes(w));
+      const mode = document.getElementById(el.id + '-mode');
+      for (const part of [el, mode]) if (part) part.style.display = hit ? '' : 'none';
+      shown += hit;
+    }
+    group.style.display = shown ? '' : 'none';
+  }
+}"""  # the Advanced search: each word in the field's label or key; empty groups hidden
 SHOW_RESULTS_ON_PHONES = f"""() => {{
   const done = document.querySelector('#status [data-state="done"]');
   if (done && {PHONE}) document.getElementById('gallery')?.scrollIntoView({{behavior: 'smooth'}});
@@ -78,10 +97,12 @@ def build_page(
     default_files: dict[str, Path] | None = None,
     history: HistoryContext | None = None,
     outputs: OutputPick | None = None,
+    description: str = "",
 ) -> gr.Blocks:
     """The whole app. `default_files` maps media fields to the workflow's own files, if known;
     with `history` (and `shared.visitors`), runs are queued in batches and kept; `outputs`
-    tells results from by-products (default: by their names alone)."""
+    tells results from by-products (default: by their names alone); `description` (a curated
+    workflow's) shows under the title."""
     if len(fields) > MAX_FORM_FIELDS:
         raise WorkflowError(
             f"{title}: the form would have {len(fields)} fields, more than the {MAX_FORM_FIELDS} "
@@ -92,6 +113,8 @@ def build_page(
     visitors = shared.visitors if history is not None else None
     with gr.Blocks(title=title, delete_cache=(3600, 7200), fill_width=True) as page:
         gr.HTML(f'<h1 class="vc-title">{html.escape(title)}</h1>')
+        if description:
+            gr.HTML(f'<p class="vc-description">{html.escape(description)}</p>')
         gr.HTML(f'<div class="vc-banner">{html.escape(endpoint.description)}</div>')
         with gr.Row(equal_height=False):
             with gr.Column(scale=5, min_width=340):
@@ -175,8 +198,9 @@ class Form:
 
 
 def _form_widgets(fields: Sequence[Field], default_files: dict[str, Path]) -> list[FieldWidget]:
-    """One group per section (a node, or a group of the graph; its title, then its notes),
-    basic fields first, then an 'Advanced' accordion with the rest."""
+    """One group per section (a node, several nodes of one kind, or a group of the graph; its
+    heading, then its notes; a lone field is named by its own label instead), basic fields
+    first, then an 'Advanced' accordion (with a search box) with the rest."""
     taken: set[str] = set()
     widgets: list[FieldWidget] = []
     basic = [f for f in fields if not f.advanced]
@@ -190,18 +214,48 @@ def _form_widgets(fields: Sequence[Field], default_files: dict[str, Path]) -> li
             else gr.Column()
         )
         with container:
+            if section == "advanced":
+                _advanced_search()
             for _, group in groupby(chosen, key=lambda f: f.group or f.node_id):
-                group = list(group)
-                with gr.Group(elem_classes=["vc-node"]):
-                    gr.HTML(f'<div class="vc-node-title">{html.escape(group[0].node_title)}</div>')
-                    for note in (f.section_help for f in group if f.section_help):
-                        gr.Markdown(
-                            note_markdown(note), elem_classes=["vc-section-help"],
-                            line_breaks=True, padding=True,
-                        )  # fmt: skip
-                    widgets += [field_widget(f, default_files.get(f.key), taken) for f in group]
+                widgets += _section(list(group), default_files, taken)
     order = {f.key: i for i, f in enumerate(fields)}
     return sorted(widgets, key=lambda w: order[w.field.key])
+
+
+def _section(
+    group: list[Field], default_files: dict[str, Path], taken: set[str]
+) -> list[FieldWidget]:
+    """One section's group: heading, notes, then its fields, small ones two to a row."""
+    lone = len(group) == 1
+    mixed = lone or len({f.node_title for f in group}) > 1  # labels name their own node
+    made = []
+    with gr.Group(elem_classes=["vc-node"]):
+        if not lone:
+            title = html.escape(section_title(group))
+            gr.HTML(f'<div class="vc-node-title">{title}</div>')
+        for note in (f.section_help for f in group if f.section_help):
+            gr.Markdown(
+                note_markdown(note), elem_classes=["vc-section-help"],
+                line_breaks=True, padding=True,
+            )  # fmt: skip
+        for row in pairs(group):
+            if len(row) == 1:
+                made.append(field_widget(row[0], default_files.get(row[0].key), taken, mixed))
+                continue
+            wide = any(f.kind == "textarea" for f in row)  # stacked on a phone
+            with gr.Row(elem_classes=["vc-pair", "vc-pair-wide"] if wide else ["vc-pair"]):
+                made += [field_widget(f, default_files.get(f.key), taken, mixed) for f in row]
+    return made
+
+
+def _advanced_search() -> None:
+    """A box that hides the Advanced fields whose label and key do not hold what is typed
+    (in the browser: instant on hundreds of fields)."""
+    box = gr.Textbox(
+        placeholder="Search the advanced settings", show_label=False, elem_id="advanced-search",
+        container=False, lines=1, max_lines=1,
+    )  # fmt: skip
+    box.change(None, inputs=box, js=FILTER_ADVANCED, queue=False, api_visibility="private")
 
 
 @dataclass

@@ -31,10 +31,10 @@ from ..errors import (
     TransportError,
     ViewComfyError,
 )
-from ..models import PromptResult
+from ..models import Preview, PromptResult
 from .http import DEFAULT_CONNECT_TIMEOUT, MAX_LOG_LINES, Session, backoff, call, one_line, reason
 from .params import FileParts
-from .types import LogCallback, PhaseCallback, RunRequest
+from .types import LogCallback, PhaseCallback, PreviewCallback, RunRequest
 
 DEFAULT_GATEWAY = "https://api.viewcomfy.com"
 INFER_PATH = "/api/workflow/infer"
@@ -47,6 +47,7 @@ EVENTS = (
     "infer_canceled_message",
     "infer_result_message",
 )
+PREVIEW_EVENT = "infer_preview_message"  # our server's extension (docs/extensions.md)
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class Listener:
         self.prompt_id = prompt_id
         self._events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._refusal = ""
+        self._preview: Preview | None = None  # the newest frame not yet handed on
         # Our own aiohttp session (create the Listener inside the event loop), so it is closed
         # whatever happens to the connection.
         self._http = aiohttp.ClientSession()
@@ -79,6 +81,7 @@ class Listener:
         )
         for name in EVENTS:
             self._sio.on(name, self._handler(name))
+        self._sio.on(PREVIEW_EVENT, self._on_preview)
         self._sio.on("disconnect", self._on_disconnect)
         self._sio.on("connect_error", self._on_connect_error)
 
@@ -92,6 +95,17 @@ class Listener:
                 self._events.put_nowait((name, payload))
 
         return handle
+
+    async def _on_preview(self, payload: Any = None, *_: Any) -> None:
+        """Keep only the newest frame; the queue holds at most one marker for it."""
+        if not isinstance(payload, Mapping) or payload.get("prompt_id") != self.prompt_id:
+            return
+        frame = Preview.from_json(payload.get("data"), self.prompt_id)
+        if frame is None:
+            return
+        if self._preview is None:
+            self._events.put_nowait((PREVIEW_EVENT, None))
+        self._preview = frame
 
     async def _on_disconnect(self, why: Any = None) -> None:
         self._events.put_nowait(("disconnect", why))
@@ -145,9 +159,13 @@ class Listener:
             await self._http.close()
 
     async def result(
-        self, logging_callback: LogCallback | None, on_phase: PhaseCallback | None
+        self,
+        logging_callback: LogCallback | None,
+        on_phase: PhaseCallback | None,
+        on_preview: PreviewCallback | None = None,
     ) -> PromptResult:
-        """Wait for this prompt's result, handing each log line to the callback on arrival."""
+        """Wait for this prompt's result, handing each log line to the callback on arrival
+        (and the newest preview frame to `on_preview`)."""
         logs: deque[str] = deque(maxlen=MAX_LOG_LINES)
         seen = 0
         running = False
@@ -157,7 +175,11 @@ class Listener:
             if name in ("infer_log_message", "infer_executed_message") and not running:
                 running = True
                 await call(on_phase, "running")
-            if name == "infer_log_message":
+            if name == PREVIEW_EVENT:
+                frame, self._preview = self._preview, None
+                if frame is not None and on_preview is not None:
+                    await call(on_preview, frame)
+            elif name == "infer_log_message":
                 line = data if isinstance(data, str) else json.dumps(data)
                 seen += 1
                 logs.append(line)
@@ -206,7 +228,7 @@ async def run(session: Session, gateway: Gateway, request: RunRequest) -> Prompt
         submitted = True  # from here on a run may exist: stop it if we are interrupted
         await submit(session, gateway, request, sid=listener.sid, prompt_id=listener.prompt_id)
         await call(request.on_phase, "waiting")
-        return await listener.result(request.logging_callback, request.on_phase)
+        return await listener.result(request.logging_callback, request.on_phase, request.on_preview)
     except (asyncio.CancelledError, Exception) as exc:
         if submitted and not isinstance(exc, ViewComfyError):
             await _cancel_within_grace(session, gateway, listener.prompt_id)

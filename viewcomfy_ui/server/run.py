@@ -88,8 +88,9 @@ class Run:
                 return  # a frame still waiting is dropped: the outcome follows
             woken.clear()
             wait = next_frame - loop.time()
-            if frames.pending and wait <= 0:
-                frame = await asyncio.to_thread(small_jpeg, frames.take())  # type: ignore[arg-type]
+            taken = frames.take() if wait <= 0 else None
+            if taken is not None:
+                frame = await asyncio.to_thread(small_jpeg, taken)
                 if frame is not None:
                     next_frame = loop.time() + 1 / MAX_RATE
                     yield dataclasses.replace(frame, prompt_id=self.prompt_id)

@@ -165,7 +165,6 @@ class FakeComfyUI:
                     first = False
             except WebSocketDisconnect:
                 self.sockets.pop(client_id, None)
-                self.preview_metadata.discard(client_id)
 
         @app.get("/history/{prompt_id}")
         async def history(prompt_id: str):

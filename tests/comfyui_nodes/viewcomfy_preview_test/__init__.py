@@ -3,11 +3,10 @@ gradient image in `steps` steps (numpy work, no sleep) and sends a JPEG preview 
 through ComfyUI's progress bar, as a sampler does. Install it by linking this folder into a
 ComfyUI's custom_nodes/ (see tests/test_real_comfyui_previews.py)."""
 
+import comfy.utils
 import numpy as np
 import torch
 from PIL import Image
-
-import comfy.utils
 
 
 class ViewComfyPreviewTest:

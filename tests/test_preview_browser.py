@@ -103,3 +103,14 @@ def test_a_run_on_a_real_comfyui_shows_its_preview_forming(browser, tmp_path, wi
     path = workflow_file(tmp_path, {"1": test_node, "2": save("1")})
     with running_app(path, comfyui_url=comfy) as (url, _), page_at(browser, width) as page:
         assert run_and_count_frames(page, url) >= 3
+
+
+def test_a_cancelled_run_keeps_its_last_preview(browser, demo_url):  # noqa: F811
+    with page_at(browser, 1400) as page:
+        page.goto(demo_url)
+        page.locator("#run").click()
+        page.locator("#preview img").wait_for(timeout=TIMEOUT)
+        page.locator("#cancel").click()
+        page.locator('#status .vc-status[data-state="cancelled"]').wait_for(timeout=TIMEOUT)
+        assert page.locator("#preview img").is_visible()
+        assert page.locator("#gallery img").count() == 0

@@ -44,7 +44,6 @@ class FloodEngine:
     one output: a source far faster than any page should be updated."""
 
     name = "flood"
-    sends_previews = True
 
     def __init__(self, frames: int) -> None:
         self.frames = frames

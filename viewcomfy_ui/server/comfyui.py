@@ -45,7 +45,6 @@ class ComfyUIEngine:
     """Runs each request's graph on the ComfyUI at `url` (e.g. ``http://127.0.0.1:8188``)."""
 
     name = "comfyui"
-    sends_previews = True
 
     def __init__(self, url: str, *, timeout: float = 30.0) -> None:
         self.url = url.rstrip("/")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import inspect
 import logging
 import shutil
 import threading
@@ -126,7 +127,9 @@ class Run:
 
 
 def _sends_previews(engine: Engine) -> bool:
-    return bool(getattr(engine, "sends_previews", False))
+    """Whether the engine's `run` takes a `preview` sink (engines made before previews, and
+    subclasses that override `run` without it, do not)."""
+    return "preview" in inspect.signature(engine.run).parameters
 
 
 class RunSlots:

@@ -204,10 +204,10 @@ def preview_event(n: int) -> bytes:
 
 
 async def test_previews_reach_the_page_at_most_8_times_a_second_newest_only(scripted, tmp_path):
-    """200 frames in about 2 s: each page update carries the newest frame at most, in order,
-    and the last one shown is the last one sent."""
+    """200 frames in about 4 s: each page update carries at most the newest frame, in order;
+    the frames shown span the run (not a backlog of the first ones)."""
     events = [preview_event(n) for n in range(200)] + [sse("prompt_result", result_json())]
-    reply = Reply(201, {"Content-Type": "text/event-stream"}, stream(events, delay=0.01))
+    reply = Reply(201, {"Content-Type": "text/event-stream"}, stream(events, delay=0.02))
     scripted.replies.append(reply)
     loop = asyncio.get_running_loop()
     started = loop.time()
@@ -215,5 +215,5 @@ async def test_previews_reach_the_page_at_most_8_times_a_second_newest_only(scri
     seconds = loop.time() - started
     shown = [int(u.preview.node_id) for u in updates if u.preview is not None]
     assert 3 <= len(shown) <= seconds * 8 + 2, (len(shown), seconds)
-    assert shown == sorted(shown) and shown[-1] >= 190
+    assert shown == sorted(set(shown)) and shown[-1] - shown[0] >= 100
     assert updates[-1].preview is None and isinstance(updates[-1].outcome, Done)

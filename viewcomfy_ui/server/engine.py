@@ -3,8 +3,9 @@
 An engine has `check(workflow, inputs)` (raise before a run starts) and `run(...)`, which
 executes in a worker thread, writes ComfyUI-like console lines to `log`, stops when `cancelled`
 is set, and returns the output files. An engine whose `run` also takes `preview` calls it with
-live preview frames (`models.Preview`, prompt id left empty) when it is given. A failure is an `EngineError`: a `NodeFailure` (reason,
-node id, class type) when one node is at fault, which the server sends as `models.Failure`.
+live preview frames (`models.Preview`, prompt id left empty) when it is given. A failure is an
+`EngineError`: a `NodeFailure` (reason, node id, class type) when one node is at fault, which
+the server sends as `models.Failure`.
 """
 
 from __future__ import annotations

@@ -1,17 +1,20 @@
 """Live previews, end to end: a ComfyUI-like source sends preview frames at 20 fps, the app shows
 them in headless Chromium.
 
-    python bench/bench_preview.py [frames] [fps]        # default 1000 frames at 20 fps
+    python bench/bench_preview.py [frames] [fps] [--no-progress]   # default 1000 at 20 fps
 
 The source is tests/fake_comfyui.py's server in a child process, whose slow node sends `frames`
-binary preview frames (ComfyUI's format, with metadata) at `fps`. Each frame is one colour that
+binary preview frames (ComfyUI's format, with metadata) at `fps`, each after a `progress`
+message as ComfyUI sends them (so the log panel gains a line per frame; `--no-progress` leaves
+them out, to see the previews' own cost). Each frame is one colour that
 codes its number. `python app.py --comfyui-url <source>` runs in another child process, and one
 Chromium page presses Run. The page decodes the colour of each new `#preview` image. Reported:
 - latency from the source sending a frame to the page showing it decoded (median, p95), and
   how many frames the page showed (at most 8 a second: the others were dropped, as meant);
 - CPU (% of one core) of the app's process and of the page's renderer while the frames flow;
 - memory over the run: the app's RSS, the renderer's RSS and the page's JS heap, sampled
-  after 10 % of the frames and at the end. Target: flat (within 10 %).
+  after 10 % of the frames, at the end, and after a simulated memory-pressure signal (what
+  Chromium gives back: its caches of decoded images). Target: flat (within 10 %).
 """
 
 from __future__ import annotations
@@ -45,18 +48,17 @@ WATCH = """() => {
     const img = document.querySelector('#preview img');
     if (!img || img.src === last) return;
     last = img.src;
-    const probe = new Image();
-    probe.src = img.src;
-    await probe.decode();
+    try { await img.decode(); } catch (error) { return; }  // replaced meanwhile
     const at = Date.now();
-    context.drawImage(probe, probe.width / 2, probe.height / 2, 1, 1, 0, 0, 1, 1);
+    const [w, h] = [img.naturalWidth, img.naturalHeight];
+    context.drawImage(img, w / 2, h / 2, 1, 1, 0, 0, 1, 1);
     const [r, g] = context.getImageData(0, 0, 1, 1).data;
     window.shown.push([Math.floor(r / 16), Math.floor(g / 16), at]);
   }).observe(document.body, {subtree: true, childList: true, attributes: true});
 }"""
 
 
-def source_main(port: int, frames: int, fps: float) -> None:
+def source_main(port: int, frames: int, fps: float, progress_lines: bool) -> None:
     """The child process: a fake ComfyUI whose FakeSlowNode sends the frames."""
     import io
     import struct
@@ -88,9 +90,10 @@ def source_main(port: int, frames: int, fps: float) -> None:
                 for n in range(frames):
                     await asyncio.sleep(max(0.0, start + n / fps - time.monotonic()))
                     self.sent.append((n, time.time() * 1000))
-                    await self._send(client_id, frame(n, prompt_id))
                     progress = {"value": n + 1, "max": frames, "node": node_id}
-                    await self._send(client_id, {"type": "progress", "data": {**progress, "prompt_id": prompt_id}})  # fmt: skip
+                    if progress_lines:
+                        await self._send(client_id, {"type": "progress", "data": {**progress, "prompt_id": prompt_id}})  # fmt: skip
+                    await self._send(client_id, frame(n, prompt_id))
             rest = {k: v for k, v in graph.items() if k not in slow}
             await super()._run(prompt_id, rest, client_id)
 
@@ -152,7 +155,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def main(frames: int, fps: float) -> None:
+def main(frames: int, fps: float, progress_lines: bool) -> None:
     from browser import ARGS, CHROMIUM
     from playwright.sync_api import sync_playwright
 
@@ -167,7 +170,10 @@ def main(frames: int, fps: float) -> None:
         path = Path(folder) / "workflow_api.json"
         path.write_text(json.dumps(workflow))
         me = [sys.executable, __file__]
-        source = subprocess.Popen([*me, "--source", str(source_port), str(frames), str(fps)])
+        progress = "progress" if progress_lines else "no-progress"
+        source = subprocess.Popen(
+            [*me, "--source", str(source_port), str(frames), str(fps), progress]
+        )
         app = subprocess.Popen(
             [sys.executable, str(ROOT / "app.py"), "--workflow", str(path), "--port",
              str(app_port), "--comfyui-url", source_url, "--data-dir", folder],
@@ -208,6 +214,11 @@ def run(page, app_pid: int, source_url: str, frames: int, fps: float) -> None:
     page_cpu = (cpu_seconds(renderer) - first["page"]) / spent * 100
     samples.append(("end", rss_mb(app_pid), rss_mb(renderer), page.evaluate(heap)))
     page.locator('#status .vc-status[data-state="done"]').wait_for(timeout=120_000)
+    cdp = page.context.new_cdp_session(page)  # is the renderer's growth a cache it gives back?
+    cdp.send("Memory.simulatePressureNotification", {"level": "critical"})
+    cdp.send("HeapProfiler.collectGarbage")
+    time.sleep(2)
+    samples.append(("pressure", rss_mb(app_pid), rss_mb(renderer), page.evaluate(heap)))
     sent = httpx.get(source_url + "/bench/sent").json()
     shown = page.evaluate("window.shown")
     latencies = []

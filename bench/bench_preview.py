@@ -242,9 +242,12 @@ def run(page, app_pid: int, source_url: str, frames: int, fps: float) -> None:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--source"]:
-        source_main(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]))
+        port, frames, fps, progress = sys.argv[2:6]
+        source_main(int(port), int(frames), float(fps), progress == "progress")
     else:
-        arguments = sys.argv[1:]
+        numbers = [a for a in sys.argv[1:] if not a.startswith("--")]
         main(
-            int(arguments[0]) if arguments else 1000, float(arguments[1]) if arguments[1:] else 20.0
+            int(numbers[0]) if numbers else 1000,
+            float(numbers[1]) if numbers[1:] else 20.0,
+            "--no-progress" not in sys.argv,
         )

@@ -8,9 +8,13 @@ import asyncio
 import base64
 import io
 import json
+import os
 import struct
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from local_server import local_server
@@ -195,3 +199,23 @@ async def test_previews_never_hold_back_the_result_when_the_callback_is_slow():
             result = await client.infer_with_logs(DEMO_PARAMS, lambda _: None, on_preview=slow)
     assert result.outputs[0].filename == "out.txt"
     assert calls.acquire(timeout=0)
+
+
+REFERENCE_CLIENTS = [
+    p for p in os.environ.get("VIEWCOMFY_REFERENCE_CLIENTS", "").split(os.pathsep) if p
+]
+
+
+@pytest.mark.skipif(
+    not REFERENCE_CLIENTS,
+    reason="set VIEWCOMFY_REFERENCE_CLIENTS to ViewComfy's api.py files (realtime: cloud-public "
+    "HEAD, SSE: f9a57aa), joined with ':', to run them against a server sending previews",
+)
+@pytest.mark.parametrize("their_client", REFERENCE_CLIENTS)
+def test_viewcomfy_reference_clients_run_unchanged_while_previews_are_sent(their_client):
+    script = Path(__file__).resolve().parent.parent / "scripts" / "check_viewcomfy_client.py"
+    done = subprocess.run(
+        [sys.executable, str(script), their_client], capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "ViewComfy's client works against this server." in done.stdout

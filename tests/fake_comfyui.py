@@ -1,6 +1,8 @@
 """A fake ComfyUI on loopback, following the message shapes and order recorded from ComfyUI 0.3.64
 (shared/comfyui/recorded/messages.jsonl): status, execution_start, execution_cached,
-executing per node, progress (with binary preview frames), executed, execution_success,
+executing per node, progress (with binary preview frames: PREVIEW_IMAGE, or
+PREVIEW_IMAGE_WITH_METADATA for a client whose first message sets the feature flag
+`supports_preview_metadata`, as ComfyUI's server.py), executed, execution_success,
 status, executing null; /history lags behind execution_success; identical graphs are cached.
 
 It does not compute images: output nodes write small, valid files of their kind.
@@ -31,6 +33,22 @@ from viewcomfy_ui.nodespecs import core_object_info
 from viewcomfy_ui.workflow import is_link
 
 SLOW_NODE = "FakeSlowNode"  # a test node that reports `steps` progress steps, 0.1 s each
+PREVIEW_IMAGE, PREVIEW_IMAGE_WITH_METADATA = 1, 4  # ComfyUI's BinaryEventTypes
+
+
+def preview_frame(step: int, *, node_id: str, prompt_id: str, metadata: bool) -> bytes:
+    """A binary preview message as ComfyUI sends it: a JPEG whose colour changes each step."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), ((40 * step) % 256, 90, 200)).save(buffer, format="JPEG")
+    if not metadata:
+        return struct.pack(">II", PREVIEW_IMAGE, 1) + buffer.getvalue()
+    meta = json.dumps({"node_id": node_id, "prompt_id": prompt_id, "display_node_id": node_id,
+                       "parent_node_id": None, "real_node_id": node_id, "image_type": "image/jpeg"})  # fmt: skip
+    return (
+        struct.pack(">II", PREVIEW_IMAGE_WITH_METADATA, len(meta))
+        + meta.encode()
+        + buffer.getvalue()
+    )
 
 
 def png(color=(30, 90, 200)) -> bytes:
@@ -74,6 +92,7 @@ class FakeComfyUI:
         self.prompts: dict[str, dict[str, Any]] = {}
         self.cache: dict[str, dict[str, Any]] = {}  # graph json -> outputs per node
         self.sockets: dict[str, WebSocket] = {}
+        self.preview_metadata: set[str] = set()  # clients that asked for previews with metadata
         self.counter = 0
         self._interrupt = threading.Event()
         self._lock: asyncio.Lock | None = None
@@ -136,8 +155,14 @@ class FakeComfyUI:
                 }
             )
             try:
+                first = True
                 while True:
-                    await websocket.receive_text()
+                    message = json.loads(await websocket.receive_text())
+                    if first and message.get("type") == "feature_flags":
+                        if (message.get("data") or {}).get("supports_preview_metadata"):
+                            self.preview_metadata.add(client_id)
+                        await websocket.send_json({"type": "feature_flags", "data": {"supports_preview_metadata": True}})  # fmt: skip
+                    first = False
             except WebSocketDisconnect:
                 self.sockets.pop(client_id, None)
 
@@ -334,9 +359,9 @@ class FakeComfyUI:
                             await self._finish(client_id, send)
                             return
                         await send("progress", {"value": step, "max": steps, "node": node_id})
-                        await self._send(
-                            client_id, struct.pack(">II", 1, 2) + png()
-                        )  # a preview frame
+                        metadata = client_id in self.preview_metadata
+                        frame = preview_frame(step, node_id=node_id, prompt_id=prompt_id, metadata=metadata)  # fmt: skip
+                        await self._send(client_id, frame)
                 error = self._failure(node)
                 if error:
                     await send("execution_error", {

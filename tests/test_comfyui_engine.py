@@ -145,16 +145,21 @@ async def test_cached_rerun_reuses_old_files_and_says_so(fake):
     assert any(line.startswith("Reusing cached results of") for line in logs)
 
 
-async def test_progress_becomes_tqdm_lines_and_preview_frames_are_ignored(fake):
+async def test_progress_becomes_tqdm_lines_and_preview_frames_reach_on_preview(fake):
     workflow = load_workflow(DEMO).api | {"50": {"class_type": SLOW_NODE, "inputs": {"steps": 4}}}
     workflow["9"]["inputs"]["images"] = ["8", 0]
-    logs = []
+    logs, frames = [], []
     with serve(fake, workflow) as url:
         async with ViewComfyClient(url) as client:
             await client.infer_with_logs(
-                {"1-inputs-image": png_bytes(), "50-inputs-steps": 4}, logs.append
+                {"1-inputs-image": png_bytes(), "50-inputs-steps": 4},
+                logs.append,
+                on_preview=frames.append,
             )
     assert any("4/4" in line and "%|" in line for line in logs)
+    assert len(frames) >= 3 and {f.node_id for f in frames} == {"50"}  # from the metadata
+    assert len({f.data for f in frames}) == len(frames)  # each step's own image
+    assert len(fake.preview_metadata) == 1  # the engine asked for frames naming their node
 
 
 async def test_validation_400_names_node_and_input(fake):

@@ -57,7 +57,9 @@ class StubClient:
         self.cancels: list[str] = []
         self.submits: list[tuple[dict, object]] = []
 
-    async def infer_with_logs(self, params, on_log, *, on_phase=None, override_workflow_api=None):
+    async def infer_with_logs(
+        self, params, on_log, *, on_phase=None, override_workflow_api=None, on_preview=None
+    ):
         script = self.scripts[len(self.started)]
         self.started.append(dict(params))
         try:

@@ -195,3 +195,25 @@ async def test_realtime_run_shows_the_cold_start_wait_then_progress_then_done(tm
         await runner.client().aclose()
     assert states[0] == "waiting" and states[-1] == "done" and "running" in states
     assert [p.name for p in tmp_path.iterdir()] == ["a.png"]
+
+
+def preview_event(n: int) -> bytes:
+    image = base64.b64encode(f"frame {n}".encode()).decode()
+    data = {"prompt_id": "p-1", "node_id": str(n), "content_type": "image/jpeg", "image": image}
+    return sse("preview", json.dumps(data))
+
+
+async def test_previews_reach_the_page_at_most_8_times_a_second_newest_only(scripted, tmp_path):
+    """200 frames in about 4 s: each page update carries at most the newest frame, in order;
+    the frames shown span the run (not a backlog of the first ones)."""
+    events = [preview_event(n) for n in range(200)] + [sse("prompt_result", result_json())]
+    reply = Reply(201, {"Content-Type": "text/event-stream"}, stream(events, delay=0.02))
+    scripted.replies.append(reply)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    updates = await collect(runner_for(scripted), tmp_path)
+    seconds = loop.time() - started
+    shown = [int(u.preview.node_id) for u in updates if u.preview is not None]
+    assert 3 <= len(shown) <= seconds * 8 + 2, (len(shown), seconds)
+    assert shown == sorted(set(shown)) and shown[-1] - shown[0] >= 100
+    assert updates[-1].preview is None and isinstance(updates[-1].outcome, Done)

@@ -30,7 +30,14 @@ from .client.http import (
 from .client.params import is_file_param, split_params
 from .client.realtime import DEFAULT_GATEWAY
 from .client.storage import stream_to
-from .client.types import LogCallback, Phase, PhaseCallback, Protocol, RunRequest
+from .client.types import (
+    LogCallback,
+    Phase,
+    PhaseCallback,
+    PreviewCallback,
+    Protocol,
+    RunRequest,
+)
 from .client.urls import Scope, check_output_url, host_scope
 from .errors import (
     APIError,
@@ -39,7 +46,7 @@ from .errors import (
     ParamsError,
     RunCancelledError,
 )
-from .models import FileOutput, PromptResult
+from .models import FileOutput, Preview, PromptResult
 from .outputs import save_outputs
 
 T = TypeVar("T")
@@ -121,10 +128,16 @@ class ViewComfyClient:
         *,
         override_workflow_api: Mapping[str, Any] | None = None,
         on_phase: PhaseCallback | None = None,
+        on_preview: PreviewCallback | None = None,
     ) -> PromptResult:
         """Like `infer`, streaming ComfyUI's console: each log line reaches `logging_callback`
-        (sync or async) as it arrives."""
-        return await self._run(params, override_workflow_api, logging_callback, on_phase)
+        (sync or async) as it arrives. `on_preview` (sync or async) gets live preview frames
+        (`Preview`: prompt id, node id, content type, image bytes) from servers that send
+        them (ours: docs/extensions.md); only the newest frame is ever held, and one over
+        `models.MAX_PREVIEW_BYTES` is dropped."""
+        return await self._run(
+            params, override_workflow_api, logging_callback, on_phase, on_preview
+        )
 
     async def submit(
         self, params: Mapping[str, Any], override_workflow_api: Mapping[str, Any] | None = None
@@ -161,9 +174,12 @@ class ViewComfyClient:
         override_workflow_api: Mapping[str, Any] | None,
         logging_callback: LogCallback | None,
         on_phase: PhaseCallback | None,
+        on_preview: PreviewCallback | None = None,
     ) -> PromptResult:
         values, files = split_params(_non_empty(params))
-        request = RunRequest(values, files, override_workflow_api, logging_callback, on_phase)
+        request = RunRequest(
+            values, files, override_workflow_api, logging_callback, on_phase, on_preview
+        )
         try:
             async with asyncio.timeout(self.timeout):
                 if self.protocol == "realtime":
@@ -223,6 +239,7 @@ class SyncViewComfyClient:
     def infer_with_logs(
         self, params: Mapping[str, Any], logging_callback: LogCallback, **kwargs: Any
     ) -> PromptResult:
+        """As `ViewComfyClient.infer_with_logs` (`on_preview` included: called in this thread)."""
         return self._call(self._client.infer_with_logs(params, logging_callback, **kwargs))
 
     def submit(
@@ -276,13 +293,18 @@ async def infer_with_logs(
     override_workflow_api: Mapping[str, Any] | None = None,
     protocol: Protocol = "sse",
     gateway_url: str = DEFAULT_GATEWAY,
+    on_preview: PreviewCallback | None = None,
 ) -> PromptResult:
-    """Same call as ViewComfy's reference `infer_with_logs`, streaming logs to the callback."""
+    """Same call as ViewComfy's reference `infer_with_logs`, streaming logs to the callback
+    (and live preview frames to `on_preview`, where the server sends them)."""
     async with ViewComfyClient(
         api_url, client_id, client_secret, protocol=protocol, gateway_url=gateway_url
     ) as client:
         return await client.infer_with_logs(
-            params, logging_callback, override_workflow_api=override_workflow_api
+            params,
+            logging_callback,
+            override_workflow_api=override_workflow_api,
+            on_preview=on_preview,
         )
 
 
@@ -300,6 +322,7 @@ __all__ = [
     "APIError",
     "FileOutput",
     "Phase",
+    "Preview",
     "PromptResult",
     "Protocol",
     "RunCancelledError",

@@ -4,6 +4,7 @@ writes them."""
 
 from __future__ import annotations
 
+import base64
 import binascii
 import io
 import json
@@ -267,3 +268,56 @@ class Failure:
                 node_type=str(node_type) if isinstance(node_type, str) else "",
             )
         return cls(reason="" if data is None else str(data).strip())
+
+
+PREVIEW_TYPES = ("image/jpeg", "image/png", "image/webp")
+MAX_PREVIEW_BYTES = 1 << 20  # a client drops bigger frames (ours send JPEGs of at most 512 px)
+
+
+@dataclass(frozen=True)
+class Preview:
+    """One live preview frame of a running prompt (our extension of ViewComfy's protocols):
+    the image a node (`node_id`, '' if unknown) shows while it works, as `content_type` bytes.
+
+    On the wire (an SSE `preview` event's data; the `data` of a realtime
+    `infer_preview_message`, whose `prompt_id` is beside it) it is
+    `{"prompt_id", "node_id", "content_type", "image": <base64>}`.
+    """
+
+    prompt_id: str
+    node_id: str
+    content_type: str
+    data: bytes = field(repr=False)
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "prompt_id": self.prompt_id,
+            "node_id": self.node_id,
+            "content_type": self.content_type,
+            "image": base64.b64encode(self.data).decode("ascii"),
+        }
+
+    @classmethod
+    def from_json(
+        cls, data: Any, prompt_id: str = "", max_bytes: int = MAX_PREVIEW_BYTES
+    ) -> Preview | None:
+        """A frame from what a server sent, or None when it is malformed, not an image type
+        we show, or over `max_bytes` (dropped silently: a preview is never worth an error)."""
+        if not isinstance(data, Mapping):
+            return None
+        image, content_type = data.get("image"), data.get("content_type")
+        if not isinstance(image, str) or content_type not in PREVIEW_TYPES:
+            return None
+        if len(image) > (max_bytes + 2) // 3 * 4:
+            return None
+        try:
+            decoded = base64.b64decode(image, validate=True)
+        except (binascii.Error, ValueError):
+            return None
+        node_id, sent_id = data.get("node_id"), data.get("prompt_id")
+        return cls(
+            prompt_id=str(sent_id) if isinstance(sent_id, str) else prompt_id,
+            node_id=str(node_id) if isinstance(node_id, str | int) else "",
+            content_type=content_type,
+            data=decoded,
+        )

@@ -34,10 +34,10 @@ from ..errors import (
     TransportError,
     ViewComfyError,
 )
-from ..models import PromptResult
+from ..models import Preview, PromptResult
 from .http import DEFAULT_CONNECT_TIMEOUT, MAX_LOG_LINES, Session, backoff, call, one_line, reason
 from .params import FileParts
-from .types import LogCallback, PhaseCallback, RunRequest
+from .types import LogCallback, PhaseCallback, PreviewCallback, RunRequest
 
 DEFAULT_GATEWAY = "https://api.viewcomfy.com"
 INFER_PATH = "/api/workflow/infer"
@@ -52,6 +52,7 @@ EVENTS = (
     "infer_canceled_message",
     "infer_result_message",
 )
+PREVIEW_EVENT = "infer_preview_message"  # our server's extension (docs/extensions.md)
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ class Listener:
         self._events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._refusal = ""
         self._resumes = 0  # reconnects so far
+        self._preview: Preview | None = None  # the newest frame not yet handed on
         # Our own aiohttp session (create the Listener inside the event loop), so it is closed
         # whatever happens to the connection.
         self._http = aiohttp.ClientSession()
@@ -85,6 +87,7 @@ class Listener:
         )
         for name in EVENTS:
             self._sio.on(name, self._handler(name))
+        self._sio.on(PREVIEW_EVENT, self._on_preview)
         self._sio.on("disconnect", self._on_disconnect)
         self._sio.on("connect_error", self._on_connect_error)
 
@@ -98,6 +101,17 @@ class Listener:
                 self._events.put_nowait((name, payload))
 
         return handle
+
+    async def _on_preview(self, payload: Any = None, *_: Any) -> None:
+        """Keep only the newest frame; the queue holds at most one marker for it."""
+        if not isinstance(payload, Mapping) or payload.get("prompt_id") != self.prompt_id:
+            return
+        frame = Preview.from_json(payload.get("data"), self.prompt_id)
+        if frame is None:
+            return
+        if self._preview is None:
+            self._events.put_nowait((PREVIEW_EVENT, None))
+        self._preview = frame
 
     async def _on_disconnect(self, why: Any = None) -> None:
         self._events.put_nowait(("disconnect", why))
@@ -151,12 +165,15 @@ class Listener:
             await self._http.close()
 
     async def result(
-        self, logging_callback: LogCallback | None, on_phase: PhaseCallback | None
+        self,
+        logging_callback: LogCallback | None,
+        on_phase: PhaseCallback | None,
+        on_preview: PreviewCallback | None = None,
     ) -> PromptResult:
-        """Wait for this prompt's result, handing each log line to the callback on arrival.
-        After `SILENCE` seconds without an event, `results` is asked once whether it ended (a
-        gateway whose subscribe moves every run of the keys may have sent its events to another
-        of this client's sockets)."""
+        """Wait for this prompt's result, handing each log line to the callback on arrival
+        (and the newest preview frame to `on_preview`). After `SILENCE` seconds without an
+        event, `results` is asked once whether it ended (a gateway whose subscribe moves every
+        run of the keys may have sent its events to another of this client's sockets)."""
         logs: deque[str] = deque(maxlen=MAX_LOG_LINES)
         seen = 0
         running = False
@@ -172,7 +189,11 @@ class Listener:
             if name in ("infer_log_message", "infer_executed_message") and not running:
                 running = True
                 await call(on_phase, "running")
-            if name == "infer_log_message":
+            if name == PREVIEW_EVENT:
+                frame, self._preview = self._preview, None
+                if frame is not None and on_preview is not None:
+                    await call(on_preview, frame)
+            elif name == "infer_log_message":
                 line = data if isinstance(data, str) else json.dumps(data)
                 seen += 1
                 logs.append(line)
@@ -271,7 +292,7 @@ async def run(session: Session, gateway: Gateway, request: RunRequest) -> Prompt
         submitted = True  # from here on a run may exist: stop it if we are interrupted
         await submit(session, gateway, request, sid=listener.sid, prompt_id=listener.prompt_id)
         await call(request.on_phase, "waiting")
-        return await listener.result(request.logging_callback, request.on_phase)
+        return await listener.result(request.logging_callback, request.on_phase, request.on_preview)
     except (asyncio.CancelledError, Exception) as exc:
         if submitted and not isinstance(exc, ViewComfyError):
             await _cancel_within_grace(session, gateway, listener.prompt_id)

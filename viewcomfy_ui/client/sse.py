@@ -1,5 +1,6 @@
 """The direct protocol (viewcomfy-api.md §2-§5): POST the endpoint, one JSON reply or
-Server-Sent Events (`log_message`, `error`, `prompt_result`) until the run ends."""
+Server-Sent Events (`log_message`, `error`, `prompt_result`) until the run ends; our own
+server's `preview` events (docs/extensions.md) go to `on_preview`, other events are ignored."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ from collections import deque
 import httpx
 
 from ..errors import IncompleteStreamError, MalformedResultError
-from ..models import PromptResult
+from ..models import Preview, PromptResult
 from .events import Event, EventParser
 from .http import MAX_LOG_LINES, Session, call, reason
 from .params import FileParts
 from .result import parse_result
-from .types import LogCallback, PhaseCallback, RunRequest
+from .types import LogCallback, PhaseCallback, PreviewCallback, RunRequest
+
+MAX_PREVIEW_EVENT = 2 << 20  # characters: a bigger `preview` event is skipped undecoded
 
 
 async def run(session: Session, api_url: str, request: RunRequest) -> PromptResult:
@@ -43,7 +46,7 @@ async def run(session: Session, api_url: str, request: RunRequest) -> PromptResu
             pieces = await session.read_pieces(response, "the prompt result")
             await call(on_phase, "receiving")
             return parse_result(pieces)
-        return await _read_events(session, response, logging_callback, on_phase)
+        return await _read_events(session, response, logging_callback, on_phase, request.on_preview)
     finally:
         await response.aclose()
 
@@ -53,6 +56,7 @@ async def _read_events(
     response: httpx.Response,
     logging_callback: LogCallback | None,
     on_phase: PhaseCallback | None,
+    on_preview: PreviewCallback | None = None,
 ) -> PromptResult:
     logs: deque[str] = deque(maxlen=MAX_LOG_LINES)
     seen = 0
@@ -66,6 +70,9 @@ async def _read_events(
             seen += 1
             logs.append(event.data)
             await call(logging_callback, event.data)
+        elif event.event == "preview" and on_preview is not None:
+            if (frame := _preview(event)) is not None:
+                await call(on_preview, frame)
         elif event.event == "error":
             raise session.failure(event.data, logs)
         elif event.event == "prompt_result":
@@ -97,3 +104,13 @@ async def _read_events(
         f"{seen} log lines were received",
         logs=list(logs),
     )
+
+
+def _preview(event: Event) -> Preview | None:
+    """A `preview` event's frame; None (skipped) when it is malformed or too big."""
+    if sum(len(p) for p in event.pieces if p is not None) > MAX_PREVIEW_EVENT:
+        return None
+    try:
+        return Preview.from_json(json.loads(event.data))
+    except ValueError:
+        return None

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.datastructures import FormData
 
-from ..models import FileOutput, PromptResult
+from ..models import FileOutput, Preview, PromptResult
 from .config import DEFAULT_MAX_UPLOAD, ServerConfig
 from .engine import RunCancelled
 from .http import ConnectionLimits
@@ -81,10 +81,14 @@ def _result(run: Run, outputs: list[OutputFile]) -> dict[str, Any]:
 
 
 async def _events(run: Run) -> AsyncIterator[ServerSentEvent]:
-    """The run as SSE events (sse-starlette frames them: one ``data:`` line per line of text)."""
+    """The run as SSE events (sse-starlette frames them: one ``data:`` line per line of text);
+    preview frames as `preview` events (our extension: docs/extensions.md)."""
     try:
-        async for line in run.follow():
-            yield ServerSentEvent(line, event="log_message")
+        async for item in run.follow():
+            if isinstance(item, Preview):
+                yield ServerSentEvent(json.dumps(item.to_json()), event="preview")
+            else:
+                yield ServerSentEvent(item, event="log_message")
         outcome = run.outcome()
         if isinstance(outcome, BaseException):
             yield ServerSentEvent(json.dumps(failure(run, outcome).to_json()), event="error")

@@ -3,6 +3,10 @@
 Uploads go to ``POST /upload/image``; the graph to ``POST /prompt``; ``/ws`` messages become
 ComfyUI-like console lines (tqdm progress included); outputs come from ``executed`` messages (or
 ``/history``, polled, since it lags behind ``execution_success``) and are downloaded from ``/view``.
+Binary ``/ws`` messages are preview frames (ComfyUI's server.py: a 4-byte big-endian event type,
+``PREVIEW_IMAGE`` then the image type and the bytes, or, as we ask with the feature flag
+``supports_preview_metadata``, ``PREVIEW_IMAGE_WITH_METADATA`` then a JSON length, the JSON
+naming the node, and the bytes); they go to the run's `preview` sink, undecoded.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import hashlib
 import json
 import mimetypes
 import re
+import struct
 import threading
 import time
 import uuid
@@ -22,15 +27,19 @@ import httpx
 from websockets.exceptions import WebSocketException
 from websockets.sync.client import ClientConnection, connect
 
+from ..models import Preview
 from ..nodespecs import core_specs
 from ..progress import NODES_TO_RUN, tqdm_line
 from ..workflow import ApiWorkflow, is_link, node_title
-from .engine import EngineError, InputFiles, NodeFailure, RunCancelled
+from .engine import EngineError, InputFiles, NodeFailure, PreviewSink, RunCancelled
 from .nodes import OutputFile
 
 OUTPUT_KEYS = ("images", "gifs", "audio", "video", "videos", "files", "3d")
 HISTORY_POLLS = 50
 POLL_INTERVAL = 0.1
+PREVIEW_IMAGE, PREVIEW_IMAGE_WITH_METADATA = 1, 4  # ComfyUI's BinaryEventTypes
+IMAGE_TYPES = {1: "image/jpeg", 2: "image/png"}
+FEATURE_FLAGS = {"type": "feature_flags", "data": {"supports_preview_metadata": True}}
 
 
 class ComfyUIEngine:
@@ -64,16 +73,18 @@ class ComfyUIEngine:
         inputs: InputFiles,
         log: Callable[[str], None],
         cancelled: threading.Event,
+        preview: PreviewSink | None = None,
     ) -> list[OutputFile]:
         started = time.monotonic()
         client_id = uuid.uuid4().hex
         try:
             workflow = self._upload_files(workflow, inputs)
             with connect(self._ws_url(client_id), open_timeout=10, max_size=None) as ws:
+                ws.send(json.dumps(FEATURE_FLAGS))  # previews then name their node
                 prompt_id = self._queue(workflow, client_id)
                 log("got prompt")
                 log(NODES_TO_RUN.format(count=len(_nodes_to_run(workflow))))
-                outputs = self._follow(ws, prompt_id, workflow, log, cancelled)
+                outputs = self._follow(ws, prompt_id, workflow, log, cancelled, preview)
             if not outputs:
                 outputs = self._history_outputs(prompt_id)
             files = [self._download(entry) for entry in outputs]
@@ -135,20 +146,26 @@ class ComfyUIEngine:
         workflow: ApiWorkflow,
         log: Callable[[str], None],
         cancelled: threading.Event,
+        preview: PreviewSink | None = None,
     ) -> list[dict[str, Any]]:
         outputs: list[dict[str, Any]] = []
-        node_started = time.monotonic()
+        node_started, node = time.monotonic(), ""
         for message in _messages(ws, cancelled):
             if message is None:  # the caller went away
                 self._cancel(prompt_id)
                 raise RunCancelled("the run was cancelled")
+            if isinstance(message, bytes):
+                frame = preview_frame(message, prompt_id, node) if preview else None
+                if frame is not None and preview is not None:
+                    preview(frame)
+                continue
             kind, data = message.get("type"), message.get("data") or {}
             if data.get("prompt_id") not in (None, prompt_id):
                 continue  # another client's prompt
             if kind == "executing":
                 if data.get("node") is None:
                     break  # this prompt is finished
-                node_started = time.monotonic()
+                node_started, node = time.monotonic(), str(data["node"])
                 log(f"Executing node {data['node']} ({_describe(workflow, data['node'])})")
             elif kind == "progress":
                 log(
@@ -217,8 +234,10 @@ class ComfyUIEngine:
         return f"{scheme}://{parts.netloc}{parts.path}/ws?clientId={client_id}"
 
 
-def _messages(ws: ClientConnection, cancelled: threading.Event) -> Iterator[dict[str, Any] | None]:
-    """JSON messages from the websocket (binary preview frames skipped); None when cancelled."""
+def _messages(
+    ws: ClientConnection, cancelled: threading.Event
+) -> Iterator[dict[str, Any] | bytes | None]:
+    """JSON messages from the websocket, binary ones as bytes; None when cancelled."""
     while True:
         if cancelled.is_set():
             yield None
@@ -227,8 +246,30 @@ def _messages(ws: ClientConnection, cancelled: threading.Event) -> Iterator[dict
             raw = ws.recv(timeout=0.2)
         except TimeoutError:
             continue
-        if isinstance(raw, str):
-            yield json.loads(raw)
+        yield json.loads(raw) if isinstance(raw, str) else bytes(raw)
+
+
+def preview_frame(message: bytes, prompt_id: str, node_id: str) -> Preview | None:
+    """The preview frame in a binary message (its node: the metadata's, else `node_id`, the
+    node executing), or None for other messages, other prompts' frames and malformed ones."""
+    if len(message) < 8:
+        return None
+    event, word = struct.unpack_from(">II", message)
+    if event == PREVIEW_IMAGE and word in IMAGE_TYPES:
+        return Preview("", node_id, IMAGE_TYPES[word], message[8:])
+    if event != PREVIEW_IMAGE_WITH_METADATA or len(message) < 8 + word:
+        return None
+    try:
+        meta = json.loads(message[8 : 8 + word])
+    except ValueError:
+        return None
+    if not isinstance(meta, dict) or meta.get("prompt_id") not in (None, prompt_id):
+        return None
+    content_type = meta.get("image_type")
+    if content_type not in IMAGE_TYPES.values():
+        return None
+    shown = meta.get("display_node_id") or meta.get("node_id") or node_id
+    return Preview("", str(shown), content_type, message[8 + word :])
 
 
 def _output_entries(output: Mapping[str, Any]) -> list[dict[str, Any]]:

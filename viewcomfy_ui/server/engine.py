@@ -2,12 +2,15 @@
 
 An engine has `check(workflow, inputs)` (raise before a run starts) and `run(...)`, which
 executes in a worker thread, writes ComfyUI-like console lines to `log`, stops when `cancelled`
-is set, and returns the output files. A failure is an `EngineError`: a `NodeFailure` (reason,
-node id, class type) when one node is at fault, which the server sends as `models.Failure`.
+is set, and returns the output files. An engine whose `run` also takes `preview` calls it with
+live preview frames (`models.Preview`, prompt id left empty) when it is given. A failure is an
+`EngineError`: a `NodeFailure` (reason, node id, class type) when one node is at fault, which
+the server sends as `models.Failure`.
 """
 
 from __future__ import annotations
 
+import io
 import math
 import threading
 import time
@@ -17,13 +20,28 @@ from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any, Protocol
 
+from PIL import Image
+
 from ..errors import ViewComfyError, at_node
+from ..models import Preview
 from ..nodespecs import InputSpec, core_specs
 from ..paths import find_inside
 from ..progress import tqdm_line
 from ..workflow import ApiWorkflow, is_link
 from .budget import Limits, PlanError, RunPlan, check_budget, default_max_image_bytes
-from .nodes import NODES, Cancelled, Node, OutputFile, OutputsOverLimit, RunContext, cancellable
+from .nodes import (
+    NODES,
+    Cancelled,
+    Node,
+    OutputFile,
+    OutputsOverLimit,
+    RunContext,
+    cancellable,
+    thumbnail,
+)
+
+PreviewSink = Callable[[Preview], None]
+PREVIEW_STEP_SECONDS = 0.25  # the built-in engine's slow effect: 6 steps, 1.5 s (previews only)
 
 
 class EngineError(ViewComfyError):
@@ -117,6 +135,10 @@ class BuiltinEngine:
     with a value outside a node's declared range, before anything is decoded or allocated; a run
     whose files go over them while it runs fails. Runs at once share twice the image budget: a
     run whose images do not fit yet waits for others to finish.
+
+    Given a `preview` sink, it shows each node's first image as it is made, and ImageBlur shows
+    its blur growing in steps `preview_step_seconds` apart (the demo's slow effect, so a run
+    on it shows live previews); without one it runs at full speed.
     """
 
     name = "builtin"
@@ -126,7 +148,9 @@ class BuiltinEngine:
         max_image_bytes: int | None = None,
         max_output_bytes: int | None = None,
         max_output_files: int | None = None,
+        preview_step_seconds: float = PREVIEW_STEP_SECONDS,
     ) -> None:
+        self.preview_step_seconds = preview_step_seconds
         defaults = Limits()
         self.limits = Limits(
             max_image_bytes or default_max_image_bytes(),
@@ -185,12 +209,13 @@ class BuiltinEngine:
         inputs: InputFiles,
         log: Callable[[str], None],
         cancelled: threading.Event,
+        preview: PreviewSink | None = None,
     ) -> list[OutputFile]:
         start = time.monotonic()
         log("got prompt")
         needed = self.plan(workflow, inputs).memory
         with self.memory.hold(needed, cancelled, log), cancellable(cancelled):
-            return self._execute(workflow, inputs, log, cancelled, start)
+            return self._execute(workflow, inputs, log, cancelled, start, preview)
 
     def _execute(
         self,
@@ -199,6 +224,7 @@ class BuiltinEngine:
         log: Callable[[str], None],
         cancelled: threading.Event,
         start: float,
+        preview: PreviewSink | None,
     ) -> list[OutputFile]:
         order = _execution_order(workflow, _needed_nodes(workflow))
         results: dict[str, tuple[Any, ...]] = {}
@@ -206,6 +232,7 @@ class BuiltinEngine:
             resolve_input=lambda name: _existing(inputs, name),
             progress=lambda n, t: None,
             limits=self.limits,
+            step_seconds=self.preview_step_seconds,
         )
         for done, node_id in enumerate(order, start=1):
             if cancelled.is_set():
@@ -217,8 +244,11 @@ class BuiltinEngine:
             if builtin.takes_ctx:
                 kwargs["ctx"] = ctx
             ctx.progress = _node_progress(log, time.monotonic())
+            ctx.preview = _node_preview(preview, node_id) if preview else None
             try:
                 results[node_id] = builtin.run(**kwargs)
+                if ctx.preview and results[node_id] and _is_image(results[node_id][0]):
+                    ctx.preview(thumbnail(results[node_id][0][0]))
             except Cancelled as exc:
                 raise RunCancelled(str(exc)) from exc
             except (ValueError, TypeError, KeyError, OSError, IndexError, OutputsOverLimit) as exc:
@@ -245,6 +275,20 @@ def _node_progress(log: Callable[[str], None], start: float) -> Callable[[int, i
             log(tqdm_line(n, total, time.monotonic() - start))
 
     return progress
+
+
+def _node_preview(sink: PreviewSink, node_id: str) -> Callable[[Image.Image], None]:
+    def show(image: Image.Image) -> None:
+        encoded = io.BytesIO()
+        image.save(encoded, "JPEG", quality=85)
+        sink(Preview("", node_id, "image/jpeg", encoded.getvalue()))
+
+    return show
+
+
+def _is_image(value: Any) -> bool:
+    """A non-empty batch of images (``[b, h, w, 3]``)."""
+    return getattr(value, "ndim", 0) == 4 and value.shape[0] > 0 and value.shape[-1] == 3
 
 
 def node_inputs(

@@ -37,6 +37,8 @@ RESAMPLE = {
     "lanczos": Image.Resampling.LANCZOS,
 }
 WEBP_MAX_SIDE = 16383
+PREVIEW_SIDE = 512
+PREVIEW_STEPS = 6  # frames of ImageBlur's blur growing, when a client watches previews
 STRIP_WORK = 4 << 20  # bytes of work between two cancellation checks
 _cancelled: ContextVar[threading.Event | None] = ContextVar("cancelled", default=None)
 
@@ -66,6 +68,13 @@ def checkpoint() -> None:
         raise Cancelled("the run was cancelled")
 
 
+def pause(seconds: float) -> None:
+    """Wait `seconds`, or stop (`Cancelled`) as soon as the run is cancelled."""
+    event = _cancelled.get()
+    if event is not None and event.wait(seconds):
+        raise Cancelled("the run was cancelled")
+
+
 def strips(height: int, row_work: int, least: int = 1) -> Iterator[slice]:
     """Row ranges covering `height` rows of `row_work` bytes of work each, about `STRIP_WORK`
     (and at least `least` rows) at a time, with a cancellation check before each."""
@@ -85,14 +94,29 @@ class OutputFile:
 @dataclass
 class RunContext:
     """What a node may use besides its inputs: file lookup, progress, and collected outputs,
-    within `limits` (their files' count and bytes)."""
+    within `limits` (their files' count and bytes); `preview` (when a client watches) shows a
+    frame, and a node showing its steps waits `step_seconds` after each."""
 
     resolve_input: Callable[[str], Path]
     progress: Callable[[int, int], None]
+    preview: Callable[[Image.Image], None] | None = None
+    step_seconds: float = 0.0
     limits: budget.Limits = field(default_factory=budget.Limits)
     outputs: list[OutputFile] = field(default_factory=list)
     counters: dict[str, int] = field(default_factory=dict)
     output_bytes: int = 0
+
+    def show_steps(self, before: Array, after: Array) -> None:
+        """With a preview watcher: `before` turning into `after` (two ``[h, w, 3]`` images) in
+        `PREVIEW_STEPS` frames, `step_seconds` apart, each a progress step (the built-in
+        engine's slow effect, so a run shows what previews look like)."""
+        if self.preview is None:
+            return
+        start, end = thumbnail(before), thumbnail(after)
+        for step in range(1, PREVIEW_STEPS + 1):
+            self.preview(Image.blend(start, end, step / PREVIEW_STEPS))
+            self.progress(step, PREVIEW_STEPS)
+            pause(self.step_seconds)
 
     def next_name(self, prefix: str, extension: str) -> str:
         base = Path(str(prefix).replace("\\", "/")).name or "ComfyUI"
@@ -158,6 +182,16 @@ def to_pil(image: Array) -> Image.Image:
     for rows in strips(height, image[:1].nbytes):
         pil.paste(Image.fromarray(to_uint8(image[rows])), (0, rows.start))
     return pil
+
+
+def thumbnail(image: Array) -> Image.Image:
+    """One ``[h, w, 3]`` image at most `PREVIEW_SIDE` px a side (every n-th pixel, then
+    resized: the full image is never converted)."""
+    height, width = image.shape[:2]
+    every = max(1, -(-max(height, width) // PREVIEW_SIDE))
+    small = to_pil(np.ascontiguousarray(image[::every, ::every]))
+    small.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE), Image.Resampling.BILINEAR)
+    return small
 
 
 def from_pil(image: Image.Image, out: Array | None = None, mask: Array | None = None) -> Array:
@@ -341,10 +375,12 @@ def image_scale_by(image: Array, upscale_method: str, scale_by: float) -> tuple[
     return (resize(image, width, height, upscale_method),)
 
 
-def image_blur(image: Array, blur_radius: int, sigma: float) -> tuple[Array]:
+def image_blur(image: Array, blur_radius: int, sigma: float, ctx: RunContext) -> tuple[Array]:
     if blur_radius == 0:
         return (image,)
-    return (gaussian_blur(image, blur_radius, sigma),)
+    blurred = gaussian_blur(image, blur_radius, sigma)
+    ctx.show_steps(image[0], blurred[0])
+    return (blurred,)
 
 
 def image_sharpen(image: Array, sharpen_radius: int, sigma: float, alpha: float) -> tuple[Array]:
@@ -546,7 +582,7 @@ NODES: dict[str, Node] = {
     "ImageInvert": Node(image_invert, budget.plan_same),
     "ImageScale": Node(image_scale, budget.plan_scale, budget.cost_scale),
     "ImageScaleBy": Node(image_scale_by, budget.plan_scale_by, budget.cost_scale),
-    "ImageBlur": Node(image_blur, budget.plan_same),
+    "ImageBlur": Node(image_blur, budget.plan_same, takes_ctx=True),
     "ImageSharpen": Node(image_sharpen, budget.plan_same),
     "ImageBlend": Node(image_blend, budget.plan_blend, budget.cost_two_images),
     "ImageCrop": Node(image_crop, budget.plan_crop),

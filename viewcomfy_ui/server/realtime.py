@@ -25,7 +25,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from starlette.datastructures import FormData
 
-from ..models import Failure
+from ..models import Failure, Preview
 from .config import ServerConfig
 from .http import ConnectionLimits
 from .run import Run, RunSlots, failure
@@ -136,8 +136,11 @@ class Realtime:
     async def _drive(self, record: PromptRecord, run: Run, sid: str | None) -> None:
         """Run the engine, send its lines and outcome to `sid`, and record the result."""
         try:
-            async for line in run.follow():
-                await self._emit(sid, "infer_log_message", record, line)
+            async for item in run.follow():
+                if isinstance(item, Preview):  # our extension: docs/extensions.md
+                    await self._emit(sid, "infer_preview_message", record, item.to_json())
+                else:
+                    await self._emit(sid, "infer_log_message", record, item)
         except asyncio.CancelledError:
             run.cancelled.set()
             raise

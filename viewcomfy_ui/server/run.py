@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import inspect
 import logging
 import shutil
 import threading
@@ -12,16 +14,18 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-from ..models import Failure
-from .engine import Engine, EngineError, NodeFailure
+from ..models import Failure, Preview
+from .engine import Engine, EngineError, NodeFailure, PreviewSink
 from .nodes import OutputFile
+from .preview import MAX_RATE, LatestFrame, small_jpeg
 from .submit import Prepared, RequestError
 
 logger = logging.getLogger("viewcomfy_ui.server")
 
 
 class Run:
-    """Start with `start(on_line)`; set `cancelled` to stop the engine between steps."""
+    """Start with `start(on_line)` (or iterate `follow()`); set `cancelled` to stop the engine
+    between steps."""
 
     def __init__(
         self,
@@ -38,14 +42,20 @@ class Run:
         self.prompt_id = prompt_id or str(uuid.uuid4())
         self.started = time.monotonic()
 
-    def start(self, on_line: Callable[[str], None]) -> asyncio.Future[list[OutputFile]]:
-        """Run the engine in the default executor; `on_line` is called from its thread."""
+    def start(
+        self, on_line: Callable[[str], None], on_frame: PreviewSink | None = None
+    ) -> asyncio.Future[list[OutputFile]]:
+        """Run the engine in the default executor; `on_line` (and `on_frame`, given a preview
+        frame, for engines that send them) are called from its thread."""
+        previews = {"preview": on_frame} if on_frame and _sends_previews(self.engine) else {}
 
         def execute() -> list[OutputFile]:
             if self.prepared.refusal is not None:
                 raise self.prepared.refusal
             try:
-                return self.engine.run(self.workflow, self.prepared.inputs, on_line, self.cancelled)
+                return self.engine.run(
+                    self.workflow, self.prepared.inputs, on_line, self.cancelled, **previews
+                )
             except BaseException as exc:
                 release_frames(exc)
                 raise
@@ -56,14 +66,44 @@ class Run:
         self.future = future
         return future
 
-    async def follow(self) -> AsyncIterator[str]:
-        """Start the engine and yield its console lines as they come, until it returns."""
+    async def follow(self) -> AsyncIterator[str | Preview]:
+        """Start the engine and yield its console lines as they come, until it returns, and
+        its preview frames: only the newest, at most `MAX_RATE` a second, each a small JPEG
+        (never ahead of a line that came before it, never holding one back)."""
         loop = asyncio.get_running_loop()
         lines: asyncio.Queue[str] = asyncio.Queue()
-        future = self.start(lambda line: loop.call_soon_threadsafe(lines.put_nowait, line))
-        while not (future.done() and lines.empty()):
+        frames, woken = LatestFrame(), asyncio.Event()
+
+        def on_frame(frame: Preview) -> None:
+            frames.put(frame)
+            loop.call_soon_threadsafe(woken.set)
+
+        future = self.start(
+            lambda line: loop.call_soon_threadsafe(lines.put_nowait, line), on_frame
+        )
+        next_frame = 0.0
+        while True:
+            while not lines.empty():
+                yield lines.get_nowait()
+            if future.done():
+                return  # a frame still waiting is dropped: the outcome follows
+            woken.clear()
+            wait = next_frame - loop.time()
+            taken = frames.take() if wait <= 0 else None
+            if taken is not None:
+                frame = await asyncio.to_thread(small_jpeg, taken)
+                if frame is not None:
+                    next_frame = loop.time() + 1 / MAX_RATE
+                    yield dataclasses.replace(frame, prompt_id=self.prompt_id)
+                continue
             getter = asyncio.ensure_future(lines.get())
-            await asyncio.wait({getter, future}, return_when=asyncio.FIRST_COMPLETED)
+            waker = asyncio.ensure_future(woken.wait())
+            await asyncio.wait(
+                {getter, waker, future},
+                timeout=wait if frames.pending else None,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            waker.cancel()
             if getter.done():
                 yield getter.result()
             else:
@@ -84,6 +124,12 @@ class Run:
         self.on_finished()
         if not future.cancelled():
             future.exception()  # retrieved here, so an abandoned failure is not reported twice
+
+
+def _sends_previews(engine: Engine) -> bool:
+    """Whether the engine's `run` takes a `preview` sink (engines made before previews, and
+    subclasses that override `run` without it, do not)."""
+    return "preview" in inspect.signature(engine.run).parameters
 
 
 class RunSlots:

@@ -74,7 +74,7 @@ class Job:
     stream: bool = True  # a single run: live logs (infer_with_logs) or one plain request (infer)
     prompt_id: str = ""
     logs: list[str] = field(default_factory=list)
-    live: RunUpdate | None = None  # the last update of a streamed run
+    live: RunUpdate | None = None  # the last update of a streamed run (its newest preview too)
     outcome: Outcome | None = None
     started: float | None = None
     finished: float | None = None  # set once the outcome is recorded (the `on_end` hook ran)

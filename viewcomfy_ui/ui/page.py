@@ -8,6 +8,7 @@ visitor's queue (ui/queue_view.py); with history, runs are also kept (ui/history
 from __future__ import annotations
 
 import asyncio
+import base64
 import html
 import tempfile
 import zipfile
@@ -23,6 +24,7 @@ from ..arrange import pairs, section_title
 from ..errors import WorkflowError
 from ..fields import Field
 from ..media import extension_kind
+from ..models import Preview
 from ..output_pick import OutputPick
 from ..outputs import SavedOutput
 from . import snippets
@@ -32,8 +34,9 @@ from .history import HistoryContext, Recorder
 from .history_browser import HistoryBrowser
 from .kinds import FieldWidget, Media, field_widget
 from .note_markdown import note_markdown
+from .outcome import Done, Outcome
 from .queue_view import ORPHAN_TIMEOUT, FormRun, Keeping, Owner, QueueControls, QueueView
-from .runner import Endpoint, Runner
+from .runner import Endpoint, Runner, RunUpdate
 from .values import build_params, validate
 from .visitor import TAB_ID_JS, Visitors, owner_key, tab_key
 
@@ -282,6 +285,7 @@ class Results:
     mode: gr.Radio
     queue: QueueControls | None = None
     pick: OutputPick = field(default_factory=OutputPick)
+    preview: gr.HTML | None = None
 
     @classmethod
     def build(
@@ -297,6 +301,7 @@ class Results:
         in the gallery, 3D viewers, players and text; by-products in a closed "Other outputs";
         every file is downloadable."""
         status = gr.HTML(ready.html(), elem_id="status")
+        preview = gr.HTML("", elem_id="preview", visible=False, padding=False)
         gallery = gr.Gallery(
             label="Results", elem_id="gallery", columns=2, height=440, object_fit="contain",
             buttons=["download", "fullscreen"], interactive=False,
@@ -358,7 +363,7 @@ class Results:
             models=models, model_paths=model_paths, audio=audio, text=text, files=files,
             others=others, other_gallery=other_gallery, other_files=other_files, logs=logs,
             api_params=api_params, api_python=api_python, api_curl=api_curl, mode=mode,
-            queue=controls, pick=pick or OutputPick(),
+            queue=controls, pick=pick or OutputPick(), preview=preview,
         )  # fmt: skip
 
     @property
@@ -367,7 +372,19 @@ class Results:
             self.status, self.gallery, *self.audio, self.text, self.files, self.logs,
             self.api_params, self.api_python, self.api_curl, self.compare_box, self.compare,
             self.before, self.model_paths, self.others, self.other_gallery, self.other_files,
+            *([self.preview] if self.preview else []),
         ]  # fmt: skip
+
+    def preview_of(self, live: RunUpdate | None, outcome: Outcome | None) -> dict[Component, Any]:
+        """`#preview`: the newest frame while a run goes; hidden for a new run and once its
+        results come; the last frame kept when it failed or was cancelled."""
+        if self.preview is None:
+            return {}
+        if isinstance(outcome, Done) or (outcome is None and live is None):
+            return {self.preview: gr.update(value="", visible=False)}
+        if outcome is None and live is not None and live.preview is not None:
+            return {self.preview: gr.update(value=_preview_html(live.preview), visible=True)}
+        return {}
 
     def show(
         self,
@@ -449,6 +466,16 @@ class Results:
     ) -> dict[Component, Any]:
         views = snippets.code_views(endpoint, values, files, stream=stream)
         return dict(zip((self.api_params, self.api_python, self.api_curl), views, strict=True))
+
+
+def _preview_html(frame: Preview) -> str:
+    """The frame as an inline image (its type is one of `models.PREVIEW_TYPES`, its bytes
+    base64-encoded here: nothing the server sent reaches the page as markup)."""
+    data = base64.b64encode(frame.data).decode("ascii")
+    return (
+        f'<img alt="Live preview" src="data:{html.escape(frame.content_type)};base64,{data}" '
+        'style="display:block;margin:auto;max-width:100%;max-height:440px">'
+    )
 
 
 # --- wiring ----------------------------------------------------------------------------------

@@ -247,6 +247,7 @@ class QueueView:
         latest = max(jobs, key=lambda j: (j.started or 0, j.number))
         outputs = [o for j in jobs for o in j.outputs] if with_outputs else None
         shown = self.results.show(_status(queue), latest.logs, outputs, directory)
+        shown.update(self.results.preview_of(latest.live, latest.outcome))
         if self.controls:
             shown[self.controls.table] = _queue_rows(jobs)
         finished = [j for j in jobs if j.state == "done"]

@@ -21,14 +21,14 @@ from typing import Any
 
 from ..api import Phase, Protocol, ViewComfyClient
 from ..errors import ViewComfyError
-from ..models import Failure, PromptResult
+from ..models import Failure, Preview, PromptResult
 from ..outputs import save_output
 from ..progress import ProgressTracker, RunProgress
 from . import status as st
 from .outcome import Cancelled, Done, Failed, Outcome, outcome_of_error
 from .values import Params
 
-UPDATE_INTERVAL = 0.1  # seconds: at most ~10 page updates a second, however fast logs arrive
+UPDATE_INTERVAL = 0.125  # seconds: at most 8 page updates a second, however fast logs arrive
 MAX_LOG_LINES = 1000
 MAX_LINE_CHARS = 8000  # one endless log line must not fill the page; an error line stays whole
 CANCEL_GRACE = 5.0  # seconds a cancelled run may take to tell the server to stop
@@ -73,13 +73,15 @@ class Endpoint:
 @dataclass(frozen=True)
 class RunUpdate:
     """How a run goes: the logs so far, and `waiting` for a worker or running (with the
-    `progress` its logs tell), until the last update, which has the run's `outcome`."""
+    `progress` its logs tell, and the newest `preview` frame if one came since the last
+    update), until the last update, which has the run's `outcome`."""
 
     logs: list[str]
     elapsed: float = 0.0
     waiting: bool = False
     progress: RunProgress | None = None
     outcome: Outcome | None = None
+    preview: Preview | None = None
 
 
 class Runner:
@@ -115,6 +117,7 @@ class Runner:
 
         arrived = asyncio.Event()
         tracker = ProgressTracker()
+        frame: list[Preview | None] = [None]  # the newest preview not yet shown, only that
 
         def on_log(text: str) -> None:
             for line in text.splitlines() or [""]:
@@ -122,11 +125,19 @@ class Runner:
                 tracker.feed(logs[-1])
             arrived.set()
 
+        def on_preview(preview: Preview) -> None:
+            frame[0] = preview
+            arrived.set()
+
         client = self.client()
         override = self.endpoint.workflow_api
         call = (
             client.infer_with_logs(
-                params.for_client(), on_log, on_phase=phase.append, override_workflow_api=override
+                params.for_client(),
+                on_log,
+                on_phase=phase.append,
+                override_workflow_api=override,
+                on_preview=on_preview,
             )
             if stream
             else client.infer(
@@ -153,7 +164,9 @@ class Runner:
                     break
                 arrived.clear()
                 last_update = time.monotonic()
-                yield self._live(phase[-1], logs, last_update - started, tracker.now)
+                update = self._live(phase[-1], logs, last_update - started, tracker.now)
+                yield dataclasses.replace(update, preview=frame[0])
+                frame[0] = None
             result = task.result()
         except ViewComfyError as exc:  # logs so far stay visible with the reason
             yield RunUpdate(list(logs), outcome=outcome_of_error(exc, scrub))

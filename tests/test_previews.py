@@ -16,13 +16,14 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from local_server import local_server
 from PIL import Image
 from scripted_server import Reply, ScriptedServer, result_json, sse
 
 from viewcomfy_ui.api import Preview, SyncViewComfyClient, ViewComfyClient
-from viewcomfy_ui.models import MAX_PREVIEW_BYTES
+from viewcomfy_ui.models import MAX_PREVIEW_BYTES, PREVIEWS_HEADER
 from viewcomfy_ui.server.comfyui import preview_frame
 from viewcomfy_ui.server.engine import BuiltinEngine
 from viewcomfy_ui.server.nodes import OutputFile
@@ -115,6 +116,18 @@ async def test_a_plain_request_gets_no_previews_and_is_not_paced():
             started = time.monotonic()
             await client.infer(DEMO_PARAMS)
     assert time.monotonic() - started < BuiltinEngine().preview_step_seconds * 6
+
+
+@pytest.mark.parametrize("asks", [False, True])
+def test_direct_previews_go_only_to_a_client_that_asks(asks):
+    """ViewComfy's own SSE client prints every event it does not know (base64 and all): a
+    stream gets `preview` events only with `X-ViewComfy-Previews: 1`, as our client sends."""
+    headers = {PREVIEWS_HEADER: "1"} if asks else {}
+    form = {"logs": (None, "true"), "params": (None, json.dumps(DEMO_PARAMS))}
+    with local_server() as url:
+        reply = httpx.post(url, files=form, headers=headers, timeout=60)
+    assert reply.status_code == 201 and "event: prompt_result" in reply.text
+    assert ("event: preview" in reply.text) is asks
 
 
 def test_the_sync_client_hands_previews_to_on_preview():

@@ -274,6 +274,9 @@ PREVIEW_TYPES = ("image/jpeg", "image/png", "image/webp")
 MAX_PREVIEW_BYTES = 1 << 20  # a client drops bigger frames (ours send JPEGs of at most 512 px)
 
 
+PREVIEWS_HEADER = "X-ViewComfy-Previews"  # "1" on a direct (SSE) run: send `preview` events
+
+
 @dataclass(frozen=True)
 class Preview:
     """One live preview frame of a running prompt (our extension of ViewComfy's protocols):

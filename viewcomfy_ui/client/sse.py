@@ -10,7 +10,7 @@ from collections import deque
 import httpx
 
 from ..errors import IncompleteStreamError, MalformedResultError
-from ..models import Preview, PromptResult
+from ..models import PREVIEWS_HEADER, Preview, PromptResult
 from .events import Event, EventParser
 from .http import MAX_LOG_LINES, Session, call, reason
 from .params import FileParts
@@ -29,6 +29,8 @@ async def run(session: Session, api_url: str, request: RunRequest) -> PromptResu
     headers = session.key_headers
     if logging_callback:
         headers["Accept"] = "text/event-stream"
+        if request.on_preview is not None:
+            headers[PREVIEWS_HEADER] = "1"
     with FileParts(request.files) as parts:
 
         def build() -> httpx.Request:

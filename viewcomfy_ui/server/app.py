@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.datastructures import FormData
 
-from ..models import FileOutput, Preview, PromptResult
+from ..models import PREVIEWS_HEADER, FileOutput, Preview, PromptResult
 from .config import DEFAULT_MAX_UPLOAD, ServerConfig
 from .engine import RunCancelled
 from .http import ConnectionLimits
@@ -53,7 +53,7 @@ def create_app(config: ServerConfig, limits: ConnectionLimits | None = None) -> 
         run = Run(config.engine, taken.prepared, taken.run_dir, on_finished=taken.release)
         if taken.fields:
             return EventSourceResponse(
-                _events(run), status_code=201, ping=KEEPALIVE_SECONDS, sep="\n",
+                _events(run, _wants_previews(request)), status_code=201, ping=KEEPALIVE_SECONDS, sep="\n",
                 headers={"Cache-Control": "no-store"},
             )  # fmt: skip
         return await _json_reply(run, request)
@@ -65,6 +65,12 @@ def create_app(config: ServerConfig, limits: ConnectionLimits | None = None) -> 
 def _wants_logs(form: FormData) -> bool:
     """`logs=true`: stream the run as Server-Sent Events; otherwise one JSON reply."""
     return str(text_field(form, "logs") or "false").strip().lower() == "true"
+
+
+def _wants_previews(request: Request) -> bool:
+    """Previews go only to a client that asks (`X-ViewComfy-Previews: 1`, as our client does
+    when given `on_preview`): ViewComfy's own SSE client prints every event it does not know."""
+    return request.headers.get(PREVIEWS_HEADER, "").strip() == "1"
 
 
 def _result(run: Run, outputs: list[OutputFile]) -> dict[str, Any]:
@@ -80,11 +86,11 @@ def _result(run: Run, outputs: list[OutputFile]) -> dict[str, Any]:
     return result.to_json()
 
 
-async def _events(run: Run) -> AsyncIterator[ServerSentEvent]:
+async def _events(run: Run, previews: bool) -> AsyncIterator[ServerSentEvent]:
     """The run as SSE events (sse-starlette frames them: one ``data:`` line per line of text);
-    preview frames as `preview` events (our extension: docs/extensions.md)."""
+    with `previews`, its frames as `preview` events (our extension: docs/extensions.md)."""
     try:
-        async for item in run.follow():
+        async for item in run.follow(previews):
             if isinstance(item, Preview):
                 yield ServerSentEvent(json.dumps(item.to_json()), event="preview")
             else:

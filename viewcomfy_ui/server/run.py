@@ -66,10 +66,10 @@ class Run:
         self.future = future
         return future
 
-    async def follow(self) -> AsyncIterator[str | Preview]:
+    async def follow(self, previews: bool = True) -> AsyncIterator[str | Preview]:
         """Start the engine and yield its console lines as they come, until it returns, and
-        its preview frames: only the newest, at most `MAX_RATE` a second, each a small JPEG
-        (never ahead of a line that came before it, never holding one back)."""
+        (with `previews`) its preview frames: only the newest, at most `MAX_RATE` a second,
+        each a small JPEG (never ahead of a line that came before it, never holding one back)."""
         loop = asyncio.get_running_loop()
         lines: asyncio.Queue[str] = asyncio.Queue()
         frames, woken = LatestFrame(), asyncio.Event()
@@ -79,7 +79,8 @@ class Run:
             loop.call_soon_threadsafe(woken.set)
 
         future = self.start(
-            lambda line: loop.call_soon_threadsafe(lines.put_nowait, line), on_frame
+            lambda line: loop.call_soon_threadsafe(lines.put_nowait, line),
+            on_frame if previews else None,
         )
         next_frame = 0.0
         while True:

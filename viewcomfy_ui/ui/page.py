@@ -23,6 +23,7 @@ import gradio as gr
 from ..errors import WorkflowError
 from ..fields import Field
 from ..outputs import SavedOutput
+from ..preflight import Preflight
 from . import snippets
 from . import status as st
 from .history import HistoryContext, Recorder
@@ -31,7 +32,7 @@ from .kinds import FieldWidget, Media, field_widget
 from .note_markdown import note_markdown
 from .queue_view import FormRun, Keeping, Owner, QueueControls, QueueView
 from .runner import Endpoint, Runner
-from .values import build_params, validate
+from .values import build_params, missing_upload, validate
 from .visitor import Visitors, owner_key, tab_key
 
 AUDIO_PLAYERS = 4
@@ -73,9 +74,14 @@ def build_page(
     shared: Shared,
     default_files: dict[str, Path] | None = None,
     history: HistoryContext | None = None,
+    preflight: Preflight | None = None,
+    required_uploads: frozenset[str] = frozenset(),
 ) -> gr.Blocks:
     """The whole app. `default_files` maps media fields to the workflow's own files, if known;
-    with `history` (and `shared.visitors`), runs are queued in batches and kept."""
+    with `history` (and `shared.visitors`), runs are queued in batches and kept. `preflight`:
+    what the server lacks (listed at load; Run refuses while a node or model is missing);
+    `required_uploads`: the media fields whose workflow file the endpoint has nowhere (Run
+    names them while empty)."""
     if len(fields) > MAX_FORM_FIELDS:
         raise WorkflowError(
             f"{title}: the form would have {len(fields)} fields, more than the {MAX_FORM_FIELDS} "
@@ -87,6 +93,8 @@ def build_page(
     with gr.Blocks(title=title, delete_cache=(3600, 7200), fill_width=True) as page:
         gr.HTML(f'<h1 class="vc-title">{html.escape(title)}</h1>')
         gr.HTML(f'<div class="vc-banner">{html.escape(endpoint.description)}</div>')
+        if preflight is not None and preflight.lines():
+            gr.HTML(problems_html(preflight), elem_id="problems")
         with gr.Row(equal_height=False):
             with gr.Column(scale=5, min_width=340):
                 with gr.Row(elem_id="actions"):
@@ -119,11 +127,16 @@ def build_page(
         handler = RunHandler(
             runner=runner, form=form, results=results, queue=queue, run_dir=run_dir,
             owner_of=browser.owner if browser is not None else owner_key, browser=browser,
+            refusal=preflight.refusal() if preflight else None, required=required_uploads,
         )  # fmt: skip
-        run_event = run.click(
+        trigger_mode = "multiple" if browser is not None else "once"
+        pressed = run.click(  # at once, with no inputs: the whole form takes a while to send
+            handler.pressed, outputs=[results.status, run], queue=False, show_progress="hidden",
+            api_visibility="private", js=SHOW_STATUS_ON_PHONES, trigger_mode=trigger_mode,
+        )  # fmt: skip
+        run_event = pressed.then(
             handler.start, inputs=handler.inputs, outputs=handler.outputs, concurrency_id="run",
-            show_progress="hidden", api_name="run", js=SHOW_STATUS_ON_PHONES,
-            trigger_mode="multiple" if browser is not None else "once",
+            show_progress="hidden", api_name="run", trigger_mode=trigger_mode,
         )  # fmt: skip
         run_event.then(None, js=SHOW_RESULTS_ON_PHONES)
         cancel.click(
@@ -308,6 +321,8 @@ class RunHandler:
     run_dir: gr.State
     owner_of: Owner
     browser: HistoryBrowser | None = None
+    refusal: str | None = None  # why any run would fail (preflight), or None
+    required: frozenset[str] = frozenset()  # media fields that must hold a file
 
     @property
     def inputs(self) -> set[Component]:
@@ -325,20 +340,41 @@ class RunHandler:
             *listing,
         ]  # fmt: skip
 
+    def pressed(self, request: gr.Request) -> dict[Component, Any]:
+        """Run's first feedback, before the form is sent: the refusal known at load, or
+        "Starting…" (Run off, unless more runs may be queued)."""
+        if self.refusal:
+            return {self.results.status: st.Status("failed", self.refusal).html()}
+        busy = self.queue.busy(tab_key(request))
+        text = "Adding to the queue…" if busy else "Starting…"
+        return {
+            self.results.status: st.Status("waiting", text).html(),
+            self.queue.run_button: self.queue.buttons(busy=True)[self.queue.run_button],
+        }
+
     async def start(
         self, values: dict[Component, Any], request: gr.Request
     ) -> AsyncIterator[dict[Component, Any]]:
         """Refuse invalid values (status at the top, marks on the fields, nothing sent), or run."""
+        tab = tab_key(request)
+        buttons = self.queue.buttons(self.queue.busy(tab))
+        if self.refusal:
+            yield {self.results.status: st.Status("failed", self.refusal).html(), **buttons}
+            return
         widgets = self.form.widgets
         errors = {w.component: validate(w.field, values[w.component]) for w in widgets}
+        for w in widgets:
+            errors[w.component] = errors[w.component] or missing_upload(
+                w.field, values[w.component], required=w.field.key in self.required
+            )
         marks = {w.component: w.mark(errors[w.component]) for w in widgets}
         refused = [error for error in errors.values() if error]
         if refused:
             status = st.Status("failed", "Not sent. Fix the marked fields: " + "; ".join(refused))
-            yield {self.results.status: status.html(), **marks}
+            yield {self.results.status: status.html(), **marks, **buttons}
             return
         token = values[self.browser.identity.token] if self.browser else None
-        owner, tab = self.owner_of(token, request), tab_key(request)
+        owner = self.owner_of(token, request)
         if not self.queue.busy(tab):  # not a queued run's folder
             _remove_dir(values[self.run_dir])
         directory = Path(tempfile.mkdtemp(prefix="run-", dir=_output_root()))
@@ -386,6 +422,18 @@ def _zip(outputs: Sequence[SavedOutput], directory: Path) -> Path:
             taken.add(name)
             zf.write(output.path, arcname=name)
     return archive
+
+
+def problems_html(preflight: Preflight) -> str:
+    """The `#problems` panel: what the server lacks, one item a line (safe text)."""
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in preflight.lines())
+    head = "This server cannot run the workflow as it is:"
+    if not preflight.refusal():
+        head = "Before you run:"
+    return (
+        '<div class="vc-problems" role="alert" style="overflow-wrap:anywhere">'
+        f"<strong>{head}</strong><ul>{items}</ul></div>"
+    )
 
 
 def _ready_status(endpoint: Endpoint) -> st.Status:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import json
 import shutil
 import tempfile
 import zipfile
@@ -139,6 +140,11 @@ def build_page(
             show_progress="hidden", api_name="run", trigger_mode=trigger_mode,
         )  # fmt: skip
         run_event.then(None, js=SHOW_RESULTS_ON_PHONES)
+        run_event.failure(  # the form could not be read: Run must not stay off
+            handler.failed, outputs=[results.status, run, cancel], queue=False,
+            show_progress="hidden", api_visibility="private",
+        )  # fmt: skip
+        page.load(None, js=upload_guard(form.widgets))
         cancel.click(
             handler.cancelled, outputs=[results.status, run, cancel], cancels=[run_event],
             queue=False, api_visibility="private",
@@ -396,6 +402,11 @@ class RunHandler:
         async for shown in self.queue.run(run):
             yield {**marks, **shown, **code, self.run_dir: str(directory)}
 
+    def failed(self, request: gr.Request) -> dict[Component, Any]:
+        text = "Not sent: the form could not be read; check the uploads and press Run again."
+        status = {self.results.status: st.Status("failed", text).html()}
+        return {**status, **self.queue.buttons(self.queue.busy(tab_key(request)))}
+
     def cancelled(self) -> dict[Component, Any]:
         return {self.results.status: st.cancelled().html(), **self.queue.buttons(busy=False)}
 
@@ -424,15 +435,56 @@ def _zip(outputs: Sequence[SavedOutput], directory: Path) -> Path:
     return archive
 
 
+UPLOAD_GUARD = """() => {
+  const labels = LABELS;
+  const visible = () =>
+    [...document.querySelectorAll('#status')].find(s => s.offsetParent !== null);
+  const show = (label, name) => {
+    const box = document.createElement('div');
+    box.className = 'vc-status vc-failed';
+    box.dataset.state = 'failed';
+    const text = document.createElement('span');
+    text.className = 'vc-text';
+    text.textContent = `${label}: '${name}' is not a readable image; upload a PNG, JPEG or WebP`;
+    box.append(text);
+    const status = visible();
+    status?.querySelector('.vc-status')?.replaceWith(box);
+    if (status && PHONE) status.scrollIntoView({behavior: 'smooth'});
+  };
+  const check = async (target, files) => {
+    const field = target instanceof Element ? target.closest('[id^="field-"]') : null;
+    if (!field || !(field.id in labels)) return;
+    for (const file of files || []) {
+      if (/[.]tiff?$/i.test(file.name)) continue;  // the browser cannot read TIFF; the server can
+      try { (await createImageBitmap(file)).close(); } catch { show(labels[field.id], file.name); }
+    }
+  };
+  document.addEventListener('change', e => check(e.target, e.target.files), true);
+  document.addEventListener('drop', e => check(e.target, e.dataTransfer?.files), true);
+}"""  # runs once in the browser: an unreadable image upload is named at once in #status
+
+
+def upload_guard(widgets: Sequence[FieldWidget]) -> str:
+    """`UPLOAD_GUARD` for these widgets' image fields (element id -> label, as JSON)."""
+    labels = {
+        w.component.elem_id: w.field.label
+        for w in widgets
+        if w.field.kind in ("image", "image-mask")
+    }
+    return UPLOAD_GUARD.replace("PHONE", PHONE).replace("LABELS", json.dumps(labels), 1)
+
+
 def problems_html(preflight: Preflight) -> str:
     """The `#problems` panel: what the server lacks, one item a line (safe text)."""
-    items = "".join(f"<li>{html.escape(line)}</li>" for line in preflight.lines())
-    head = "This server cannot run the workflow as it is:"
-    if not preflight.refusal():
-        head = "Before you run:"
+    lines = preflight.lines()
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
+    head = (
+        "This server cannot run the workflow as it is" if preflight.refusal() else "Before you run"
+    )
     return (
         '<div class="vc-problems" role="alert" style="overflow-wrap:anywhere">'
-        f"<strong>{head}</strong><ul>{items}</ul></div>"
+        f"<strong>{head} ({len(lines)} problem{'s' if len(lines) > 1 else ''}):</strong>"
+        f'<ul style="max-height:16em;overflow-y:auto;margin:0.3em 0">{items}</ul></div>'
     )
 
 

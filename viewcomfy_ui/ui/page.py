@@ -51,6 +51,19 @@ SHOW_STATUS_ON_PHONES = f"""(...values) => {{
   if ({PHONE}) document.getElementById('status')?.scrollIntoView({{behavior: 'smooth'}});
   return values;
 }}"""  # runs in the browser before Run's function, and passes the inputs through
+SAY_STARTING = f"""(...values) => {{
+  const shown = [...document.querySelectorAll('#status')].find(s => s.offsetParent !== null);
+  const line = shown?.querySelector('.vc-status');
+  if (line && !['waiting', 'running'].includes(line.dataset.state)) {{
+    line.className = 'vc-status vc-waiting';
+    line.dataset.state = 'waiting';
+    line.querySelector('.vc-bar span')?.style.setProperty('width', '0%');
+    const text = line.querySelector('.vc-text');
+    if (text) text.textContent = 'Starting…';
+  }}
+  return ({SHOW_STATUS_ON_PHONES})(...values);
+}}"""  # Run's feedback at once, in the browser; the server's answer (`pressed`) then replaces it
+NEXT_FRAME = "() => new Promise(resolve => requestAnimationFrame(() => setTimeout(resolve)))"
 SHOW_RESULTS_ON_PHONES = f"""() => {{
   const done = document.querySelector('#status [data-state="done"]');
   if (done && {PHONE}) document.getElementById('gallery')?.scrollIntoView({{behavior: 'smooth'}});
@@ -133,9 +146,10 @@ def build_page(
         trigger_mode = "multiple" if browser is not None else "once"
         pressed = run.click(  # at once, with no inputs: the whole form takes a while to send
             handler.pressed, outputs=[results.status, run], queue=False, show_progress="hidden",
-            api_visibility="private", js=SHOW_STATUS_ON_PHONES, trigger_mode=trigger_mode,
+            api_visibility="private", js=SAY_STARTING, trigger_mode=trigger_mode,
         )  # fmt: skip
-        run_event = pressed.then(
+        painted = pressed.then(None, js=NEXT_FRAME)  # shown before the form is gathered
+        run_event = painted.then(
             handler.start, inputs=handler.inputs, outputs=handler.outputs, concurrency_id="run",
             show_progress="hidden", api_name="run", trigger_mode=trigger_mode,
         )  # fmt: skip
@@ -439,17 +453,16 @@ UPLOAD_GUARD = """() => {
   const labels = LABELS;
   const visible = () =>
     [...document.querySelectorAll('#status')].find(s => s.offsetParent !== null);
-  const show = (label, name) => {
-    const box = document.createElement('div');
-    box.className = 'vc-status vc-failed';
-    box.dataset.state = 'failed';
-    const text = document.createElement('span');
-    text.className = 'vc-text';
-    text.textContent = `${label}: '${name}' is not a readable image; upload a PNG, JPEG or WebP`;
-    box.append(text);
+  const show = (label, name) => {  // the status line changed in place: Gradio replaces it later
     const status = visible();
-    status?.querySelector('.vc-status')?.replaceWith(box);
-    if (status && PHONE) status.scrollIntoView({behavior: 'smooth'});
+    const line = status?.querySelector('.vc-status');
+    const text = line?.querySelector('.vc-text');
+    if (!text) return;
+    line.className = 'vc-status vc-failed';
+    line.dataset.state = 'failed';
+    line.querySelector('.vc-bar')?.remove();
+    text.textContent = `${label}: '${name}' is not a readable image; upload a PNG, JPEG or WebP`;
+    if (PHONE) status.scrollIntoView({behavior: 'smooth'});
   };
   const check = async (target, files) => {
     const field = target instanceof Element ? target.closest('[id^="field-"]') : null;

@@ -80,6 +80,7 @@ def test_missing_node_types_and_models_are_listed_at_load_and_run_says_so(
             assert "2 node types (VHS_VideoCombine, <img" in said
             assert "1 model file (sd15.safetensors)" in said
             page.locator('#status [data-state="failed"]').wait_for(timeout=TIMEOUT)
+            assert page.locator("#status .vc-status").count() == 1, "Starting… was replaced"
             assert page.locator("#run").is_enabled()
     finally:
         context.close()
@@ -184,5 +185,8 @@ def test_run_answers_before_the_form_is_sent_and_the_api_route_is_unchanged():
     run_id = next(c["id"] for c in config["components"] if c["props"].get("elem_id") == "run")
     first = next(d for d in config["dependencies"] if [run_id, "click"] in map(list, d["targets"]))
     assert first["inputs"] == [] and first["queue"] is False
+    assert "Starting…" in first["js"], "said in the browser on the click"
     api = next(d for d in config["dependencies"] if d.get("api_name") == "run")
-    assert api["trigger_after"] == first["id"] and len(api["inputs"]) > 20
+    between = next(d for d in config["dependencies"] if d["id"] == api["trigger_after"])
+    assert between["trigger_after"] == first["id"] and between["inputs"] == []
+    assert len(api["inputs"]) > 20, "scripts still send the whole form to /run"

@@ -20,6 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -36,6 +37,8 @@ from .nodes import OutputFile
 
 OUTPUT_KEYS = ("images", "gifs", "audio", "video", "videos", "files", "3d")
 HISTORY_POLLS = 50
+MAX_INPUT_COPY = 50 * 1024 * 1024  # a workflow's input file shown in the form
+SAFE_SUFFIX = re.compile(r"\.[a-z0-9]{1,8}")
 POLL_INTERVAL = 0.1
 PREVIEW_IMAGE, PREVIEW_IMAGE_WITH_METADATA = 1, 4  # ComfyUI's BinaryEventTypes
 IMAGE_TYPES = {1: "image/jpeg", 2: "image/png"}
@@ -66,6 +69,35 @@ class ComfyUIEngine:
 
     def check(self, workflow: ApiWorkflow, inputs: InputFiles) -> None:
         """ComfyUI validates the graph itself when the prompt is queued."""
+
+    def input_file(self, name: str, folder: Path, max_bytes: int = MAX_INPUT_COPY) -> Path | None:
+        """A copy of the input file `name` on this ComfyUI (``/view``, type input), kept in
+        `folder` under a name made of a digest of the server and `name` (never the name
+        itself); None when the server has no such file, it is over `max_bytes`, or it cannot
+        be reached."""
+        subfolder, _, filename = name.replace("\\", "/").rpartition("/")
+        suffix = PurePosixPath(filename).suffix.lower()
+        digest = hashlib.sha256(f"{self.url}\0{name}".encode()).hexdigest()[:24]
+        path = folder / (digest + (suffix if SAFE_SUFFIX.fullmatch(suffix) else ""))
+        if path.is_file():
+            return path
+        params = {"filename": filename, "subfolder": subfolder, "type": "input"}
+        try:
+            with self._http.stream("GET", "/view", params=params) as reply:
+                if reply.status_code != 200:
+                    return None
+                content = bytearray()
+                for chunk in reply.iter_bytes():
+                    content += chunk
+                    if len(content) > max_bytes:
+                        return None
+        except httpx.HTTPError:
+            return None
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(path.suffix + f".{uuid.uuid4().hex[:8]}.part")
+        partial.write_bytes(content)
+        partial.replace(path)
+        return path
 
     def run(
         self,

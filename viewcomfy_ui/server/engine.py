@@ -24,7 +24,7 @@ from PIL import Image
 
 from ..errors import ViewComfyError, at_node
 from ..models import Preview
-from ..nodespecs import InputSpec, core_specs
+from ..nodespecs import InputSpec, bundled_specs, core_specs
 from ..paths import find_inside
 from ..progress import tqdm_line
 from ..workflow import ApiWorkflow, is_link
@@ -42,6 +42,8 @@ from .nodes import (
 
 PreviewSink = Callable[[Preview], None]
 PREVIEW_STEP_SECONDS = 0.25  # the built-in engine's slow effect: 6 steps, 1.5 s (previews only)
+
+UNSUPPORTED_SHOWN = 5  # other node types a refusal names before "..."
 
 
 class EngineError(ViewComfyError):
@@ -164,17 +166,12 @@ class BuiltinEngine:
         return self.limits.image_bytes
 
     def check(self, workflow: ApiWorkflow, inputs: InputFiles) -> None:
-        needed = _needed_nodes(workflow)
+        outputs = any(_is_output(node.get("class_type")) for node in workflow.values())
+        needed = _needed_nodes(workflow) if outputs else set(workflow)
+        _refuse_unsupported(workflow, needed)
+        needed = _needed_nodes(workflow)  # with no output node: says so
         for node_id in (n for n in workflow if n in needed):  # the file's order: same each time
             class_type = workflow[node_id].get("class_type")
-            if class_type not in NODES:
-                raise NodeFailure(
-                    "cannot run on the built-in engine, which runs only image nodes without "
-                    "models: run this workflow on your own ComfyUI or on ViewComfy (--help and "
-                    "the README say how to connect one)",
-                    node_id=node_id,
-                    node_type=str(class_type),
-                )
             for name, value in (workflow[node_id].get("inputs") or {}).items():
                 if is_link(value) and value[0] not in workflow:
                     raise NodeFailure(
@@ -256,6 +253,32 @@ class BuiltinEngine:
             log(tqdm_line(done, len(order), time.monotonic() - start))
         log(f"Prompt executed in {time.monotonic() - start:.2f} seconds")
         return ctx.outputs
+
+
+def _refuse_unsupported(workflow: ApiWorkflow, needed: set[str]) -> None:
+    """A NodeFailure at the first needed node (in the file's order: the same each time) the
+    built-in engine cannot run, naming every such node type."""
+    unsupported: dict[str, str] = {}  # class type -> its first node
+    for node_id in (n for n in workflow if n in needed):
+        class_type = str(workflow[node_id].get("class_type"))
+        if class_type not in NODES:
+            unsupported.setdefault(class_type, node_id)
+    if not unsupported:
+        return
+    (first, node_id), *others = unsupported.items()
+    also = ""
+    if others:
+        names = ", ".join(c for c, _ in others[:UNSUPPORTED_SHOWN])
+        more = ", ..." if len(others) > UNSUPPORTED_SHOWN else ""
+        plural = "s" if len(others) > 1 else ""
+        also = f"; nor can {len(others)} other node type{plural} here ({names}{more})"
+    raise NodeFailure(
+        "cannot run on the built-in engine, which runs only image nodes without models"
+        f"{also}: run this workflow on your own ComfyUI or on ViewComfy (--help and the README "
+        "say how to connect one)",
+        node_id=node_id,
+        node_type=first,
+    )
 
 
 def _node(class_type: str) -> Node:
@@ -369,9 +392,11 @@ def _needed_nodes(workflow: ApiWorkflow) -> set[str]:
 
 
 def _is_output(class_type: str | None) -> bool:
+    """An output node, as the built-in nodes or the bundled declarations (core and custom
+    packs: VHS_VideoCombine) say."""
     if class_type in NODES:
         return NODES[class_type].is_output
-    spec = core_specs().get(class_type)
+    spec = bundled_specs().get(class_type)
     return bool(spec and spec.output_node)
 
 

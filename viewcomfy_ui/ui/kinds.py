@@ -424,10 +424,13 @@ class Image(Media):
     name = "image"
 
     def component(self, value: str | None, common: dict[str, Any]) -> gr.components.Component:
-        return gr.Image(  # image_mode=None and PNG keep the upload's transparency
+        return readable_only(gr.Image(  # image_mode=None and PNG keep the upload's transparency
             value=value, type="filepath", image_mode=None, format="png",
             sources=["upload", "clipboard"], height=MEDIA_HEIGHT, **common,
-        )  # fmt: skip
+        ))  # fmt: skip
+
+    def validate(self, f: Field, raw: Any) -> str | None:
+        return unreadable_error(f, raw)
 
 
 @register
@@ -455,11 +458,14 @@ class ImageMask(Media):
     name = "image-mask"
 
     def component(self, value: str | None, common: dict[str, Any]) -> gr.components.Component:
-        return gr.ImageEditor(
+        return readable_only(gr.ImageEditor(
             value=value, type="pil", image_mode="RGBA", format="png", sources=["upload"],
             brush=gr.Brush(colors=[("#ff00ff", 0.6)], color_mode="fixed"), layers=False,
             transforms=(), height=MEDIA_HEIGHT * 2, **common,
-        )  # fmt: skip
+        ))  # fmt: skip
+
+    def validate(self, f: Field, raw: Any) -> str | None:
+        return unreadable_error(f, raw)
 
     def upload(self, raw: Any, default_file: Path | None, workdir: Path) -> Path | None:
         background = raw.get("background") if isinstance(raw, dict) else None
@@ -479,6 +485,42 @@ class ImageMask(Media):
         with handle:
             image.save(handle, format="PNG")
         return path
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """An upload that is not a readable image (a corrupt file, a text file): its name."""
+
+    name: str
+
+
+def readable_only(component: gr.components.Component) -> gr.components.Component:
+    """The image component whose value is `Unreadable` where Gradio's own reading fails (else
+    the run fails before any check, naming no field). The one instance's preprocess is
+    replaced, as in `range_slider`."""
+    read = component.preprocess
+
+    def preprocess(payload: Any) -> Any:
+        try:
+            return read(payload)
+        except (OSError, ValueError, SyntaxError, PILImage.DecompressionBombError):
+            return Unreadable(_upload_name(payload))
+
+    component.preprocess = preprocess  # type: ignore[method-assign]
+    return component
+
+
+def unreadable_error(f: Field, raw: Any) -> str | None:
+    if isinstance(raw, Unreadable):
+        return f"{f.label}: {raw.name!r} is not a readable image; upload a PNG, JPEG or WebP"
+    return None
+
+
+def _upload_name(payload: Any) -> str:
+    """The name the visitor's file had (an image editor's: its background's)."""
+    payload = getattr(payload, "background", None) or payload
+    name = getattr(payload, "orig_name", None) or getattr(payload, "path", None) or "the file"
+    return Path(str(name)).name
 
 
 def _painted(layer: PILImage.Image) -> PILImage.Image:

@@ -7,6 +7,7 @@ import html
 import secrets
 import socket
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -14,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from PIL import Image as PILImage
 
+from .. import preflight
 from ..apps import read_app
 from ..curated import CuratedWorkflow, load_view_comfy, sniff_view_comfy
 from ..demo import DEMO_INPUTS
@@ -24,6 +27,7 @@ from ..history import HistoryStore
 from ..object_info import load_object_info
 from ..output_pick import OutputPick
 from ..paths import find_inside
+from ..preflight import Preflight
 from ..server import BackgroundServer, ServerConfig, make_engine, start_background_server
 from ..server.http import ConnectionLimits
 from ..workflow import Workflow, load_workflow, workflow_title
@@ -35,6 +39,8 @@ from .runner import Endpoint, FolderSweeper, Runner
 from .serving import guarded_launch
 from .snippets import serve_command
 from .visitor import Visitors
+
+SERVER_INPUTS = Path(tempfile.gettempdir()) / "viewcomfy-ui-server-inputs"  # /view copies
 
 
 @dataclass
@@ -84,7 +90,7 @@ def create_app(config: AppConfig) -> App:
     forms = _forms(config.workflow, object_info, config.comfyui_url)
     workflow = forms[0].workflow
     input_dir = _input_dir(config.workflow)
-    server = None
+    server = comfyui = None
     if config.api_url:
         endpoint = Endpoint(
             url=config.api_url, client_id=config.client_id, client_secret=config.client_secret,
@@ -98,7 +104,7 @@ def create_app(config: AppConfig) -> App:
                 "API-format workflow_api.json (or give --api-url)"
             )
         if config.comfyui_url:
-            engine = make_engine("comfyui", config.comfyui_url)
+            engine = comfyui = make_engine("comfyui", config.comfyui_url)
             object_info = object_info or engine.object_info()  # exact widgets from the live server
         else:
             engine = make_engine("builtin", None)
@@ -137,12 +143,18 @@ def create_app(config: AppConfig) -> App:
             )
             title = config.title if config.title and len(forms) == 1 else form.title
             default_files = _default_files(fields, input_dir)
+            checked = _preflight(form.workflow, object_info, input_dir)
+            if comfyui is not None:
+                default_files |= _server_images(fields, default_files, checked, comfyui)
             pages.append(
                 build_page(
                     fields, runners[-1], title=title, shared=shared, default_files=default_files,
                     history=history and history.for_form(i, form.title, form.workflow.api),
                     outputs=OutputPick.of(form.workflow.api, form.curated.outputs if form.curated else ()),
                     description=form.curated.description if form.curated else "",
+                    preflight=checked, required_uploads=_required_uploads(
+                        fields, default_files, checked if comfyui else None, local=endpoint.local
+                    ),
                 )
             )  # fmt: skip
         page = pages[0] if len(pages) == 1 else _choose(forms, pages, config.title)
@@ -274,3 +286,57 @@ def _default_files(fields: Sequence, input_dir: Path) -> dict[str, Path]:
         if candidate is not None:
             found[f.key] = candidate
     return found
+
+
+def _preflight(workflow: Workflow, object_info: Any, input_dir: Path) -> Preflight | None:
+    """What the server declared by `object_info` lacks for `workflow` (None: no server)."""
+    if object_info is None or workflow.api is None:
+        return None
+    names = {
+        v for node in workflow.api.values() for v in (node.get("inputs") or {}).values()
+        if isinstance(v, str) and find_inside(input_dir, v) is not None
+    }  # fmt: skip
+    return preflight.check(workflow.api, object_info, held=names)
+
+
+def _server_images(
+    fields: Sequence[Field], known: dict[str, Path], checked: Preflight | None, comfyui: Any
+) -> dict[str, Path]:
+    """Image fields whose workflow file is on the ComfyUI (and not here): a copy of it, so the
+    form shows what the run will use."""
+    absent = {(m.node_id, m.input) for m in checked.files} if checked else set()
+    found = {}
+    for f in fields:
+        if f.kind not in ("image", "image-mask") or f.key in known or not f.value:
+            continue
+        if (f.node_id, f.input_name) in absent:
+            continue
+        path = comfyui.input_file(str(f.value), SERVER_INPUTS)
+        if path is not None and _is_image(path):
+            found[f.key] = path
+    return found
+
+
+def _is_image(path: Path) -> bool:
+    try:
+        with PILImage.open(path) as image:
+            image.verify()
+    except (OSError, SyntaxError, ValueError, PILImage.DecompressionBombError):
+        return False
+    return True
+
+
+def _required_uploads(
+    fields: Sequence[Field], known: dict[str, Path], checked: Preflight | None, *, local: bool
+) -> frozenset[str]:
+    """Media fields that must hold a file to run: on the app's own engine, those whose
+    workflow file is neither here nor (with a ComfyUI, `checked` against it) on the server.
+    A remote endpoint's files are not known: none."""
+    if not local:
+        return frozenset()
+    absent = {(m.node_id, m.input) for m in checked.files if m.upload} if checked else None
+    return frozenset(
+        f.key for f in fields
+        if f.kind in MEDIA_KINDS and f.key not in known
+        and (absent is None or (f.node_id, f.input_name) in absent)
+    )  # fmt: skip

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import html
+import json
 import tempfile
 import zipfile
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -27,6 +28,7 @@ from ..media import extension_kind
 from ..models import Preview
 from ..output_pick import OutputPick
 from ..outputs import SavedOutput
+from ..preflight import Preflight
 from . import snippets
 from . import status as st
 from .form_keeper import FormKeeper
@@ -37,7 +39,7 @@ from .note_markdown import note_markdown
 from .outcome import Done, Outcome
 from .queue_view import ORPHAN_TIMEOUT, FormRun, Keeping, Owner, QueueControls, QueueView
 from .runner import Endpoint, Runner, RunUpdate
-from .values import build_params, validate
+from .values import build_params, missing_upload, validate
 from .visitor import TAB_ID_JS, Visitors, owner_key, tab_key
 
 AUDIO_PLAYERS = 4
@@ -74,6 +76,19 @@ FILTER_ADVANCED = """(query) => {
     group.style.display = shown ? '' : 'none';
   }
 }"""  # the Advanced search: each word in the field's label or key; empty groups hidden
+SAY_STARTING = f"""(...values) => {{
+  const shown = [...document.querySelectorAll('#status')].find(s => s.offsetParent !== null);
+  const line = shown?.querySelector('.vc-status');
+  if (line && !['waiting', 'running'].includes(line.dataset.state)) {{
+    line.className = 'vc-status vc-waiting';
+    line.dataset.state = 'waiting';
+    line.querySelector('.vc-bar span')?.style.setProperty('width', '0%');
+    const text = line.querySelector('.vc-text');
+    if (text) text.textContent = 'Starting…';
+  }}
+  return ({SHOW_STATUS_ON_PHONES})(...values);
+}}"""  # Run's feedback at once, in the browser; the server's answer (`pressed`) then replaces it
+NEXT_FRAME = "() => new Promise(resolve => requestAnimationFrame(() => setTimeout(resolve)))"
 SHOW_RESULTS_ON_PHONES = f"""() => {{
   const done = document.querySelector('#status [data-state="done"]');
   if (done && {PHONE}) document.getElementById('gallery')?.scrollIntoView({{behavior: 'smooth'}});
@@ -101,11 +116,15 @@ def build_page(
     history: HistoryContext | None = None,
     outputs: OutputPick | None = None,
     description: str = "",
+    preflight: Preflight | None = None,
+    required_uploads: frozenset[str] = frozenset(),
 ) -> gr.Blocks:
     """The whole app. `default_files` maps media fields to the workflow's own files, if known;
     with `history` (and `shared.visitors`), runs are queued in batches and kept; `outputs`
     tells results from by-products (default: by their names alone); `description` (a curated
-    workflow's) shows under the title."""
+    workflow's) shows under the title. `preflight`: what the server lacks (listed at load; Run
+    refuses while a node or model is missing); `required_uploads`: the media fields whose
+    workflow file the endpoint has nowhere (Run names them while empty)."""
     if len(fields) > MAX_FORM_FIELDS:
         raise WorkflowError(
             f"{title}: the form would have {len(fields)} fields, more than the {MAX_FORM_FIELDS} "
@@ -119,6 +138,8 @@ def build_page(
         if description:
             gr.HTML(f'<p class="vc-description">{html.escape(description)}</p>')
         gr.HTML(f'<div class="vc-banner">{html.escape(endpoint.description)}</div>')
+        if preflight is not None and preflight.lines():
+            gr.HTML(problems_html(preflight), elem_id="problems")
         with gr.Row(equal_height=False):
             with gr.Column(scale=5, min_width=340):
                 with gr.Row(elem_id="actions"):
@@ -153,14 +174,25 @@ def build_page(
         handler = RunHandler(
             runner=runner, form=form, results=results, queue=queue, tab_id=tab_id,
             owner_of=browser.owner if browser is not None else owner_key, browser=browser,
+            refusal=preflight.refusal() if preflight else None, required=required_uploads,
         )  # fmt: skip
-        run_event = run.click(
+        trigger_mode = "multiple" if browser is not None else "once"
+        pressed = run.click(  # at once, with only the tab's keys: the whole form takes a while
+            handler.pressed, inputs=handler.keys, outputs=[results.status, run], queue=False, show_progress="hidden",
+            api_visibility="private", js=SAY_STARTING, trigger_mode=trigger_mode,
+        )  # fmt: skip
+        painted = pressed.then(None, js=NEXT_FRAME)  # shown before the form is gathered
+        run_event = painted.then(
             handler.start, inputs=handler.inputs, outputs=handler.outputs, concurrency_id="run",
-            show_progress="hidden", api_name="run", js=SHOW_STATUS_ON_PHONES,
-            trigger_mode="multiple" if browser is not None else "once",
+            show_progress="hidden", api_name="run", trigger_mode=trigger_mode,
         )  # fmt: skip
         run_event.then(None, js=SHOW_RESULTS_ON_PHONES)
         results.mount(run_event)
+        run_event.failure(  # the form could not be read: Run must not stay off
+            handler.failed, inputs=handler.keys, outputs=[results.status, run, cancel], queue=False,
+            show_progress="hidden", api_visibility="private",
+        )  # fmt: skip
+        page.load(None, js=upload_guard(form.widgets))
         cancel.click(
             handler.cancelled, inputs=handler.keys, outputs=[results.status, run, cancel],
             cancels=[run_event], queue=False, api_visibility="private",
@@ -493,6 +525,8 @@ class RunHandler:
     tab_id: gr.State
     owner_of: Owner
     browser: HistoryBrowser | None = None
+    refusal: str | None = None  # why any run would fail (preflight), or None
+    required: frozenset[str] = frozenset()  # media fields that must hold a file
 
     @property
     def keys(self) -> set[Component]:
@@ -513,20 +547,41 @@ class RunHandler:
             *self.results.components, *buttons, *fields, *self.queue.outputs, *listing,
         ]  # fmt: skip
 
+    def pressed(self, values: dict[Component, Any], request: gr.Request) -> dict[Component, Any]:
+        """Run's first feedback, before the form is sent: the refusal known at load, or
+        "Starting…" (Run off, unless more runs may be queued)."""
+        if self.refusal:
+            return {self.results.status: st.Status("failed", self.refusal).html()}
+        busy = self.queue.busy(self._tab(values, request))
+        text = "Adding to the queue…" if busy else "Starting…"
+        return {
+            self.results.status: st.Status("waiting", text).html(),
+            self.queue.run_button: self.queue.buttons(busy=True)[self.queue.run_button],
+        }
+
     async def start(
         self, values: dict[Component, Any], request: gr.Request
     ) -> AsyncIterator[dict[Component, Any]]:
         """Refuse invalid values (status at the top, marks on the fields, nothing sent), or run."""
+        tab = self._tab(values, request)
+        buttons = self.queue.buttons(self.queue.busy(tab))
+        if self.refusal:
+            yield {self.results.status: st.Status("failed", self.refusal).html(), **buttons}
+            return
         widgets = self.form.widgets
         errors = {w.component: validate(w.field, values[w.component]) for w in widgets}
+        for w in widgets:
+            errors[w.component] = errors[w.component] or missing_upload(
+                w.field, values[w.component], required=w.field.key in self.required
+            )
         marks = {w.component: w.mark(errors[w.component]) for w in widgets}
         refused = [error for error in errors.values() if error]
         if refused:
             status = st.Status("failed", "Not sent. Fix the marked fields: " + "; ".join(refused))
-            yield {self.results.status: status.html(), **marks}
+            yield {self.results.status: status.html(), **marks, **buttons}
             return
         token = values[self.browser.identity.token] if self.browser else None
-        owner, tab = self.owner_of(token, request), tab_key(values[self.tab_id], token, request)
+        owner = self.owner_of(token, request)
         directory = Path(tempfile.mkdtemp(prefix="run-", dir=_output_root()))
         form = {
             w.field.key: w.kind.upload(values[w.component], w.default_file, directory)
@@ -547,6 +602,11 @@ class RunHandler:
         async for shown in self.queue.run(run):
             compared = self.results.compared(before, shown)
             yield {**marks, **shown, **compared, **code}
+
+    def failed(self, values: dict[Component, Any], request: gr.Request) -> dict[Component, Any]:
+        text = "Not sent: the form could not be read; check the uploads and press Run again."
+        status = {self.results.status: st.Status("failed", text).html()}
+        return {**status, **self.queue.buttons(self.queue.busy(self._tab(values, request)))}
 
     async def cancelled(
         self, values: dict[Component, Any], request: gr.Request
@@ -619,6 +679,58 @@ def _zip(outputs: Sequence[SavedOutput], directory: Path) -> Path:
             taken.add(name)
             zf.write(output.path, arcname=name)
     return archive
+
+
+UPLOAD_GUARD = """() => {
+  const labels = LABELS;
+  const visible = () =>
+    [...document.querySelectorAll('#status')].find(s => s.offsetParent !== null);
+  const show = (label, name) => {  // the status line changed in place: Gradio replaces it later
+    const status = visible();
+    const line = status?.querySelector('.vc-status');
+    const text = line?.querySelector('.vc-text');
+    if (!text) return;
+    line.className = 'vc-status vc-failed';
+    line.dataset.state = 'failed';
+    line.querySelector('.vc-bar')?.remove();
+    text.textContent = `${label}: '${name}' is not a readable image; upload a PNG, JPEG or WebP`;
+    if (PHONE) status.scrollIntoView({behavior: 'smooth'});
+  };
+  const check = async (target, files) => {
+    const field = target instanceof Element ? target.closest('[id^="field-"]') : null;
+    if (!field || !(field.id in labels)) return;
+    for (const file of files || []) {
+      if (/[.]tiff?$/i.test(file.name)) continue;  // the browser cannot read TIFF; the server can
+      try { (await createImageBitmap(file)).close(); } catch { show(labels[field.id], file.name); }
+    }
+  };
+  document.addEventListener('change', e => check(e.target, e.target.files), true);
+  document.addEventListener('drop', e => check(e.target, e.dataTransfer?.files), true);
+}"""  # runs once in the browser: an unreadable image upload is named at once in #status
+
+
+def upload_guard(widgets: Sequence[FieldWidget]) -> str:
+    """`UPLOAD_GUARD` for these widgets' image fields (element id -> label, as JSON)."""
+    labels = {
+        w.component.elem_id: w.field.label
+        for w in widgets
+        if w.field.kind in ("image", "image-mask")
+    }
+    return UPLOAD_GUARD.replace("PHONE", PHONE).replace("LABELS", json.dumps(labels), 1)
+
+
+def problems_html(preflight: Preflight) -> str:
+    """The `#problems` panel: what the server lacks, one item a line (safe text)."""
+    lines = preflight.lines()
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
+    head = (
+        "This server cannot run the workflow as it is" if preflight.refusal() else "Before you run"
+    )
+    return (
+        '<div class="vc-problems" role="alert" style="overflow-wrap:anywhere">'
+        f"<strong>{head} ({len(lines)} problem{'s' if len(lines) > 1 else ''}):</strong>"
+        f'<ul style="max-height:16em;overflow-y:auto;margin:0.3em 0">{items}</ul></div>'
+    )
 
 
 def _ready_status(endpoint: Endpoint) -> st.Status:

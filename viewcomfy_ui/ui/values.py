@@ -38,6 +38,17 @@ def validate(f: Field, raw: Any) -> str | None:
     return error
 
 
+def missing_upload(f: Field, raw: Any, *, required: bool) -> str | None:
+    """Why a `required` upload (one whose workflow file the endpoint lacks) cannot be sent
+    empty, or None. An image editor's value is empty without a background."""
+    if not required or not kind_of(f).media:
+        return None
+    empty = not raw or (isinstance(raw, Mapping) and raw.get("background") is None)
+    if not empty:
+        return None
+    return f"{f.label}: upload a file (the workflow's {str(f.value)!r} is not on the server)"
+
+
 def build_params(
     fields: Sequence[Field],
     values: Mapping[str, Any],

@@ -178,8 +178,9 @@ def build_page(
         )  # fmt: skip
         trigger_mode = "multiple" if browser is not None else "once"
         pressed = run.click(  # at once, with only the tab's keys: the whole form takes a while
-            handler.pressed, inputs=handler.keys, outputs=[results.status, run], queue=False, show_progress="hidden",
-            api_visibility="private", js=SAY_STARTING, trigger_mode=trigger_mode,
+            handler.pressed, inputs=handler.keys, outputs=[results.status, run], queue=False,
+            show_progress="hidden", api_visibility="private", js=SAY_STARTING,
+            trigger_mode=trigger_mode,
         )  # fmt: skip
         painted = pressed.then(None, js=NEXT_FRAME)  # shown before the form is gathered
         run_event = painted.then(

@@ -89,6 +89,29 @@ def test_on_a_phone_run_stays_on_screen_and_a_refusal_shows_beside_it(browser, d
     context.close()
 
 
+COVERED = """() => {
+  const box = document.querySelector('#run').getBoundingClientRect();
+  const hit = document.elementFromPoint(box.x + box.width / 2, box.y + box.height / 2);
+  return hit && hit.closest('#actions') ? '' : (hit?.id || hit?.className || 'nothing').toString();
+}"""  # what covers Run's middle ('' when nothing does)
+
+
+def test_on_a_phone_nothing_scrolls_over_the_run_bar(browser, demo_url):  # noqa: F811
+    """Field labels sit above the page (z-index 40 in Gradio): the Logs label hid Run."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    page.goto(demo_url)
+    page.locator("#logs").wait_for(timeout=TIMEOUT)
+    height = page.evaluate("document.documentElement.scrollHeight")
+    for y in range(0, height, 200):
+        page.evaluate(f"window.scrollTo(0, {y})")
+        page.wait_for_function(f"Math.abs(window.scrollY - Math.min({y}, "
+                               "document.documentElement.scrollHeight - innerHeight)) < 2",
+                               timeout=TIMEOUT)  # fmt: skip
+        assert page.evaluate(COVERED) == "", f"something covers Run when scrolled to {y}"
+    context.close()
+
+
 def test_author_mode_sorts_rows_by_number_previews_the_form_and_saves_at_the_bottom(
     browser,  # noqa: F811
     tmp_path,

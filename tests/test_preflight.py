@@ -16,7 +16,7 @@ from viewcomfy_ui.nodespecs import core_object_info
 from viewcomfy_ui.preflight import check
 from viewcomfy_ui.server.comfyui import ComfyUIEngine
 from viewcomfy_ui.server.engine import BuiltinEngine, InputFiles, NodeFailure
-from viewcomfy_ui.ui.kinds import Unreadable, readable_only
+from viewcomfy_ui.ui.components import ReadableImage, Unreadable
 from viewcomfy_ui.ui.values import missing_upload, validate
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "workflows"
@@ -120,9 +120,12 @@ def test_an_unreadable_image_is_named_not_a_failed_run(tmp_path):
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 50)
     with gr.Blocks():
-        image = readable_only(gr.Image(type="filepath", format="png"))
+        image = ReadableImage(type="filepath", format="png")
     value = image.preprocess(ImageData(path=str(bad), orig_name="holiday.png"))
     assert value == Unreadable("holiday.png")
+    # Gradio makes a component anew from its arguments when an event updates it (Run's marks)
+    anew = type(image)(**{**image.constructor_args, "render": False})
+    assert anew.preprocess(ImageData(path=str(bad), orig_name="holiday.png")) == value
     assert validate(image_field(), value) == (
         "Photo: 'holiday.png' is not a readable image; upload a PNG, JPEG or WebP"
     )

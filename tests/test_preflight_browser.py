@@ -184,7 +184,7 @@ def test_run_answers_before_the_form_is_sent_and_the_api_route_is_unchanged():
         config = app.page.get_config_file()
     run_id = next(c["id"] for c in config["components"] if c["props"].get("elem_id") == "run")
     first = next(d for d in config["dependencies"] if [run_id, "click"] in map(list, d["targets"]))
-    assert first["inputs"] == [] and first["queue"] is False
+    assert len(first["inputs"]) <= 2 and first["queue"] is False, "the tab's keys, not the form"
     assert "Starting…" in first["js"], "said in the browser on the click"
     api = next(d for d in config["dependencies"] if d.get("api_name") == "run")
     between = next(d for d in config["dependencies"] if d["id"] == api["trigger_after"])

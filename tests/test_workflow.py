@@ -216,7 +216,7 @@ def test_params_cli_reports_bad_file_in_one_line(tmp_path):
 LAYERS = [
     {"errors", "paths", "media", "field_kinds", "redact", "checks"},
     {"workflow", "nodespecs", "recover", "fields", "arrange", "curated", "apps", "demo"}
-    | {"ui_format", "ui_widgets", "ui_layout", "ui_group_nodes"},
+    | {"ui_format", "ui_widgets", "ui_layout", "ui_group_nodes", "output_pick", "preflight"},
     {"models", "api", "client", "outputs", "object_info"},
     {"progress"},
     {"server"},

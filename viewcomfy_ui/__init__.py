@@ -9,12 +9,14 @@ Layers, each importing only those before it:
   fields, arrange, curated,        ui_format converts ComfyUI's UI-format save as its frontend
   apps/, demo,                     does (with ui_widgets, ui_layout, ui_group_nodes); recover
   ui_format, ui_widgets,           finds a flattened node's class; arrange orders the form;
-  ui_layout, ui_group_nodes        curated and apps/ read forms authors made (ViewComfy,
-                                   App Mode, ComfyDeploy, SwarmUI, MCWW)
+  ui_layout, ui_group_nodes,       curated and apps/ read forms authors made (ViewComfy,
+  output_pick, preflight           App Mode, ComfyDeploy, SwarmUI, MCWW); output_pick tells
+                                   results from by-products; preflight lists what a server
+                                   lacks for a workflow
   models, api, client/, outputs, object_info
                                - the ViewComfy client (HTTP + SSE + socket.io), saving its
                                  outputs (decoded or streamed from links), node declarations
-  progress                     - console progress lines
+  progress                     - console progress lines and the run's node-by-node progress
   server/                      - a local ViewComfy-compatible server and its engines
   history/                     - kept runs: a SQLite store and the files beside it
   ui/                          - the Gradio app (kinds -> values -> runner -> page -> main)

@@ -118,6 +118,13 @@ def section_title(section: Sequence[Field]) -> str:
     return first.node_title
 
 
+def authored(section: Sequence[Field]) -> bool:
+    """Whether the section's title was given by a person (a curated file's group, a ComfyUI
+    group), not made from a node's name."""
+    group = section[0].group
+    return group is not None and group != SAMPLER_GROUP and not group.startswith(AUTO_GROUP)
+
+
 def _name(f: Field) -> str:
     """What the knob is called: its input's name, or a value node's title ("Steps")."""
     if _is_value_node(f):

@@ -25,6 +25,7 @@ from ..field_kinds import FIELD_KINDS
 from ..fields import SEED_MODES, Field, shown_label
 from ..paths import unique_file
 from ..workflow import is_number
+from .components import RangeSlider, ReadableImage, ReadableImageEditor, Unreadable
 
 JS_SAFE_INT = 2**53 - 1  # larger ints lose digits in the browser: such values stay text
 MEDIA_HEIGHT = 260
@@ -220,15 +221,6 @@ def _fmt(number: float) -> str:
     return f"{number:g}" if isinstance(number, float) else str(number)
 
 
-def range_slider(**options: Any) -> gr.Slider:
-    """Gradio's slider without Gradio's own range check, whose error names no field: the kind's
-    `validate` checks the range and says which field. (A subclass would make Gradio write a
-    .pyi file into this package, so the one instance's preprocess is replaced instead.)"""
-    slider = gr.Slider(**options)
-    slider.preprocess = lambda payload: gr.Number.round_to_precision(payload, slider.precision)  # type: ignore[method-assign]
-    return slider
-
-
 @register
 class Int(Kind):
     name = "int"
@@ -241,7 +233,7 @@ class Int(Kind):
         widest = FIELD_KINDS[self.name].slider_span
         span = high - low if low is not None and high is not None else None
         if span is not None and widest and 0 < span <= widest and low <= f.value <= high:
-            slider = range_slider(minimum=low, maximum=high, step=step, value=f.value, **common)
+            slider = RangeSlider(minimum=low, maximum=high, step=step, value=f.value, **common)
             return FieldWidget(f, self, slider)
         if self.name == "int" and abs(f.value) > JS_SAFE_INT:  # the browser would round it
             return FieldWidget(f, self, gr.Textbox(value=str(f.value), **common))
@@ -424,10 +416,10 @@ class Image(Media):
     name = "image"
 
     def component(self, value: str | None, common: dict[str, Any]) -> gr.components.Component:
-        return readable_only(gr.Image(  # image_mode=None and PNG keep the upload's transparency
+        return ReadableImage(  # image_mode=None and PNG keep the upload's transparency
             value=value, type="filepath", image_mode=None, format="png",
             sources=["upload", "clipboard"], height=MEDIA_HEIGHT, **common,
-        ))  # fmt: skip
+        )  # fmt: skip
 
     def validate(self, f: Field, raw: Any) -> str | None:
         return unreadable_error(f, raw)
@@ -458,11 +450,11 @@ class ImageMask(Media):
     name = "image-mask"
 
     def component(self, value: str | None, common: dict[str, Any]) -> gr.components.Component:
-        return readable_only(gr.ImageEditor(
+        return ReadableImageEditor(
             value=value, type="pil", image_mode="RGBA", format="png", sources=["upload"],
             brush=gr.Brush(colors=[("#ff00ff", 0.6)], color_mode="fixed"), layers=False,
             transforms=(), height=MEDIA_HEIGHT * 2, **common,
-        ))  # fmt: skip
+        )  # fmt: skip
 
     def validate(self, f: Field, raw: Any) -> str | None:
         return unreadable_error(f, raw)
@@ -487,40 +479,10 @@ class ImageMask(Media):
         return path
 
 
-@dataclass(frozen=True)
-class Unreadable:
-    """An upload that is not a readable image (a corrupt file, a text file): its name."""
-
-    name: str
-
-
-def readable_only(component: gr.components.Component) -> gr.components.Component:
-    """The image component whose value is `Unreadable` where Gradio's own reading fails (else
-    the run fails before any check, naming no field). The one instance's preprocess is
-    replaced, as in `range_slider`."""
-    read = component.preprocess
-
-    def preprocess(payload: Any) -> Any:
-        try:
-            return read(payload)
-        except (OSError, ValueError, SyntaxError, PILImage.DecompressionBombError):
-            return Unreadable(_upload_name(payload))
-
-    component.preprocess = preprocess  # type: ignore[method-assign]
-    return component
-
-
 def unreadable_error(f: Field, raw: Any) -> str | None:
     if isinstance(raw, Unreadable):
         return f"{f.label}: {raw.name!r} is not a readable image; upload a PNG, JPEG or WebP"
     return None
-
-
-def _upload_name(payload: Any) -> str:
-    """The name the visitor's file had (an image editor's: its background's)."""
-    payload = getattr(payload, "background", None) or payload
-    name = getattr(payload, "orig_name", None) or getattr(payload, "path", None) or "the file"
-    return Path(str(name)).name
 
 
 def _painted(layer: PILImage.Image) -> PILImage.Image:

@@ -21,7 +21,7 @@ from typing import Any
 
 import gradio as gr
 
-from ..arrange import pairs, section_title
+from ..arrange import authored, pairs, section_title
 from ..errors import WorkflowError
 from ..fields import Field
 from ..media import extension_kind
@@ -261,14 +261,16 @@ def _form_widgets(fields: Sequence[Field], default_files: dict[str, Path]) -> li
 def _section(
     group: list[Field], default_files: dict[str, Path], taken: set[str]
 ) -> list[FieldWidget]:
-    """One section's group: heading, notes, then its fields, small ones two to a row."""
+    """One section's group: heading, notes, then its fields, small ones two to a row. A lone
+    field keeps its own label, under its section's title only when a person gave that title
+    (a ComfyUI group, a curated file's) and it says something the label does not."""
     lone = len(group) == 1
     mixed = lone or len({f.node_title for f in group}) > 1  # labels name their own node
+    title = section_title(group)
     made = []
     with gr.Group(elem_classes=["vc-node"]):
-        if not lone:
-            title = html.escape(section_title(group))
-            gr.HTML(f'<div class="vc-node-title">{title}</div>')
+        if not lone or (authored(group) and title.strip().lower() != group[0].label.lower()):
+            gr.HTML(f'<div class="vc-node-title">{html.escape(title)}</div>')
         for note in (f.section_help for f in group if f.section_help):
             gr.Markdown(
                 note_markdown(note), elem_classes=["vc-section-help"],

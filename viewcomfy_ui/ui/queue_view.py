@@ -26,7 +26,7 @@ from .history import Recorder
 from .kinds import FieldWidget
 from .runner import Runner
 from .values import Params
-from .visitor import tab_key
+from .visitor import reattachable, tab_key
 
 if TYPE_CHECKING:
     from .page import Results
@@ -205,15 +205,19 @@ class QueueView:
 
     async def _orphaned(self, tab: str, kept: _Tab) -> None:
         """No page watches the tab's queue: after `orphan_timeout`, cancel what is left and
-        drop it (unless a page came back meanwhile)."""
-        await asyncio.sleep(self.orphan_timeout)
+        drop it (unless a page came back meanwhile). A script's session cannot come back:
+        its runs stop at once (as when it cancels its job)."""
+        timeout = self.orphan_timeout if reattachable(tab) else 0.0
+        await asyncio.sleep(timeout)
         if kept.watchers or self._tabs.get(tab) is not kept:
             return
         if kept.queue.busy:
-            minutes = self.orphan_timeout / 60
+            minutes = timeout / 60
             await kept.queue.close(
                 f"no page watched this run for {minutes:g} minute{'s' if minutes != 1 else ''}"
                 " (--orphan-timeout)"
+                if timeout
+                else "the script that started it stopped listening"
             )
         if kept.watchers == 0 and self._tabs.get(tab) is kept:
             self._drop(tab)

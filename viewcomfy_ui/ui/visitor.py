@@ -77,6 +77,12 @@ def tab_key(tab_id: str | None, token: str | None, request: gr.Request | None) -
     return f"{visitor}|session:{getattr(request, 'session_hash', None) or ''}"
 
 
+def reattachable(key: str) -> bool:
+    """Whether a page can come back to the tab `key` names (a browser tab's id survives a
+    reload; a script's Gradio session is never seen again)."""
+    return "|tab:" in key
+
+
 def owner_key(token: str | None, request: gr.Request | None, scope: str = "") -> str:
     """Whose runs: the login (with --auth), else the browser's token, else the session (a
     script, or an app without history); within the form `scope` names."""

@@ -92,7 +92,7 @@ def search_time(browser, url: str) -> str:
     except Exception:  # noqa: BLE001 - an older page without the search
         page.close()
         return "-"
-    from viewcomfy_ui.ui.page import FILTER_ADVANCED
+    from viewcomfy_ui.ui.form import FILTER_ADVANCED
 
     took = page.evaluate(
         f"""() => {{

@@ -29,7 +29,7 @@ from .values import Params
 from .visitor import reattachable, tab_key
 
 if TYPE_CHECKING:
-    from .page import Results
+    from .results import Results
 
 Component = gr.components.Component
 Owner = Callable[[str | None, gr.Request | None], str]  # token, request -> the owner key

@@ -1,6 +1,6 @@
 """The web page: the form (ui/form.py), Run / Cancel / Reset, and the results column
-(ui/results.py): `build_page` lays it out, then wires it. Events take and return dicts keyed by component
-(Gradio's set-of-inputs form), so nothing depends on positions. Every run goes through the
+(ui/results.py): `build_page` lays it out, then wires it. Events take and return dicts keyed
+by component (Gradio's set-of-inputs form), so nothing depends on positions. Every run goes through the
 visitor's queue (ui/queue_view.py); with history, runs are also kept (ui/history_browser.py).
 """
 

@@ -37,6 +37,11 @@ def wait_status(page, text: str) -> str:
     return status_text(page)
 
 
+def guarded(page) -> None:
+    """Wait for the page's upload check (installed by a load event, after the page shows)."""
+    page.locator("html[data-vc-upload-guard]").wait_for(state="attached", timeout=TIMEOUT)
+
+
 def write(tmp_path, workflow: dict, name: str = "workflow_api.json"):
     path = tmp_path / name
     path.write_text(json.dumps(workflow))
@@ -115,6 +120,7 @@ def test_a_corrupt_png_on_an_image_field_is_named(page, demo_url, tmp_path):
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 50)
     page.goto(demo_url)
+    guarded(page)
     page.locator("#field-1-inputs-image input[type=file]").set_input_files(str(bad))
     assert "'bad.png' is not a readable image" in wait_status(page, "bad.png")
     page.locator("#run").click()
@@ -127,6 +133,7 @@ def test_a_text_file_on_an_image_field_is_named(page, demo_url, tmp_path):
     notes = tmp_path / "notes.txt"
     notes.write_text("hello")
     page.goto(demo_url)
+    guarded(page)
     page.locator("#field-1-inputs-image input[type=file]").set_input_files(str(notes))
     said = wait_status(page, "notes.txt")
     assert said.startswith("Photo: 'notes.txt' is not a readable image")
@@ -145,10 +152,12 @@ def test_a_text_file_or_a_corrupt_png_on_a_mask_editor_is_named(page, tmp_path):
     bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 50)
     with running_app(workflow) as (url, _):
         page.goto(url)
+        guarded(page)
         upload = page.locator("#field-1-inputs-image input[type=file]").first
         upload.set_input_files(str(notes))
         assert "'notes.txt' is not a readable image" in wait_status(page, "notes.txt")
         page.reload()
+        guarded(page)
         page.locator("#field-1-inputs-image input[type=file]").first.set_input_files(str(bad))
         assert "'bad.png' is not a readable image" in wait_status(page, "bad.png")
 

@@ -358,7 +358,8 @@ UPLOAD_GUARD = """() => {
   };
   document.addEventListener('change', e => check(e.target, e.target.files), true);
   document.addEventListener('drop', e => check(e.target, e.dataTransfer?.files), true);
-}"""  # runs once in the browser: an unreadable image upload is named at once in #status
+  document.documentElement.dataset.vcUploadGuard = 'on';
+}"""  # runs once in the browser (on load): an unreadable image upload is named at once in #status
 
 
 def upload_guard(widgets: Sequence[FieldWidget]) -> str:

@@ -351,19 +351,23 @@ def test_on_a_phone_run_shows_the_status_then_the_results_above_the_queue(
     with app_on(tmp_path / "data", free_port()) as url:
         page.goto(url)
         total(page, 0)
-        assert not page.evaluate(f"({IN_VIEW})('#status')"), "below the form at first"
+        assert not page.locator("#status").is_visible(), "no status box over the form at first"
         page.locator("#run").click()
         going = '#status .vc-status[data-state="waiting"], #status .vc-status[data-state="running"]'
         page.locator(going).wait_for(timeout=TIMEOUT)  # held before its first log line: waiting
         page.wait_for_function(f"({IN_VIEW})('#status')", timeout=TIMEOUT)
+        status, actions = (page.locator(s).bounding_box() for s in ("#status", "#actions"))
+        assert status and actions and status["y"] + status["height"] <= actions["y"] + 1, (
+            f"the status sits just above the Run bar: {status} over {actions}"
+        )
         engine.gate.set()
         wait_done(page)
         page.wait_for_function(f"({IN_VIEW})('#gallery img')", timeout=TIMEOUT)
         order = page.evaluate(
-            "['#status', '#gallery', '#queue'].map(s => document.querySelector(s)"
+            "['#gallery', '#queue'].map(s => document.querySelector(s)"
             ".getBoundingClientRect().top + window.scrollY)"
         )
-        assert order == sorted(order), "status, then results, then the queue"
+        assert order == sorted(order), "the results, then the queue"
         row = page.locator("#queue tbody tr").first.bounding_box()
         assert row and row["height"] < 60, f"a queue row is one line high, not {row}"
     context.close()

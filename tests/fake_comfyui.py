@@ -76,7 +76,7 @@ class FakeComfyUI:
             core_object_info()
         )  # tests modify it: never the shared one
         self.object_info[SLOW_NODE] = {
-            "input": {"required": {"steps": ["INT", {"default": 5, "min": 1, "max": 100}]}, "optional": {"anything": ["*", {}]}},
+            "input": {"required": {"steps": ["INT", {"default": 5, "min": 1, "max": 10000}]}, "optional": {"anything": ["*", {}]}},
             "output_node": False, "display_name": "Slow node", "category": "testing",
         }  # fmt: skip
         self.object_info["VHS_VideoCombine"] = {

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from apps import running_app
 from browser import browser  # noqa: F401 - fixture
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from viewcomfy_ui.demo import DEMO_WORKFLOW
 
@@ -47,7 +48,14 @@ def test_width_and_height_share_a_row_at_desktop_width(browser, demo_url):  # no
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     page.goto(demo_url)
     page.locator("#field-4-inputs-height").wait_for(timeout=TIMEOUT)
-    assert top(page, "#field-4-inputs-width") == top(page, "#field-4-inputs-height")
+    try:  # the page's stylesheet may land after the fields have shown
+        page.wait_for_function(
+            f"({BOX})('#field-4-inputs-width')[0] === ({BOX})('#field-4-inputs-height')[0]",
+            timeout=TIMEOUT,
+        )
+    except PlaywrightTimeout:
+        pytest.fail(f"width at {top(page, '#field-4-inputs-width')} px, height at "
+                    f"{top(page, '#field-4-inputs-height')} px: not one row")  # fmt: skip
     assert top(page, "#field-4-inputs-batch_size") > top(page, "#field-4-inputs-width")
     page.close()
 
@@ -138,6 +146,30 @@ def test_author_mode_sorts_rows_by_number_previews_the_form_and_saves_at_the_bot
         page.locator('#edit-status [data-state="done"]').wait_for(timeout=TIMEOUT)
     form = json.loads(out.read_text())["workflows"][0]["viewComfyJSON"]
     assert form["inputs"][0]["inputs"][0]["title"] == "Sharpness spread"
+    page.close()
+
+
+def test_author_mode_keeps_typing_in_a_box_whose_row_moves(browser, tmp_path):  # noqa: F811
+    """A row moves a moment after its number changes: the box being typed in keeps the keys."""
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    with running_app(DEMO_WORKFLOW, edit=tmp_path / "view_comfy.json") as (url, _):
+        page.goto(url)
+        rows = "[...document.querySelectorAll('#edit-rows > .vc-edit-row')].map((r) => r.id)"
+        page.locator("#edit-row-8-inputs-sigma").first.wait_for(timeout=TIMEOUT)
+        title = page.locator(
+            "#edit-title-8-inputs-sigma textarea, #edit-title-8-inputs-sigma input"
+        ).first
+        title.click()
+        title.press("End")
+        page.evaluate("""() => {  // another row's number changes while the author types here
+          const box = document.querySelector('#edit-order-1-inputs-image input');
+          box.value = '99';
+          box.dispatchEvent(new Event('input', {bubbles: true}));
+          box.dispatchEvent(new Event('change', {bubbles: true}));
+        }""")
+        page.wait_for_function(f"({rows}).at(-1) === 'edit-row-1-inputs-image'", timeout=TIMEOUT)
+        page.keyboard.type(" spread")
+        assert title.input_value().endswith(" spread"), "the keys went to the box"
     page.close()
 
 

@@ -105,9 +105,22 @@ def test_a_run_on_a_real_comfyui_shows_its_preview_forming(browser, tmp_path, wi
         assert run_and_count_frames(page, url) >= 3
 
 
-def test_a_cancelled_run_keeps_its_last_preview(browser, demo_url):  # noqa: F811
-    with page_at(browser, 1400) as page:
-        page.goto(demo_url)
+def test_a_cancelled_run_keeps_its_last_preview(browser, tmp_path):  # noqa: F811
+    image = {"width": 8, "height": 8, "batch_size": 1, "color": 0}
+    path = workflow_file(
+        tmp_path,
+        {
+            "1": {"class_type": "EmptyImage", "inputs": image},
+            "2": {"class_type": SLOW_NODE, "inputs": {"steps": 3000, "anything": ["1", 0]}},
+            "3": save("1"),
+        },
+    )  # fmt: skip: a run of 5 minutes, so only Cancel ends it
+    with (
+        RunningFake(FakeComfyUI()) as comfy,
+        running_app(path, comfyui_url=comfy) as (url, _),
+        page_at(browser, 1400) as page,
+    ):
+        page.goto(url)
         page.locator("#run").click()
         page.locator("#preview img").wait_for(timeout=TIMEOUT)
         page.locator("#cancel").click()

@@ -37,7 +37,14 @@ SORT_ROWS = """() => {
   };
   rows.forEach((row, i) => { row.dataset.listed ??= i; });
   const sorted = [...rows].sort((a, b) => number(a) - number(b) || a.dataset.listed - b.dataset.listed);
-  if (sorted.some((row, i) => row !== rows[i])) sorted.forEach((row) => list.appendChild(row));
+  if (sorted.every((row, i) => row === rows[i])) return;
+  const typing = document.activeElement;  // moving a row takes the focus from a box in it
+  const [start, end] = [typing?.selectionStart, typing?.selectionEnd];
+  sorted.forEach((row) => list.appendChild(row));
+  if (typing && document.activeElement !== typing && list.contains(typing)) {
+    typing.focus({preventScroll: true});
+    if (start != null) typing.setSelectionRange(start, end);
+  }
 }"""
 
 

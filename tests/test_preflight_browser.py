@@ -42,6 +42,15 @@ def guarded(page) -> None:
     page.locator("html[data-vc-upload-guard]").wait_for(state="attached", timeout=TIMEOUT)
 
 
+def editor_loaded(page, field: str = "#field-1-inputs-image") -> None:
+    """Wait for a mask editor to show its image: it replaces its upload box then (a file given
+    to the old box is lost)."""
+    page.wait_for_function(
+        "f => !document.querySelector(f).innerText.includes('Upload an image')",
+        arg=field, timeout=TIMEOUT,
+    )  # fmt: skip
+
+
 def write(tmp_path, workflow: dict, name: str = "workflow_api.json"):
     path = tmp_path / name
     path.write_text(json.dumps(workflow))
@@ -153,11 +162,13 @@ def test_a_text_file_or_a_corrupt_png_on_a_mask_editor_is_named(page, tmp_path):
     with running_app(workflow) as (url, _):
         page.goto(url)
         guarded(page)
+        editor_loaded(page)
         upload = page.locator("#field-1-inputs-image input[type=file]").first
         upload.set_input_files(str(notes))
         assert "'notes.txt' is not a readable image" in wait_status(page, "notes.txt")
         page.reload()
         guarded(page)
+        editor_loaded(page)
         page.locator("#field-1-inputs-image input[type=file]").first.set_input_files(str(bad))
         assert "'bad.png' is not a readable image" in wait_status(page, "bad.png")
 

@@ -11,7 +11,7 @@ import html
 import json
 import tempfile
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -187,9 +187,6 @@ def _keeping(browser: HistoryBrowser, endpoint: Endpoint) -> Keeping:
     )
 
 
-# --- layout ----------------------------------------------------------------------------------
-
-
 # --- wiring ----------------------------------------------------------------------------------
 
 
@@ -207,6 +204,7 @@ class RunHandler:
     browser: HistoryBrowser | None = None
     refusal: str | None = None  # why any run would fail (preflight), or None
     required: frozenset[str] = frozenset()  # media fields that must hold a file
+    _cancelled: set[str] = field(default_factory=set, init=False)  # tabs: Cancel since Run
 
     @property
     def keys(self) -> set[Component]:
@@ -232,7 +230,9 @@ class RunHandler:
         "Starting…" (Run off, unless more runs may be queued)."""
         if self.refusal:
             return {self.results.status: st.Status("failed", self.refusal).html()}
-        busy = self.queue.busy(self._tab(values, request))
+        tab = self._tab(values, request)
+        self._cancelled.discard(tab)
+        busy = self.queue.busy(tab)
         text = "Adding to the queue…" if busy else "Starting…"
         return {
             self.results.status: st.Status("waiting", text).html(),
@@ -284,15 +284,23 @@ class RunHandler:
             yield {**marks, **shown, **compared, **code}
 
     def failed(self, values: dict[Component, Any], request: gr.Request) -> dict[Component, Any]:
-        text = "Not sent: the form could not be read; check the uploads and press Run again."
-        status = {self.results.status: st.Status("failed", text).html()}
-        return {**status, **self.queue.buttons(self.queue.busy(self._tab(values, request)))}
+        """Run's event ended in an error: the form could not be read, or Cancel stopped it
+        (Gradio reports a cancelled event as failed, sometimes after Cancel has answered)."""
+        tab = self._tab(values, request)
+        if tab in self._cancelled:
+            status = st.cancelled()
+        else:
+            text = "Not sent: the form could not be read; check the uploads and press Run again."
+            status = st.Status("failed", text)
+        return {self.results.status: status.html(), **self.queue.buttons(self.queue.busy(tab))}
 
     async def cancelled(
         self, values: dict[Component, Any], request: gr.Request
     ) -> dict[Component, Any]:
         """Cancel stops the tab's runs (the only way, besides no page for --orphan-timeout)."""
-        await self.queue.cancel(self._tab(values, request))
+        tab = self._tab(values, request)
+        self._cancelled.add(tab)
+        await self.queue.cancel(tab)
         return {self.results.status: st.cancelled().html(), **self.queue.buttons(busy=False)}
 
     def mount_reattach(self, page: gr.Blocks) -> None:

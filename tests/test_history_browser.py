@@ -178,8 +178,9 @@ def test_a_result_goes_into_the_image_field_in_one_click(browser, data_dir, port
         seed = page.locator(SEED).first.input_value()
         assert re.search(r"/photo_effects_\d+_?\.png", finished_thumbnail(page))
         expect(page.locator("#history-gallery")).to_contain_text(f"seed {seed}", timeout=TIMEOUT)
+        expect(page.locator("#send-result")).to_be_disabled()  # nothing picked yet
         page.locator("#gallery button.thumbnail-item").first.click()
-        page.locator("#send-result").click()
+        page.locator("#send-result").click(timeout=TIMEOUT)  # on once the pick has arrived
         field = page.locator("#field-1-inputs-image img").first
         expect(field).to_have_attribute("src", re.compile("photo_effects"), timeout=TIMEOUT)
         expect(page.locator("#send-note")).to_contain_text("Sent to", timeout=TIMEOUT)

@@ -121,9 +121,10 @@ class HistoryBrowser:
                     media, value=media[0][1] if media else None, label="Send the picked result to",
                     elem_id="send-target", visible=bool(media), scale=2,
                 )  # fmt: skip
-                send = gr.Button(
-                    "Send to the form", elem_id="send-result", visible=bool(media), size="sm"
-                )
+                send = gr.Button(  # on once a result is picked (the pick has reached us)
+                    "Send to the form", elem_id="send-result", visible=bool(media), size="sm",
+                    interactive=False,
+                )  # fmt: skip
                 sent_note = gr.HTML(elem_id="send-note", visible=bool(media))
                 share = gr.Button("Copy a link to these settings", elem_id="share", size="sm")
                 link = gr.Textbox(
@@ -167,8 +168,8 @@ class HistoryBrowser:
             self.deleted, inputs=[who.owner, self.selected, self.page],
             outputs=[*details, *listing], **private,
         )  # fmt: skip
-        results_gallery.select(_picked, outputs=[self.picked], **private)
-        b.outputs.select(_picked, outputs=[self.picked], **private)
+        results_gallery.select(_picked, outputs=[self.picked, b.send], **private)
+        b.outputs.select(_picked, outputs=[self.picked, b.send], **private)
         media = {w.field.key: w for w in self.widgets if isinstance(w.kind, Media)}
         if media:
             ids = json.dumps({key: w.component.elem_id for key, w in media.items()})
@@ -413,9 +414,11 @@ def _placeholder(directory: Path, state: str) -> Path:
     return path
 
 
-def _picked(event: gr.SelectData) -> str | None:
+def _picked(event: gr.SelectData) -> tuple[str | None, dict[str, Any]]:
+    """The picked result's file, and Send on when there is one."""
     value = event.value
+    path = None
     if isinstance(value, dict):
         item = value.get("image") or value.get("video") or value
-        return item.get("path") if isinstance(item, dict) else None
-    return None
+        path = item.get("path") if isinstance(item, dict) else None
+    return path, gr.update(interactive=path is not None)

@@ -30,7 +30,11 @@ def test_painted_mask_arrives_as_alpha_and_becomes_the_mask(browser, tmp_path): 
             page.goto(url)
             canvas = page.locator("#field-1-inputs-image canvas").first
             canvas.wait_for(timeout=TIMEOUT)
-            page.wait_for_timeout(1000)  # the editor draws the workflow's image first
+            page.wait_for_function(  # the editor shows the workflow's image, then takes strokes
+                "() => !document.querySelector('#field-1-inputs-image')"
+                ".innerText.includes('Upload an image')",
+                timeout=TIMEOUT,
+            )
             box = canvas.bounding_box()
             x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
             page.mouse.move(x - 30, y)
